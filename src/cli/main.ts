@@ -1,0 +1,192 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ConfigError, loadServerConfig, resolveDataDir } from '../config.js';
+import { isInitialized } from '../crypto/server-keys.js';
+import { DomainError } from '../domain/errors.js';
+import { requireEmail, requireName } from '../domain/validation.js';
+import { startServer } from '../server/create-server.js';
+import { AlreadyInitializedError, initializeDataDir } from './init-command.js';
+
+const USAGE = `usage:
+  flotilla init [--data-dir DIR] --email EMAIL --org NAME [--password PW] [--json]
+  flotilla serve [--data-dir DIR] [--listen HOST:PORT] [--database-url URL] [--tls-cert FILE --tls-key FILE]
+  flotilla start   (npm start: init with defaults on a fresh data directory, then serve)
+`;
+
+/** Exit codes: 0 done, 1 failed, 2 usage error. */
+const EXIT_USAGE = 2;
+
+class UsageError extends Error {}
+
+type Io = { out: (s: string) => void; err: (s: string) => void };
+const stdio: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+
+function parse<T extends ParseArgsConfig['options']>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** Runs the command line; resolves with the process exit code. */
+export async function main(
+  argv: string[],
+  io: Io = stdio,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  const [command, ...args] = argv;
+  try {
+    switch (command) {
+      case 'init':
+        return await initCommand(args, io, env);
+      case 'serve':
+        return await serveCommand(args, io, env, false);
+      case 'start':
+        return await serveCommand(args, io, env, true);
+      case '--help':
+      case '-h':
+      case 'help':
+        io.out(USAGE);
+        return 0;
+      case undefined:
+      default:
+        throw new UsageError(command ? `unknown command "${command}"` : 'missing command');
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`flotilla: ${error.message}\n${USAGE}`);
+      return EXIT_USAGE;
+    }
+    if (error instanceof ConfigError) {
+      io.err(`flotilla: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
+    io.err(`flotilla: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}
+
+async function initCommand(args: string[], io: Io, env: NodeJS.ProcessEnv): Promise<number> {
+  const values = parse(args, {
+    'data-dir': { type: 'string' },
+    email: { type: 'string' },
+    org: { type: 'string' },
+    password: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  if (values.email === undefined) throw new UsageError('--email is required');
+  if (values.org === undefined) throw new UsageError('--org is required');
+  let email: string;
+  let orgName: string;
+  try {
+    email = requireEmail(values.email);
+    orgName = requireName(values.org, '--org');
+  } catch (error) {
+    if (error instanceof DomainError) throw new UsageError(error.message);
+    throw error;
+  }
+  if (values.password === '') throw new UsageError('--password must not be empty');
+  const dataDir = resolveDataDir(values['data-dir'], env);
+  try {
+    const result = await initializeDataDir(dataDir, env.FLOTILLA_DATABASE_URL || undefined, {
+      email,
+      organizationName: orgName,
+      password: values.password,
+    });
+    if (values.json) {
+      io.out(
+        JSON.stringify({
+          user_id: result.userId,
+          organization_id: result.organizationId,
+          api_key_id: result.apiKeyId,
+          api_key: result.apiKey,
+        }) + '\n',
+      );
+    } else {
+      io.err(`initialized ${dataDir}\n`);
+      io.out(
+        `user id: ${result.userId}\norganization id: ${result.organizationId}\nAPI key id: ${result.apiKeyId}\nAPI key: ${result.apiKey}\n`,
+      );
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof AlreadyInitializedError) {
+      io.err(`flotilla: ${dataDir} is already initialized; nothing changed\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+async function serveCommand(
+  args: string[],
+  io: Io,
+  env: NodeJS.ProcessEnv,
+  initIfFresh: boolean,
+): Promise<number> {
+  const values = parse(args, {
+    'data-dir': { type: 'string' },
+    listen: { type: 'string' },
+    'database-url': { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+  });
+  const config = loadServerConfig(
+    {
+      dataDir: values['data-dir'],
+      listen: values.listen,
+      databaseUrl: values['database-url'],
+      tlsCert: values['tls-cert'],
+      tlsKey: values['tls-key'],
+    },
+    env,
+  );
+  let firstKey: { id: string; key: string } | undefined;
+  if (!isInitialized(config.dataDir)) {
+    if (!initIfFresh) {
+      io.err(
+        `flotilla: ${config.dataDir} is not initialized; run \`flotilla init --email EMAIL --org NAME\` first\n`,
+      );
+      return 1;
+    }
+    const result = await initializeDataDir(config.dataDir, config.databaseUrl, {
+      email: 'admin@localhost',
+      organizationName: 'My Organization',
+      password: undefined,
+    });
+    firstKey = { id: result.apiKeyId, key: result.apiKey };
+  }
+  const server = await startServer(config);
+  io.out(`flotilla listening on ${server.url}\n`);
+  if (firstKey) io.out(connectionHelp(server.url, firstKey));
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      void server.close().then(resolve, resolve);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+  return 0;
+}
+
+/** Printed once, when `npm start` initializes a fresh data directory. */
+function connectionHelp(url: string, key: { id: string; key: string }): string {
+  return `
+Initialized a new data directory with organization "My Organization" (admin@localhost).
+This key is shown only now; keep it.
+API key id: ${key.id}
+API key: ${key.key}
+
+Connect with the TypeScript SDK:
+
+  import { createViamClient } from '@viamrobotics/sdk';
+  const client = await createViamClient({
+    serviceHost: '${url}',
+    credentials: { type: 'api-key', authEntity: '${key.id}', payload: '${key.key}' },
+  });
+  console.log(await client.appClient.listOrganizations());
+
+`;
+}

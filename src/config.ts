@@ -1,0 +1,97 @@
+import { LOG_LEVELS, type LogLevel } from './server/logger.js';
+
+/** Everything the server is configured with, validated once at start. */
+export interface ServerConfig {
+  dataDir: string;
+  host: string;
+  port: number;
+  databaseUrl: string | undefined;
+  tls: { certFile: string; keyFile: string } | undefined;
+  tokenTtlSeconds: number;
+  logLevel: LogLevel;
+  publicUrl: string | undefined;
+  domain: string;
+  /** Largest request message accepted, in bytes. */
+  readMaxBytes: number;
+  /** How long shutdown waits for calls in flight, in milliseconds. */
+  shutdownGraceMs: number;
+}
+
+/** Flags given on the command line; each overrides its environment variable. */
+export interface ServerFlags {
+  dataDir?: string | undefined;
+  listen?: string | undefined;
+  databaseUrl?: string | undefined;
+  tlsCert?: string | undefined;
+  tlsKey?: string | undefined;
+}
+
+/** A configuration problem, reported with the setting's name; the CLI prints it and exits. */
+export class ConfigError extends Error {}
+
+export const DEFAULT_LISTEN = '127.0.0.1:8080';
+export const DEFAULT_DATA_DIR = './data';
+export const DEFAULT_TOKEN_TTL_SECONDS = 24 * 60 * 60;
+
+/** The data directory: flag, then FLOTILLA_DATA_DIR, then ./data. */
+export const resolveDataDir = (flag: string | undefined, env: NodeJS.ProcessEnv): string =>
+  flag ?? env.FLOTILLA_DATA_DIR ?? DEFAULT_DATA_DIR;
+
+/** Parses `HOST:PORT` (`[::1]:PORT` for IPv6). */
+export function parseListen(value: string, name: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[3]);
+  if (!match || port > 65535) throw new ConfigError(`${name} must be HOST:PORT, got "${value}"`);
+  return { host: match[1] ?? match[2] ?? '', port };
+}
+
+/** A duration such as `3600`, `90s`, `30m`, `24h` or `7d`, in seconds. */
+export function parseDuration(value: string, name: string): number {
+  const match = /^(\d+)\s*([smhd]?)$/.exec(value.trim());
+  if (!match) throw new ConfigError(`${name} must be a duration like 3600, 30m, 24h or 7d, got "${value}"`);
+  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[match[2] as '' | 's' | 'm' | 'h' | 'd'];
+  const seconds = Number(match[1]) * unit;
+  if (seconds < 1) throw new ConfigError(`${name} must be at least one second`);
+  return seconds;
+}
+
+function positiveInt(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new ConfigError(`${name} must be a positive integer, got "${value}"`);
+  return n;
+}
+
+/** Flags override environment variables override defaults. */
+export function loadServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const listenName = flags.listen !== undefined ? '--listen' : 'FLOTILLA_LISTEN';
+  const { host, port } = parseListen(flags.listen ?? env.FLOTILLA_LISTEN ?? DEFAULT_LISTEN, listenName);
+  const logLevel = (env.FLOTILLA_LOG_LEVEL ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`FLOTILLA_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+  const certFile = flags.tlsCert ?? env.FLOTILLA_TLS_CERT;
+  const keyFile = flags.tlsKey ?? env.FLOTILLA_TLS_KEY;
+  if (Boolean(certFile) !== Boolean(keyFile))
+    throw new ConfigError('--tls-cert and --tls-key must be given together');
+  const databaseUrl = flags.databaseUrl ?? (env.FLOTILLA_DATABASE_URL || undefined);
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('FLOTILLA_DATABASE_URL (--database-url) must be a postgres:// URL');
+  }
+  return {
+    dataDir: resolveDataDir(flags.dataDir, env),
+    host,
+    port,
+    databaseUrl,
+    tls: certFile && keyFile ? { certFile, keyFile } : undefined,
+    tokenTtlSeconds: env.FLOTILLA_TOKEN_TTL
+      ? parseDuration(env.FLOTILLA_TOKEN_TTL, 'FLOTILLA_TOKEN_TTL')
+      : DEFAULT_TOKEN_TTL_SECONDS,
+    logLevel,
+    publicUrl: env.FLOTILLA_PUBLIC_URL || undefined,
+    domain: env.FLOTILLA_DOMAIN || 'flotilla.local',
+    readMaxBytes: positiveInt(env.FLOTILLA_MAX_MESSAGE_BYTES, 4 * 1024 * 1024, 'FLOTILLA_MAX_MESSAGE_BYTES'),
+    shutdownGraceMs: positiveInt(env.FLOTILLA_SHUTDOWN_GRACE_MS, 10_000, 'FLOTILLA_SHUTDOWN_GRACE_MS'),
+  };
+}

@@ -1,0 +1,88 @@
+import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { Authorizer } from '../authz/authorizer.js';
+import type { ServerConfig } from '../config.js';
+import { SecretBox } from '../crypto/secret-box.js';
+import { loadServerKeys } from '../crypto/server-keys.js';
+import { TokenIssuer } from '../crypto/tokens.js';
+import { authenticationInterceptor, errorInterceptor } from '../rpc/interceptors.js';
+import { createRoutes } from '../rpc/routes.js';
+import { AuthenticationService } from '../services/authentication-service.js';
+import { createServices } from '../services/index.js';
+import { databaseTarget, isReachable, migrate, openDatabase } from '../store/database.js';
+import { createRepositories } from '../store/index.js';
+import { httpFront, type RequestHandler } from './http-front.js';
+import { createListener } from './listener.js';
+import { createLogger, type Logger } from './logger.js';
+
+export interface RunningServer {
+  /** Base URL clients connect to, such as `http://127.0.0.1:8080`. */
+  url: string;
+  port: number;
+  /** Stops accepting, finishes calls in flight (bounded), closes the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root: opens and migrates the database, builds repositories, services and
+ * routes, and starts listening. Tests start it for real on port 0.
+ */
+export async function startServer(
+  config: ServerConfig,
+  logger: Logger = createLogger(config.logLevel),
+): Promise<RunningServer> {
+  const keys = loadServerKeys(config.dataDir);
+  const database = openDatabase(databaseTarget(config.dataDir, config.databaseUrl));
+  try {
+    await migrate(database.db);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const repos = createRepositories();
+  const deps = {
+    db: database.db,
+    repos,
+    authz: new Authorizer(repos),
+    secrets: new SecretBox(keys.secretEncryptionKey),
+  };
+  const services = createServices(deps);
+  const auth = new AuthenticationService(
+    database.db,
+    repos,
+    new TokenIssuer(keys.tokenSigningKey, config.tokenTtlSeconds),
+  );
+  const routes = createRoutes(services, auth);
+
+  const rpc = connectNodeAdapter({
+    routes: routes.register,
+    interceptors: [errorInterceptor(logger), authenticationInterceptor(auth, routes.needsCaller)],
+    readMaxBytes: config.readMaxBytes,
+    grpc: true,
+    grpcWeb: true,
+    connect: true,
+  }) as RequestHandler;
+  const listener = createListener(
+    httpFront(rpc, () => isReachable(database.db)),
+    { host: config.host, port: config.port, tls: config.tls },
+  );
+  let port: number;
+  try {
+    port = await listener.listen();
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `${config.tls ? 'https' : 'http'}://${hostForUrl}:${port}`,
+    port,
+    close() {
+      closing ??= (async () => {
+        await listener.close(config.shutdownGraceMs);
+        await database.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,76 @@
+import { createHash } from 'node:crypto';
+import type { Principal } from '../authz/principal.js';
+import { digestsEqual, hashApiKey, verifyPassword } from '../crypto/hashing.js';
+import type { TokenIssuer } from '../crypto/tokens.js';
+import { unauthenticated } from '../domain/errors.js';
+import type { Kysely } from 'kysely';
+import type { Repositories } from '../store/index.js';
+import type { Database } from '../store/schema.js';
+
+/** Credential types that Authenticate accepts. */
+export const CREDENTIAL_TYPES = ['api-key', 'password'] as const;
+
+const BAD_CREDENTIALS = 'invalid credentials';
+
+/** A short fingerprint of a stored credential; a token minted from an older one no longer matches. */
+const fingerprint = (storedHash: string): string =>
+  createHash('sha256').update(storedHash).digest('hex').slice(0, 16);
+
+/**
+ * Exchanges credentials for access tokens, and tokens for principals. The token check runs on
+ * every call and looks the credential up again, so a deleted or rotated key stops at once.
+ */
+export class AuthenticationService {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly repos: Repositories,
+    private readonly tokens: TokenIssuer,
+  ) {}
+
+  /** An access token for valid credentials; UNAUTHENTICATED otherwise, without saying which part was wrong. */
+  async authenticate(entity: string, type: string, payload: string): Promise<string> {
+    switch (type) {
+      case 'api-key': {
+        const key = entity ? await this.repos.apiKeys.findById(this.db, entity) : undefined;
+        if (!key || !digestsEqual(key.key_hash, hashApiKey(payload))) throw unauthenticated(BAD_CREDENTIALS);
+        return this.tokens.mint({
+          subject: key.id,
+          kind: 'api-key',
+          credentialVersion: fingerprint(key.key_hash),
+        });
+      }
+      case 'password': {
+        const user = entity
+          ? await this.repos.users.findByEmail(this.db, entity.trim().toLowerCase())
+          : undefined;
+        if (!user?.password_hash || !(await verifyPassword(payload, user.password_hash))) {
+          throw unauthenticated(BAD_CREDENTIALS);
+        }
+        return this.tokens.mint({
+          subject: user.id,
+          kind: 'user',
+          credentialVersion: fingerprint(user.password_hash),
+        });
+      }
+      default:
+        throw unauthenticated(`unsupported credential type "${type}"`);
+    }
+  }
+
+  /** The principal behind a bearer token; UNAUTHENTICATED if it is invalid, expired or revoked. */
+  async principalFor(token: string): Promise<Principal> {
+    const claims = await this.tokens.verify(token);
+    if (!claims) throw unauthenticated('invalid or expired access token');
+    if (claims.kind === 'api-key') {
+      const key = await this.repos.apiKeys.findById(this.db, claims.subject);
+      if (!key || fingerprint(key.key_hash) !== claims.credentialVersion)
+        throw unauthenticated('access token revoked');
+      return { kind: 'api-key', id: key.id };
+    }
+    const user = await this.repos.users.findById(this.db, claims.subject);
+    if (!user?.password_hash || fingerprint(user.password_hash) !== claims.credentialVersion) {
+      throw unauthenticated('access token revoked');
+    }
+    return { kind: 'user', id: user.id, email: user.email };
+  }
+}

@@ -1,0 +1,19 @@
+import { ApiKeyService } from './api-key-service.js';
+import type { ServiceDeps } from './context.js';
+import { LocationService } from './location-service.js';
+import { OrganizationService } from './organization-service.js';
+
+/** Every use-case service, built once from the same dependencies. */
+export interface Services {
+  organizations: OrganizationService;
+  locations: LocationService;
+  apiKeys: ApiKeyService;
+}
+
+export function createServices(deps: ServiceDeps): Services {
+  return {
+    organizations: new OrganizationService(deps),
+    locations: new LocationService(deps),
+    apiKeys: new ApiKeyService(deps),
+  };
+}

@@ -1,0 +1,74 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Migrator, type MigrationProvider } from 'kysely/migration';
+import pg from 'pg';
+import { migrations } from './migrations/index.js';
+import type { Database } from './schema.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/** Where the data lives: a SQLite file in the data directory, or a PostgreSQL URL. */
+export type DatabaseTarget = { dialect: 'sqlite'; file: string } | { dialect: 'postgres'; url: string };
+
+export interface OpenDatabase {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  close(): Promise<void>;
+}
+
+/** The SQLite file used for a data directory. */
+export const sqliteFileIn = (dataDir: string): string => join(dataDir, 'flotilla.sqlite');
+
+/** Chooses the database: PostgreSQL when a URL is given, else SQLite in the data directory. */
+export function databaseTarget(dataDir: string, databaseUrl: string | undefined): DatabaseTarget {
+  return databaseUrl
+    ? { dialect: 'postgres', url: databaseUrl }
+    : { dialect: 'sqlite', file: sqliteFileIn(dataDir) };
+}
+
+// PostgreSQL returns COUNT(*) and BIGINT as strings; the store only counts small sets.
+pg.types.setTypeParser(20, (value: string) => Number(value));
+
+/** Opens the database (creating a SQLite file if needed). Does not migrate. */
+export function openDatabase(target: DatabaseTarget): OpenDatabase {
+  if (target.dialect === 'sqlite') {
+    if (target.file !== ':memory:') mkdirSync(join(target.file, '..'), { recursive: true });
+    const sqlite = new SQLite(target.file);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('synchronous = FULL');
+    sqlite.pragma('busy_timeout = 5000');
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    return { db, dialect: 'sqlite', close: () => db.destroy() };
+  }
+  const pool = new pg.Pool({ connectionString: target.url, max: 10 });
+  // A connection that drops while idle must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, dialect: 'postgres', close: () => db.destroy() };
+}
+
+const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };
+
+/** Brings the schema up to date; throws if a migration fails. */
+export async function migrate(db: Kysely<Database>): Promise<void> {
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    const reason = error instanceof Error ? error.message : 'unknown error';
+    throw new Error(`database migration ${failed} failed: ${reason}`, { cause: error });
+  }
+}
+
+/** True when the database answers a trivial query. */
+export async function isReachable(db: Kysely<Database>): Promise<boolean> {
+  try {
+    await sql`select 1`.execute(db);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,24 @@
+import { ApiKeyRepository } from './api-key-repository.js';
+import { AuthorizationRepository } from './authorization-repository.js';
+import { LocationRepository } from './location-repository.js';
+import { OrganizationRepository } from './organization-repository.js';
+import { UserRepository } from './user-repository.js';
+
+/** Every repository, built once by the composition root. */
+export interface Repositories {
+  users: UserRepository;
+  organizations: OrganizationRepository;
+  locations: LocationRepository;
+  apiKeys: ApiKeyRepository;
+  authorizations: AuthorizationRepository;
+}
+
+export function createRepositories(): Repositories {
+  return {
+    users: new UserRepository(),
+    organizations: new OrganizationRepository(),
+    locations: new LocationRepository(),
+    apiKeys: new ApiKeyRepository(),
+    authorizations: new AuthorizationRepository(),
+  };
+}

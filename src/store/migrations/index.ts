@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely/migration';
+import * as foundation from './20261125000000_foundation.js';
+
+/**
+ * Every migration, by its timestamped name. Listed here rather than read from the folder so the
+ * compiled build and the TypeScript sources run the same set in the same order.
+ */
+export const migrations: Record<string, Migration> = {
+  '20261125000000_foundation': foundation,
+};

@@ -1,0 +1,51 @@
+import type { Db } from './db.js';
+import type { OrganizationRow } from './schema.js';
+
+export type OrganizationChanges = Partial<
+  Pick<OrganizationRow, 'name' | 'public_namespace' | 'region' | 'cid'>
+>;
+
+/** Organizations: the tenants. */
+export class OrganizationRepository {
+  async create(db: Db, org: OrganizationRow): Promise<void> {
+    await db.insertInto('organizations').values(org).execute();
+  }
+
+  findById(db: Db, id: string): Promise<OrganizationRow | undefined> {
+    return db.selectFrom('organizations').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** The organizations with these ids, ordered by creation then id. */
+  async listByIds(db: Db, ids: readonly string[]): Promise<OrganizationRow[]> {
+    if (ids.length === 0) return [];
+    return db
+      .selectFrom('organizations')
+      .selectAll()
+      .where('id', 'in', [...ids])
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+  }
+
+  async namespaceTaken(db: Db, namespace: string): Promise<boolean> {
+    const row = await db
+      .selectFrom('organizations')
+      .select('id')
+      .where('public_namespace', '=', namespace)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async update(db: Db, id: string, changes: OrganizationChanges): Promise<void> {
+    if (Object.keys(changes).length === 0) return;
+    await db.updateTable('organizations').set(changes).where('id', '=', id).execute();
+  }
+
+  async setMetadata(db: Db, id: string, metadata: string): Promise<void> {
+    await db.updateTable('organizations').set({ metadata }).where('id', '=', id).execute();
+  }
+
+  async delete(db: Db, id: string): Promise<void> {
+    await db.deleteFrom('organizations').where('id', '=', id).execute();
+  }
+}

@@ -1,0 +1,61 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createViamClient, type ViamClient } from '@viamrobotics/sdk';
+import { initializeDataDir } from '../../src/cli/init-command.js';
+import { loadServerConfig } from '../../src/config.js';
+import { startServer, type RunningServer } from '../../src/server/create-server.js';
+import { createLogger } from '../../src/server/logger.js';
+import type { BootstrapResult } from '../../src/services/bootstrap-service.js';
+import type { TestDatabase } from './databases.js';
+
+/** A real server on a free port over a fresh data directory, initialized like `flotilla init`. */
+export interface TestServer {
+  url: string;
+  dataDir: string;
+  /** The first user, organization and owner key (`flotilla init --json`). */
+  admin: BootstrapResult & { email: string; password: string };
+  server: RunningServer;
+  /** An SDK client authenticated with an API key. */
+  clientForKey(id: string, key: string): Promise<ViamClient>;
+  /** Stops the server and removes its data. */
+  stop(): Promise<void>;
+}
+
+export async function startTestServer(
+  database: TestDatabase,
+  env: Record<string, string> = {},
+): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'flotilla-test-'));
+  const email = 'admin@example.com';
+  const password = 'correct horse battery staple';
+  const admin = await initializeDataDir(dataDir, database.databaseUrl, {
+    email,
+    organizationName: 'Org A',
+    password,
+  });
+  const config = loadServerConfig(
+    { dataDir, listen: '127.0.0.1:0', databaseUrl: database.databaseUrl },
+    { ...env, FLOTILLA_LOG_LEVEL: env.FLOTILLA_LOG_LEVEL ?? 'error' },
+  );
+  const server = await startServer(
+    config,
+    createLogger('error', () => {}),
+  );
+  return {
+    url: server.url,
+    dataDir,
+    admin: { ...admin, email, password },
+    server,
+    clientForKey: (id, key) =>
+      createViamClient({
+        serviceHost: server.url,
+        credentials: { type: 'api-key', authEntity: id, payload: key },
+      }),
+    async stop() {
+      await server.close();
+      await database.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
