@@ -11,7 +11,7 @@ const request = {
   method: AppService.methods.getOrganization,
 } as unknown as UnaryRequest;
 
-async function translated(thrown: unknown) {
+async function translated(thrown: Error) {
   const lines: string[] = [];
   const intercept = errorInterceptor(createLogger('error', (l) => lines.push(l)));
   const call = intercept(() => Promise.reject<UnaryResponse>(thrown));

@@ -243,7 +243,12 @@ export class LocationService {
     location: LocationRow,
     target: string,
   ): Promise<string | null> {
-    if (target === '') return null;
+    if (target === '') {
+      // A root location is the organization's to make, as in create().
+      const org = { type: 'organization', id: location.organization_id } as const;
+      await this.deps.authz.require(trx, principal, org, 'write_location');
+      return null;
+    }
     const parent = await this.loadVisible(trx, principal, target);
     await this.deps.authz.require(trx, principal, { type: 'location', id: parent.id }, 'write_location');
     if (parent.organization_id !== location.organization_id) {
