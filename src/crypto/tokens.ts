@@ -20,13 +20,16 @@ export class TokenIssuer {
   ) {}
 
   mint(claims: TokenClaims): Promise<string> {
-    return new SignJWT({ knd: claims.kind, ver: claims.credentialVersion })
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-      .setSubject(claims.subject)
-      .setIssuer(ISSUER)
-      .setIssuedAt()
-      .setExpirationTime(Math.floor(Date.now() / 1000) + this.ttlSeconds)
-      .sign(this.key);
+    return (
+      new SignJWT({ knd: claims.kind, ver: claims.credentialVersion })
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setSubject(claims.subject)
+        .setIssuer(ISSUER)
+        .setIssuedAt()
+        // Rounded up: JWT times are whole seconds, and a token must live at least its full lifetime.
+        .setExpirationTime(Math.ceil(Date.now() / 1000) + this.ttlSeconds)
+        .sign(this.key)
+    );
   }
 
   /** The token's claims, or undefined if it is malformed, forged or expired. */

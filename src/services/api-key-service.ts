@@ -21,6 +21,7 @@ export interface RequestedAuthorization {
 
 /** A validated grant to give a key. */
 interface KeyGrant {
+  organizationId: string;
   role: RoleName;
   resourceType: ResourceType;
   resourceId: string;
@@ -48,7 +49,7 @@ export class ApiKeyService {
     const keyName = name.trim() === '' ? nowIso() : requireName(name, 'name');
     return this.deps.db.transaction().execute(async (trx) => {
       await this.deps.authz.access(trx, principal, { type: 'organization', id: organizationId });
-      for (const grant of grants) await this.requireOwnerOf(trx, principal, organizationId, grant);
+      for (const grant of grants) await this.requireOwnerOf(trx, principal, grant);
       return this.insertKey(trx, organizationId, keyName, grants);
     });
   }
@@ -59,10 +60,13 @@ export class ApiKeyService {
     const { db, repos, authz } = this.deps;
     await authz.require(db, principal, { type: 'organization', id: orgId }, 'write_organization');
     const keys = await repos.apiKeys.listForOrganization(db, orgId);
-    const grants = await repos.authorizations.listForIdentities(
-      db,
-      keys.map((k) => k.id),
-    );
+    // A key may also hold roles in organizations it created; only this organization's are shown here.
+    const grants = (
+      await repos.authorizations.listForIdentities(
+        db,
+        keys.map((k) => k.id),
+      )
+    ).filter((g) => g.organization_id === orgId);
     return keys.map((key) => toApiKey(key, grants));
   }
 
@@ -108,7 +112,12 @@ export class ApiKeyService {
         trx,
         key.organization_id,
         nowIso(),
-        grants.map((g) => ({ role: g.role, resourceType: g.resource_type, resourceId: g.resource_id })),
+        grants.map((g) => ({
+          organizationId: g.organization_id,
+          role: g.role,
+          resourceType: g.resource_type,
+          resourceId: g.resource_id,
+        })),
       );
     });
   }
@@ -128,7 +137,7 @@ export class ApiKeyService {
     for (const grant of grants) {
       await this.deps.repos.authorizations.create(trx, {
         id: newId(),
-        organization_id: organizationId,
+        organization_id: grant.organizationId,
         identity_id: key.id,
         identity_type: 'api-key',
         resource_type: grant.resourceType,
@@ -164,29 +173,26 @@ export class ApiKeyService {
     principal: Principal,
     key: ApiKeyRow,
   ): Promise<AuthorizationRow[]> {
+    const { authz } = this.deps;
     const grants = await this.deps.repos.authorizations.listForIdentity(trx, key.id);
+    const callerGrants = await authz.grantsOf(trx, principal);
     for (const g of grants) {
-      await this.requireOwnerOf(trx, principal, key.organization_id, {
-        role: g.role,
-        resourceType: g.resource_type,
-        resourceId: g.resource_id,
-      });
+      const scope = await authz.scopeOf(trx, { type: g.resource_type, id: g.resource_id });
+      // The message names no resource: the key may hold roles where the caller cannot see.
+      if (!scope || !authz.rolesOn(callerGrants, scope).has('owner')) {
+        throw permissionDenied('this needs owner on every resource the key holds a role on');
+      }
     }
     return grants;
   }
 
-  /** The resource must belong to the organization, and the caller must own it. */
-  private async requireOwnerOf(
-    trx: Db,
-    principal: Principal,
-    organizationId: string,
-    grant: KeyGrant,
-  ): Promise<void> {
+  /** The requested resource must belong to the grant's organization, and the caller must own it. */
+  private async requireOwnerOf(trx: Db, principal: Principal, grant: KeyGrant): Promise<void> {
     const { authz } = this.deps;
     const scope = await authz.scopeOf(trx, { type: grant.resourceType, id: grant.resourceId });
-    if (!scope || scope.organizationId !== organizationId) {
+    if (!scope || scope.organizationId !== grant.organizationId) {
       throw invalidArgument(
-        `${grant.resourceType} ${grant.resourceId} is not in organization ${organizationId}`,
+        `${grant.resourceType} ${grant.resourceId} is not in organization ${grant.organizationId}`,
       );
     }
     const roles = authz.rolesOn(await authz.grantsOf(trx, principal), scope);
@@ -228,7 +234,12 @@ function parseAuthorizations(authorizations: RequestedAuthorization[]): {
     }
     if (a.resourceId === '' || a.resourceId.length > MAX_NAME_LENGTH)
       throw invalidArgument('resource_id is required');
-    const grant: KeyGrant = { role, resourceType: a.resourceType as ResourceType, resourceId: a.resourceId };
+    const grant: KeyGrant = {
+      organizationId,
+      role,
+      resourceType: a.resourceType as ResourceType,
+      resourceId: a.resourceId,
+    };
     if (
       grants.some(
         (g) =>

@@ -39,7 +39,7 @@ export async function bootstrap(
       input.organizationName,
     );
     const key = await services.apiKeys.insertKey(trx, org.id, 'flotilla init', [
-      { role: 'owner', resourceType: 'organization', resourceId: org.id },
+      { organizationId: org.id, role: 'owner', resourceType: 'organization', resourceId: org.id },
     ]);
     return { userId: user.id, organizationId: org.id, apiKeyId: key.id, apiKey: key.key };
   });
