@@ -156,18 +156,22 @@ async function serveCommand(
     });
     firstKey = { id: result.apiKeyId, key: result.apiKey };
   }
-  const server = await startServer(config);
-  io.out(`flotilla listening on ${server.url}\n`);
-  if (firstKey) io.out(connectionHelp(server.url, firstKey));
-  await new Promise<void>((resolve) => {
+  // Listen for the stop signals before anything is printed: a signal that arrives before a
+  // listener exists would kill the process instead of stopping it cleanly.
+  const stopRequested = new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
-      void server.close().then(resolve, resolve);
+      resolve();
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });
+  const server = await startServer(config);
+  io.out(`flotilla listening on ${server.url}\n`);
+  if (firstKey) io.out(connectionHelp(server.url, firstKey));
+  await stopRequested;
+  await server.close();
   return 0;
 }
 
