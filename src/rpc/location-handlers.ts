@@ -3,7 +3,7 @@ import type { Location, LocationAuth } from '../domain/models.js';
 import type { LocationService } from '../services/location-service.js';
 import type { AppHandlers } from './app-service-impl.js';
 import { callerOf } from './call-context.js';
-import { structToObject, timestamp } from './wire-values.js';
+import { timestamp } from './wire-values.js';
 
 const authToProto = (auth: LocationAuth) =>
   new appApi.LocationAuth({
@@ -76,14 +76,6 @@ export function locationHandlers(locations: LocationService): AppHandlers {
     },
     async deleteLocationSecret(req, ctx) {
       await locations.deleteSecret(callerOf(ctx), req.locationId, req.secretId);
-      return {};
-    },
-    async getLocationMetadata(req, ctx) {
-      const data = await locations.getMetadata(callerOf(ctx), req.locationId);
-      return appApi.GetLocationMetadataResponse.fromJson({ data } as never);
-    },
-    async updateLocationMetadata(req, ctx) {
-      await locations.updateMetadata(callerOf(ctx), req.locationId, structToObject(req.data));
       return {};
     },
   };

@@ -4,7 +4,7 @@ import type { OrganizationService } from '../services/organization-service.js';
 import type { LocationService } from '../services/location-service.js';
 import type { AppHandlers } from './app-service-impl.js';
 import { callerOf } from './call-context.js';
-import { structToObject, timestamp } from './wire-values.js';
+import { timestamp } from './wire-values.js';
 
 const toProto = (org: Organization) =>
   new appApi.Organization({
@@ -68,14 +68,6 @@ export function organizationHandlers(orgs: OrganizationService, locations: Locat
     async getOrganizationsWithAccessToLocation(req, ctx) {
       const list = await locations.organizationsWithAccess(callerOf(ctx), req.locationId);
       return { organizationIdentities: list };
-    },
-    async getOrganizationMetadata(req, ctx) {
-      const data = await orgs.getMetadata(callerOf(ctx), req.organizationId);
-      return appApi.GetOrganizationMetadataResponse.fromJson({ data } as never);
-    },
-    async updateOrganizationMetadata(req, ctx) {
-      await orgs.updateMetadata(callerOf(ctx), req.organizationId, structToObject(req.data));
-      return {};
     },
   };
 }

@@ -6,6 +6,7 @@ import { apiKeyHandlers } from './api-key-handlers.js';
 import { authHandlers } from './auth-handlers.js';
 import { AuthService } from './auth-service-descriptor.js';
 import { locationHandlers } from './location-handlers.js';
+import { metadataHandlers } from './metadata-handlers.js';
 import { organizationHandlers } from './organization-handlers.js';
 import { AppService, RobotService } from './service-descriptors.generated.js';
 
@@ -46,6 +47,7 @@ export function createRoutes(services: Services, auth: AuthenticationService) {
       ...organizationHandlers(services.organizations, services.locations),
       ...locationHandlers(services.locations),
       ...apiKeyHandlers(services.apiKeys),
+      ...metadataHandlers(services.metadata),
     },
     implemented,
   );

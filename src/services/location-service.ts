@@ -3,7 +3,7 @@ import type { Principal } from '../authz/principal.js';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../domain/errors.js';
 import { newId, newLocationId, newSharedSecret } from '../domain/ids.js';
 import type { Location, LocationAuth } from '../domain/models.js';
-import { requireId, requireName, serializeMetadata } from '../domain/validation.js';
+import { requireId, requireName } from '../domain/validation.js';
 import { nowIso, type Db } from '../store/db.js';
 import type { LocationChanges } from '../store/location-repository.js';
 import type { LocationRow } from '../store/schema.js';
@@ -208,26 +208,6 @@ export class LocationService {
       if (!secrets.some((s) => s.id === sid)) throw notFound('secret not found');
       if (secrets.length <= 1) throw failedPrecondition('a location keeps at least one secret');
       await repos.locations.deleteSecret(trx, id, sid);
-    });
-  }
-
-  async getMetadata(principal: Principal, locationId: string): Promise<Record<string, unknown>> {
-    const id = requireId(locationId, 'location_id');
-    // Metadata is an owner's business: operators see no metadata.
-    await this.deps.authz.require(this.deps.db, principal, { type: 'location', id }, 'write_location');
-    return JSON.parse((await this.load(this.deps.db, id)).metadata) as Record<string, unknown>;
-  }
-
-  async updateMetadata(
-    principal: Principal,
-    locationId: string,
-    data: Record<string, unknown>,
-  ): Promise<void> {
-    const id = requireId(locationId, 'location_id');
-    const metadata = serializeMetadata(data);
-    await this.deps.db.transaction().execute(async (trx) => {
-      await this.deps.authz.require(trx, principal, { type: 'location', id }, 'write_location');
-      await this.deps.repos.locations.setMetadata(trx, id, metadata);
     });
   }
 

@@ -2,13 +2,7 @@ import type { Principal } from '../authz/principal.js';
 import { alreadyExists, failedPrecondition, notFound } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
 import type { Organization } from '../domain/models.js';
-import {
-  requireEmail,
-  requireId,
-  requireName,
-  requireNamespace,
-  serializeMetadata,
-} from '../domain/validation.js';
+import { requireEmail, requireId, requireName, requireNamespace } from '../domain/validation.js';
 import { isUniqueViolation, nowIso, type Db } from '../store/db.js';
 import type { OrganizationChanges } from '../store/organization-repository.js';
 import type { ServiceDeps } from './context.js';
@@ -161,32 +155,6 @@ export class OrganizationService {
     const mine = await authz.visibleOrganizationIds(db, principal);
     const both = principal.id === id ? [...userOrgs] : mine.filter((org) => userOrgs.has(org));
     return (await repos.organizations.listByIds(db, both)).map(toOrganization);
-  }
-
-  async getMetadata(principal: Principal, organizationId: string): Promise<Record<string, unknown>> {
-    const id = requireId(organizationId, 'organization_id');
-    // Metadata is an owner's business: operators see no metadata.
-    await this.deps.authz.require(
-      this.deps.db,
-      principal,
-      { type: 'organization', id },
-      'write_organization',
-    );
-    const row = await this.deps.repos.organizations.findById(this.deps.db, id);
-    return JSON.parse(row?.metadata ?? '{}') as Record<string, unknown>;
-  }
-
-  async updateMetadata(
-    principal: Principal,
-    organizationId: string,
-    data: Record<string, unknown>,
-  ): Promise<void> {
-    const id = requireId(organizationId, 'organization_id');
-    const metadata = serializeMetadata(data);
-    await this.deps.db.transaction().execute(async (trx) => {
-      await this.deps.authz.require(trx, principal, { type: 'organization', id }, 'write_organization');
-      await this.deps.repos.organizations.setMetadata(trx, id, metadata);
-    });
   }
 
   private async userVisibleTo(db: Db, principal: Principal, userId: string): Promise<boolean> {

@@ -1,6 +1,7 @@
 import { ApiKeyRepository } from './api-key-repository.js';
 import { AuthorizationRepository } from './authorization-repository.js';
 import { LocationRepository } from './location-repository.js';
+import { MetadataRepository } from './metadata-repository.js';
 import { OrganizationRepository } from './organization-repository.js';
 import { UserRepository } from './user-repository.js';
 
@@ -11,6 +12,7 @@ export interface Repositories {
   locations: LocationRepository;
   apiKeys: ApiKeyRepository;
   authorizations: AuthorizationRepository;
+  metadata: MetadataRepository;
 }
 
 export function createRepositories(): Repositories {
@@ -20,5 +22,6 @@ export function createRepositories(): Repositories {
     locations: new LocationRepository(),
     apiKeys: new ApiKeyRepository(),
     authorizations: new AuthorizationRepository(),
+    metadata: new MetadataRepository(),
   };
 }

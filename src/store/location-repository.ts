@@ -54,10 +54,6 @@ export class LocationRepository {
     await db.updateTable('locations').set(changes).where('id', '=', id).execute();
   }
 
-  async setMetadata(db: Db, id: string, metadata: string): Promise<void> {
-    await db.updateTable('locations').set({ metadata }).where('id', '=', id).execute();
-  }
-
   async delete(db: Db, id: string): Promise<void> {
     await db.deleteFrom('locations').where('id', '=', id).execute();
   }

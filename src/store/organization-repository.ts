@@ -41,10 +41,6 @@ export class OrganizationRepository {
     await db.updateTable('organizations').set(changes).where('id', '=', id).execute();
   }
 
-  async setMetadata(db: Db, id: string, metadata: string): Promise<void> {
-    await db.updateTable('organizations').set({ metadata }).where('id', '=', id).execute();
-  }
-
   async delete(db: Db, id: string): Promise<void> {
     await db.deleteFrom('organizations').where('id', '=', id).execute();
   }
