@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DomainError } from '../src/domain/errors.js';
 import { newApiKeyValue, newLocationId } from '../src/domain/ids.js';
-import { requireEmail, requireName, requireNamespace, serializeMetadata } from '../src/domain/validation.js';
+import {
+  boundedText,
+  requireEmail,
+  requireName,
+  requireNamespace,
+  serializeMetadata,
+} from '../src/domain/validation.js';
 
 const invalid = (fn: () => unknown) =>
   assert.throws(fn, (e: unknown) => e instanceof DomainError && e.kind === 'invalid_argument');
@@ -37,5 +43,13 @@ describe('validation', () => {
     assert.match(newLocationId(), /^[a-z0-9]{10}$/);
     assert.match(newApiKeyValue(), /^[a-z0-9]{32}$/);
     assert.notEqual(newApiKeyValue(), newApiKeyValue());
+  });
+});
+
+describe('free-text fields', () => {
+  it('accept empty values and refuse overlong ones', () => {
+    assert.equal(boundedText('', 'region'), '');
+    assert.equal(boundedText('us-east', 'region'), 'us-east');
+    invalid(() => boundedText('r'.repeat(257), 'region'));
   });
 });

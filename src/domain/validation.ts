@@ -12,6 +12,13 @@ export function requireName(value: string | undefined, field: string): string {
   return name;
 }
 
+/** A free-text field that may be empty (a region, a CRM id), of bounded length. */
+export function boundedText(value: string, field: string): string {
+  if (value.length > MAX_NAME_LENGTH)
+    throw invalidArgument(`${field} is longer than ${MAX_NAME_LENGTH} characters`);
+  return value;
+}
+
 /** A non-empty id argument, or INVALID_ARGUMENT naming the field. */
 export function requireId(value: string | undefined, field: string): string {
   const id = value ?? '';

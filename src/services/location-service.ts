@@ -3,7 +3,7 @@ import type { Principal } from '../authz/principal.js';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../domain/errors.js';
 import { newId, newLocationId, newSharedSecret } from '../domain/ids.js';
 import type { Location, LocationAuth } from '../domain/models.js';
-import { requireId, requireName } from '../domain/validation.js';
+import { boundedText, requireId, requireName } from '../domain/validation.js';
 import { nowIso, type Db } from '../store/db.js';
 import type { LocationChanges } from '../store/location-repository.js';
 import type { LocationRow } from '../store/schema.js';
@@ -83,7 +83,7 @@ export class LocationService {
     const { repos, authz } = this.deps;
     const changes: LocationChanges = {};
     if (update.name) changes.name = requireName(update.name, 'name');
-    if (update.region !== undefined) changes.region = update.region;
+    if (update.region !== undefined) changes.region = boundedText(update.region, 'region');
     return this.deps.db.transaction().execute(async (trx) => {
       const access = await authz.require(trx, principal, { type: 'location', id }, 'write_location');
       const location = await this.load(trx, id);

@@ -2,7 +2,7 @@ import type { Principal } from '../authz/principal.js';
 import { alreadyExists, failedPrecondition, notFound } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
 import type { Organization } from '../domain/models.js';
-import { requireEmail, requireId, requireName, requireNamespace } from '../domain/validation.js';
+import { boundedText, requireEmail, requireId, requireName, requireNamespace } from '../domain/validation.js';
 import { isUniqueViolation, nowIso, type Db } from '../store/db.js';
 import type { OrganizationChanges } from '../store/organization-repository.js';
 import type { ServiceDeps } from './context.js';
@@ -78,8 +78,8 @@ export class OrganizationService {
     const id = requireId(organizationId, 'organization_id');
     const changes: OrganizationChanges = {};
     if (update.name !== undefined) changes.name = requireName(update.name, 'name');
-    if (update.region !== undefined) changes.region = update.region;
-    if (update.cid !== undefined) changes.cid = update.cid;
+    if (update.region !== undefined) changes.region = boundedText(update.region, 'region');
+    if (update.cid !== undefined) changes.cid = boundedText(update.cid, 'cid');
     const namespace =
       update.publicNamespace === undefined ? undefined : requireNamespace(update.publicNamespace);
     return this.deps.db.transaction().execute(async (trx) => {
