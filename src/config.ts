@@ -15,6 +15,8 @@ export interface ServerConfig {
   readMaxBytes: number;
   /** How long shutdown waits for calls in flight, in milliseconds. */
   shutdownGraceMs: number;
+  /** How often machines should ask whether to restart, in seconds. */
+  restartCheckIntervalSeconds: number;
 }
 
 /** Flags given on the command line; each overrides its environment variable. */
@@ -93,5 +95,8 @@ export function loadServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = pr
     domain: env.FLOTILLA_DOMAIN || 'flotilla.local',
     readMaxBytes: positiveInt(env.FLOTILLA_MAX_MESSAGE_BYTES, 4 * 1024 * 1024, 'FLOTILLA_MAX_MESSAGE_BYTES'),
     shutdownGraceMs: positiveInt(env.FLOTILLA_SHUTDOWN_GRACE_MS, 10_000, 'FLOTILLA_SHUTDOWN_GRACE_MS'),
+    restartCheckIntervalSeconds: env.FLOTILLA_RESTART_CHECK_INTERVAL
+      ? parseDuration(env.FLOTILLA_RESTART_CHECK_INTERVAL, 'FLOTILLA_RESTART_CHECK_INTERVAL')
+      : 5,
   };
 }

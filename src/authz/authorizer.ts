@@ -3,7 +3,7 @@ import type { Db } from '../store/db.js';
 import type { Repositories } from '../store/index.js';
 import type { AuthorizationRow, LocationRow, ResourceType, RoleName } from '../store/schema.js';
 import { ROLE_PERMISSIONS, type Permission } from './permissions.js';
-import type { Principal } from './principal.js';
+import type { FleetPrincipal } from './principal.js';
 
 /** A resource that roles can be held on. */
 export interface ResourceRef {
@@ -47,7 +47,7 @@ export class Authorizer {
   constructor(private readonly repos: Repositories) {}
 
   /** The principal's grants (users and keys alike are identities). */
-  grantsOf(db: Db, principal: Principal): Promise<AuthorizationRow[]> {
+  grantsOf(db: Db, principal: FleetPrincipal): Promise<AuthorizationRow[]> {
     return this.repos.authorizations.listForIdentity(db, principal.id);
   }
 
@@ -64,9 +64,14 @@ export class Authorizer {
         if (!location) return undefined;
         return this.locationScope(db, location);
       }
-      case 'robot':
-        // Machines arrive with the machines issue; until then no robot id exists.
-        return undefined;
+      case 'robot': {
+        const robot = await this.repos.robots.findById(db, resource.id);
+        if (!robot) return undefined;
+        const location = await this.repos.locations.findById(db, robot.location_id);
+        if (!location) return undefined;
+        const scope = await this.locationScope(db, location);
+        return { ...scope, resource, chain: [resource, ...scope.chain] };
+      }
     }
   }
 
@@ -116,7 +121,7 @@ export class Authorizer {
   }
 
   /** The principal's access to a resource; NOT_FOUND if it does not exist or is invisible to them. */
-  async access(db: Db, principal: Principal, resource: ResourceRef): Promise<Access> {
+  async access(db: Db, principal: FleetPrincipal, resource: ResourceRef): Promise<Access> {
     const scope = await this.scopeOf(db, resource);
     if (!scope) throw notFound(NOT_FOUND_MESSAGE[resource.type]);
     const grants = await this.grantsOf(db, principal);
@@ -133,7 +138,7 @@ export class Authorizer {
   /** The principal's access, which must include `permission`; else NOT_FOUND or PERMISSION_DENIED. */
   async require(
     db: Db,
-    principal: Principal,
+    principal: FleetPrincipal,
     resource: ResourceRef,
     permission: Permission,
   ): Promise<Access> {
@@ -145,7 +150,7 @@ export class Authorizer {
   }
 
   /** Ids of the organizations the principal can see. */
-  async visibleOrganizationIds(db: Db, principal: Principal): Promise<string[]> {
+  async visibleOrganizationIds(db: Db, principal: FleetPrincipal): Promise<string[]> {
     const grants = await this.grantsOf(db, principal);
     return [...new Set(grants.map((g) => g.organization_id))];
   }
@@ -156,7 +161,7 @@ export class Authorizer {
    */
   async visibleLocations(
     db: Db,
-    principal: Principal,
+    principal: FleetPrincipal,
     organizationId: string,
     locations: readonly LocationRow[],
   ): Promise<LocationRow[]> {

@@ -1,12 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { Authorizer } from '../authz/authorizer.js';
-import { SecretBox } from '../crypto/secret-box.js';
 import { createServerKeys, isInitialized } from '../crypto/server-keys.js';
 import { bootstrap, type BootstrapInput, type BootstrapResult } from '../services/bootstrap-service.js';
-import { createServices } from '../services/index.js';
+import { wireServices } from '../server/wiring.js';
 import { databaseTarget, migrate, openDatabase } from '../store/database.js';
-import { createRepositories } from '../store/index.js';
 
 export class AlreadyInitializedError extends Error {}
 
@@ -24,15 +21,12 @@ export async function initializeDataDir(
   const database = openDatabase(databaseTarget(dataDir, databaseUrl));
   try {
     await migrate(database.db);
-    const repos = createRepositories();
-    // init creates no secrets, so a throwaway key serves the services it uses.
-    const deps = {
-      db: database.db,
-      repos,
-      authz: new Authorizer(repos),
-      secrets: new SecretBox(randomBytes(32)),
-    };
-    const result = await bootstrap(database.db, repos, createServices(deps), input);
+    // The keys are written last, so init makes throwaway ones for the services it uses (it
+    // creates no secrets and mints no tokens).
+    const keys = { tokenSigningKey: randomBytes(32), secretEncryptionKey: randomBytes(32) };
+    const settings = { domain: '', publicUrl: '', tls: false, restartCheckIntervalSeconds: 5 };
+    const { repos, services } = wireServices(database.db, dataDir, keys, settings, 60);
+    const result = await bootstrap(database.db, repos, services, input);
     createServerKeys(dataDir);
     return result;
   } finally {

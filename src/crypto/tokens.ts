@@ -1,7 +1,7 @@
 import { SignJWT, jwtVerify } from 'jose';
 
 /** What kind of entity a token stands for. */
-export type TokenSubjectKind = 'user' | 'api-key';
+export type TokenSubjectKind = 'user' | 'api-key' | 'robot-part';
 
 export interface TokenClaims {
   subject: string;
@@ -38,7 +38,7 @@ export class TokenIssuer {
       const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], issuer: ISSUER });
       const kind = payload.knd;
       if (typeof payload.sub !== 'string' || typeof payload.ver !== 'string') return undefined;
-      if (kind !== 'user' && kind !== 'api-key') return undefined;
+      if (kind !== 'user' && kind !== 'api-key' && kind !== 'robot-part') return undefined;
       return { subject: payload.sub, kind, credentialVersion: payload.ver };
     } catch {
       return undefined;

@@ -1,3 +1,5 @@
+import type { OnlineState } from './online-state.js';
+
 /** The objects services hand to adapters (RPC handlers, the CLI). Times are Date objects. */
 
 export interface Organization {
@@ -55,4 +57,83 @@ export interface ApiKey {
 export interface IssuedApiKey {
   id: string;
   key: string;
+}
+
+export interface Machine {
+  id: string;
+  name: string;
+  locationId: string;
+  createdOn: Date;
+  /** The latest call any of its parts made to RobotService. */
+  lastAccess: Date | undefined;
+  onlineState: OnlineState;
+  secondsSinceOnline: number;
+}
+
+/** What a part's agent (viam-server) said about itself with its last Config call. */
+export interface AgentInfo {
+  host: string;
+  os: string;
+  ips: string[];
+  version: string;
+  gitRevision: string;
+  platform: string | undefined;
+}
+
+export interface MachinePart {
+  id: string;
+  name: string;
+  dnsName: string;
+  machineId: string;
+  locationId: string;
+  mainPart: boolean;
+  fqdn: string;
+  localFqdn: string;
+  createdOn: Date;
+  lastUpdated: Date;
+  lastAccess: Date | undefined;
+  onlineState: OnlineState;
+  secondsSinceOnline: number;
+  agentInfo: AgentInfo | undefined;
+  /** The JSON config; undefined for callers without read_robot_config. */
+  config: Record<string, unknown> | undefined;
+  /** Active secrets; undefined for callers without read_robot_secret. */
+  secrets: SharedSecret[] | undefined;
+}
+
+/** Who made a change. */
+export interface Editor {
+  type: 'user' | 'api-key' | 'robot-part';
+  /** A user's email, an API key's id, a part's id. */
+  id: string;
+}
+
+export interface PartHistoryEntry {
+  partId: string;
+  machineId: string;
+  when: Date;
+  old: MachinePart;
+  editor: Editor;
+}
+
+export interface LogEntry {
+  host: string;
+  level: string;
+  time: Date;
+  loggerName: string;
+  message: string;
+  caller: Record<string, unknown> | undefined;
+  stack: string;
+  fields: Record<string, unknown>[];
+}
+
+export interface MachineSummary {
+  machine: Machine;
+  parts: MachinePart[];
+}
+
+export interface LocationSummary {
+  locationId: string;
+  locationName: string;
+  machines: MachineSummary[];
 }

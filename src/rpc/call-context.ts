@@ -1,13 +1,25 @@
 import { createContextKey, type HandlerContext } from '@connectrpc/connect';
-import type { Principal } from '../authz/principal.js';
+import {
+  requireFleetPrincipal,
+  requirePartPrincipal,
+  type FleetPrincipal,
+  type PartPrincipal,
+  type Principal,
+} from '../authz/principal.js';
 import { unauthenticated } from '../domain/errors.js';
 
 /** The authenticated caller of the current call, set by the authentication interceptor. */
 export const principalKey = createContextKey<Principal | undefined>(undefined, { description: 'principal' });
 
-/** The caller of this call; every AppService method has one, or the interceptor refused it. */
-export function callerOf(ctx: HandlerContext): Principal {
+function principalOf(ctx: HandlerContext): Principal {
   const principal = ctx.values.get(principalKey);
   if (!principal) throw unauthenticated('authentication required');
   return principal;
 }
+
+/** The caller of a fleet API (AppService) method: a user or an API key, never a part. */
+export const callerOf = (ctx: HandlerContext): FleetPrincipal => requireFleetPrincipal(principalOf(ctx));
+
+/** The caller of a machine (RobotService) method about `partId`: that part itself. */
+export const partCallerOf = (ctx: HandlerContext, partId: string): PartPrincipal =>
+  requirePartPrincipal(principalOf(ctx), partId);

@@ -23,5 +23,21 @@ export function metadataHandlers(metadata: MetadataService): AppHandlers {
       await metadata.update(callerOf(ctx), 'location', req.locationId, structToObject(req.data));
       return {};
     },
+    async getRobotMetadata(req, ctx) {
+      const data = await metadata.get(callerOf(ctx), 'robot', req.id);
+      return appApi.GetRobotMetadataResponse.fromJson({ data } as never);
+    },
+    async updateRobotMetadata(req, ctx) {
+      await metadata.update(callerOf(ctx), 'robot', req.id, structToObject(req.data));
+      return {};
+    },
+    async getRobotPartMetadata(req, ctx) {
+      const data = await metadata.get(callerOf(ctx), 'part', req.id);
+      return appApi.GetRobotPartMetadataResponse.fromJson({ data } as never);
+    },
+    async updateRobotPartMetadata(req, ctx) {
+      await metadata.update(callerOf(ctx), 'part', req.id, structToObject(req.data));
+      return {};
+    },
   };
 }

@@ -6,8 +6,10 @@ import { apiKeyHandlers } from './api-key-handlers.js';
 import { authHandlers } from './auth-handlers.js';
 import { AuthService } from './auth-service-descriptor.js';
 import { locationHandlers } from './location-handlers.js';
+import { machineHandlers } from './machine-handlers.js';
 import { metadataHandlers } from './metadata-handlers.js';
 import { organizationHandlers } from './organization-handlers.js';
+import { robotServiceHandlers } from './robot-service-handlers.js';
 import { AppService, RobotService } from './service-descriptors.generated.js';
 
 interface ServiceShape {
@@ -48,10 +50,11 @@ export function createRoutes(services: Services, auth: AuthenticationService) {
       ...locationHandlers(services.locations),
       ...apiKeyHandlers(services.apiKeys),
       ...metadataHandlers(services.metadata),
+      ...machineHandlers(services.machines, services.parts),
     },
     implemented,
   );
-  const robot = complete(RobotService, {}, implemented);
+  const robot = complete(RobotService, robotServiceHandlers(services.machineAgent), implemented);
   const authService = complete(AuthService, authHandlers(auth), implemented);
   const register = (router: ConnectRouter) => {
     router.service(AppService, app);

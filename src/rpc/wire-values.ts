@@ -1,4 +1,5 @@
-import type { JsonValue } from '@bufbuild/protobuf';
+import type { JsonValue, Struct } from '@bufbuild/protobuf';
+import { appApi } from '@viamrobotics/sdk';
 import { invalidArgument } from '../domain/errors.js';
 
 /**
@@ -19,4 +20,22 @@ export function structToObject(struct: { toJson(): JsonValue } | undefined): Rec
   if (value === null || typeof value !== 'object' || Array.isArray(value))
     throw invalidArgument('expected a JSON object');
   return value;
+}
+
+/** The SDK's own google.protobuf.Struct class (its runtime is bundled, so it is found through a field). */
+const SdkStruct = (() => {
+  const field = appApi.GetOrganizationMetadataResponse.fields.find(1);
+  if (field?.kind !== 'message') throw new Error('the SDK has no Struct field where expected');
+  return field.T;
+})();
+
+/** A JSON object as the SDK's google.protobuf.Struct message. */
+export const structFromObject = (value: Record<string, unknown>): Struct =>
+  // The SDK's messages are typed with @bufbuild/protobuf's Struct; at run time they need the SDK's class.
+  SdkStruct.fromJson(value as JsonValue) as unknown as Struct;
+
+/** A google.protobuf.Timestamp read as a Date. */
+export function dateOf(ts: { seconds: bigint; nanos: number } | undefined): Date | undefined {
+  if (!ts) return undefined;
+  return new Date(Number(ts.seconds) * 1000 + Math.floor(ts.nanos / 1_000_000));
 }

@@ -1,16 +1,13 @@
 import { connectNodeAdapter } from '@connectrpc/connect-node';
-import { Authorizer } from '../authz/authorizer.js';
 import type { ServerConfig } from '../config.js';
-import { SecretBox } from '../crypto/secret-box.js';
 import { loadServerKeys } from '../crypto/server-keys.js';
-import { TokenIssuer } from '../crypto/tokens.js';
 import { authenticationInterceptor, errorInterceptor } from '../rpc/interceptors.js';
 import { createRoutes } from '../rpc/routes.js';
-import { AuthenticationService } from '../services/authentication-service.js';
-import { createServices } from '../services/index.js';
 import { databaseTarget, isReachable, migrate, openDatabase } from '../store/database.js';
-import { createRepositories } from '../store/index.js';
+import type { FleetSettings } from '../services/context.js';
 import { httpFront, type RequestHandler } from './http-front.js';
+import { provisioningRoute } from './provisioning-route.js';
+import { wireServices } from './wiring.js';
 import { createListener } from './listener.js';
 import { createLogger, type Logger } from './logger.js';
 
@@ -38,18 +35,19 @@ export async function startServer(
     await database.close();
     throw error;
   }
-  const repos = createRepositories();
-  const deps = {
-    db: database.db,
-    repos,
-    authz: new Authorizer(repos),
-    secrets: new SecretBox(keys.secretEncryptionKey),
+  // The public URL defaults to the listen address, known once listening (port 0 picks one).
+  const settings: FleetSettings = {
+    domain: config.domain,
+    publicUrl: config.publicUrl ?? '',
+    tls: config.tls !== undefined,
+    restartCheckIntervalSeconds: config.restartCheckIntervalSeconds,
   };
-  const services = createServices(deps);
-  const auth = new AuthenticationService(
+  const { services, auth } = wireServices(
     database.db,
-    repos,
-    new TokenIssuer(keys.tokenSigningKey, config.tokenTtlSeconds),
+    config.dataDir,
+    keys,
+    settings,
+    config.tokenTtlSeconds,
   );
   const routes = createRoutes(services, auth);
 
@@ -62,7 +60,7 @@ export async function startServer(
     connect: true,
   }) as RequestHandler;
   const listener = createListener(
-    httpFront(rpc, () => isReachable(database.db)),
+    httpFront(rpc, () => isReachable(database.db), provisioningRoute(services.provisioning, auth)),
     { host: config.host, port: config.port, tls: config.tls },
   );
   let port: number;
@@ -73,9 +71,11 @@ export async function startServer(
     throw error;
   }
   const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `${config.tls ? 'https' : 'http'}://${hostForUrl}:${port}`;
+  if (!config.publicUrl) settings.publicUrl = url;
   let closing: Promise<void> | undefined;
   return {
-    url: `${config.tls ? 'https' : 'http'}://${hostForUrl}:${port}`,
+    url,
     port,
     close() {
       closing ??= (async () => {

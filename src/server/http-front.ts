@@ -19,9 +19,14 @@ const EXPOSED_HEADERS = ['grpc-status', 'grpc-message', 'grpc-status-details-bin
 
 /**
  * Plain HTTP in front of the RPC handler: CORS for browsers using gRPC-web from another origin,
- * and the health endpoints (`/healthz`: the process is up; `/readyz`: the database answers).
+ * the health endpoints (`/healthz`: the process is up; `/readyz`: the database answers), and
+ * any other plain-HTTP routes given.
  */
-export function httpFront(rpc: RequestHandler, isReady: () => Promise<boolean>): RequestHandler {
+export function httpFront(
+  rpc: RequestHandler,
+  isReady: () => Promise<boolean>,
+  ...routes: ((req: AnyRequest, res: AnyResponse) => boolean)[]
+): RequestHandler {
   return (req, res) => {
     const origin = req.headers.origin;
     if (typeof origin === 'string') {
@@ -56,6 +61,7 @@ export function httpFront(rpc: RequestHandler, isReady: () => Promise<boolean>):
       );
       return;
     }
+    if (routes.some((route) => route(req, res))) return;
     rpc(req, res);
   };
 }

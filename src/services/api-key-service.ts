@@ -1,4 +1,4 @@
-import type { Principal } from '../authz/principal.js';
+import type { FleetPrincipal } from '../authz/principal.js';
 import { isRole } from '../authz/permissions.js';
 import { hashApiKey } from '../crypto/hashing.js';
 import { DomainError, invalidArgument, notFound, permissionDenied } from '../domain/errors.js';
@@ -41,7 +41,7 @@ export class ApiKeyService {
    * hold owner on every resource named, so no key grants more than its creator holds.
    */
   async create(
-    principal: Principal,
+    principal: FleetPrincipal,
     authorizations: RequestedAuthorization[],
     name: string,
   ): Promise<IssuedApiKey> {
@@ -55,7 +55,7 @@ export class ApiKeyService {
   }
 
   /** Keys of an organization with their authorizations; never their values. */
-  async list(principal: Principal, organizationId: string): Promise<ApiKey[]> {
+  async list(principal: FleetPrincipal, organizationId: string): Promise<ApiKey[]> {
     const orgId = requireId(organizationId, 'org_id');
     const { db, repos, authz } = this.deps;
     await authz.require(db, principal, { type: 'organization', id: orgId }, 'write_organization');
@@ -70,7 +70,7 @@ export class ApiKeyService {
     return keys.map((key) => toApiKey(key, grants));
   }
 
-  async delete(principal: Principal, keyId: string): Promise<void> {
+  async delete(principal: FleetPrincipal, keyId: string): Promise<void> {
     const id = requireId(keyId, 'id');
     const { repos } = this.deps;
     await this.deps.db.transaction().execute(async (trx) => {
@@ -81,7 +81,7 @@ export class ApiKeyService {
   }
 
   /** Gives the key a new value; the old value and its tokens stop working at once. */
-  async rotate(principal: Principal, keyId: string): Promise<IssuedApiKey> {
+  async rotate(principal: FleetPrincipal, keyId: string): Promise<IssuedApiKey> {
     const id = requireId(keyId, 'id');
     return this.deps.db.transaction().execute(async (trx) => {
       const key = await this.loadManaged(trx, principal, id);
@@ -92,7 +92,11 @@ export class ApiKeyService {
     });
   }
 
-  async rename(principal: Principal, keyId: string, name: string): Promise<{ id: string; name: string }> {
+  async rename(
+    principal: FleetPrincipal,
+    keyId: string,
+    name: string,
+  ): Promise<{ id: string; name: string }> {
     const id = requireId(keyId, 'id');
     const newName = requireName(name, 'name');
     return this.deps.db.transaction().execute(async (trx) => {
@@ -103,7 +107,7 @@ export class ApiKeyService {
   }
 
   /** A new key with the same authorizations as an existing one. */
-  async createFromExisting(principal: Principal, keyId: string): Promise<IssuedApiKey> {
+  async createFromExisting(principal: FleetPrincipal, keyId: string): Promise<IssuedApiKey> {
     const id = requireId(keyId, 'id');
     return this.deps.db.transaction().execute(async (trx) => {
       const key = await this.loadManaged(trx, principal, id);
@@ -150,7 +154,7 @@ export class ApiKeyService {
   }
 
   /** A key the caller may manage: owner of the key's organization. */
-  private async loadManaged(trx: Db, principal: Principal, id: string): Promise<ApiKeyRow> {
+  private async loadManaged(trx: Db, principal: FleetPrincipal, id: string): Promise<ApiKeyRow> {
     const key = await this.deps.repos.apiKeys.findById(trx, id);
     if (!key) throw notFound('API key not found');
     try {
@@ -170,7 +174,7 @@ export class ApiKeyService {
 
   private async requireOwnerOfAll(
     trx: Db,
-    principal: Principal,
+    principal: FleetPrincipal,
     key: ApiKeyRow,
   ): Promise<AuthorizationRow[]> {
     const { authz } = this.deps;
@@ -187,7 +191,7 @@ export class ApiKeyService {
   }
 
   /** The requested resource must belong to the grant's organization, and the caller must own it. */
-  private async requireOwnerOf(trx: Db, principal: Principal, grant: KeyGrant): Promise<void> {
+  private async requireOwnerOf(trx: Db, principal: FleetPrincipal, grant: KeyGrant): Promise<void> {
     const { authz } = this.deps;
     const scope = await authz.scopeOf(trx, { type: grant.resourceType, id: grant.resourceId });
     if (!scope || scope.organizationId !== grant.organizationId) {

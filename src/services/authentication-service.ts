@@ -1,14 +1,15 @@
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Kysely } from 'kysely';
 import type { Principal } from '../authz/principal.js';
 import { digestsEqual, hashApiKey, verifyPassword } from '../crypto/hashing.js';
+import type { SecretBox } from '../crypto/secret-box.js';
 import type { TokenIssuer } from '../crypto/tokens.js';
 import { unauthenticated } from '../domain/errors.js';
-import type { Kysely } from 'kysely';
 import type { Repositories } from '../store/index.js';
 import type { Database } from '../store/schema.js';
 
 /** Credential types that Authenticate accepts. */
-export const CREDENTIAL_TYPES = ['api-key', 'password'] as const;
+export const CREDENTIAL_TYPES = ['api-key', 'password', 'robot-secret'] as const;
 
 const BAD_CREDENTIALS = 'invalid credentials';
 
@@ -16,15 +17,23 @@ const BAD_CREDENTIALS = 'invalid credentials';
 const fingerprint = (storedHash: string): string =>
   createHash('sha256').update(storedHash).digest('hex').slice(0, 16);
 
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
 /**
  * Exchanges credentials for access tokens, and tokens for principals. The token check runs on
- * every call and looks the credential up again, so a deleted or rotated key stops at once.
+ * every call and looks the credential up again, so a deleted or rotated key, or a deleted part
+ * secret, stops working at once.
  */
 export class AuthenticationService {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly repos: Repositories,
     private readonly tokens: TokenIssuer,
+    private readonly secrets: SecretBox,
   ) {}
 
   /** An access token for valid credentials; UNAUTHENTICATED otherwise, without saying which part was wrong. */
@@ -52,6 +61,13 @@ export class AuthenticationService {
           credentialVersion: fingerprint(user.password_hash),
         });
       }
+      case 'robot-secret': {
+        const part = entity ? await this.repos.parts.findById(this.db, entity) : undefined;
+        const secrets = part ? await this.repos.parts.listSecrets(this.db, part.id) : [];
+        const match = secrets.find((s) => sameSecret(this.secrets.open(s.secret_ciphertext), payload));
+        if (!part || !match) throw unauthenticated(BAD_CREDENTIALS);
+        return this.tokens.mint({ subject: part.id, kind: 'robot-part', credentialVersion: match.id });
+      }
       default:
         throw unauthenticated(`unsupported credential type "${type}"`);
     }
@@ -61,16 +77,25 @@ export class AuthenticationService {
   async principalFor(token: string): Promise<Principal> {
     const claims = await this.tokens.verify(token);
     if (!claims) throw unauthenticated('invalid or expired access token');
-    if (claims.kind === 'api-key') {
-      const key = await this.repos.apiKeys.findById(this.db, claims.subject);
-      if (!key || fingerprint(key.key_hash) !== claims.credentialVersion)
-        throw unauthenticated('access token revoked');
-      return { kind: 'api-key', id: key.id };
+    switch (claims.kind) {
+      case 'api-key': {
+        const key = await this.repos.apiKeys.findById(this.db, claims.subject);
+        if (!key || fingerprint(key.key_hash) !== claims.credentialVersion)
+          throw unauthenticated('access token revoked');
+        return { kind: 'api-key', id: key.id };
+      }
+      case 'user': {
+        const user = await this.repos.users.findById(this.db, claims.subject);
+        if (!user?.password_hash || fingerprint(user.password_hash) !== claims.credentialVersion) {
+          throw unauthenticated('access token revoked');
+        }
+        return { kind: 'user', id: user.id, email: user.email };
+      }
+      case 'robot-part': {
+        const secret = await this.repos.parts.findSecret(this.db, claims.subject, claims.credentialVersion);
+        if (!secret) throw unauthenticated('access token revoked');
+        return { kind: 'robot-part', id: claims.subject, secretId: secret.id };
+      }
     }
-    const user = await this.repos.users.findById(this.db, claims.subject);
-    if (!user?.password_hash || fingerprint(user.password_hash) !== claims.credentialVersion) {
-      throw unauthenticated('access token revoked');
-    }
-    return { kind: 'user', id: user.id, email: user.email };
   }
 }

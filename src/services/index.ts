@@ -1,8 +1,12 @@
 import { ApiKeyService } from './api-key-service.js';
 import type { ServiceDeps } from './context.js';
 import { LocationService } from './location-service.js';
+import { MachineAgentService } from './machine-agent-service.js';
+import { MachineService } from './machine-service.js';
 import { MetadataService } from './metadata-service.js';
 import { OrganizationService } from './organization-service.js';
+import { PartService } from './part-service.js';
+import { ProvisioningService } from './provisioning-service.js';
 
 /** Every use-case service, built once from the same dependencies. */
 export interface Services {
@@ -10,13 +14,22 @@ export interface Services {
   locations: LocationService;
   apiKeys: ApiKeyService;
   metadata: MetadataService;
+  machines: MachineService;
+  parts: PartService;
+  machineAgent: MachineAgentService;
+  provisioning: ProvisioningService;
 }
 
 export function createServices(deps: ServiceDeps): Services {
+  const parts = new PartService(deps);
   return {
     organizations: new OrganizationService(deps),
     locations: new LocationService(deps),
     apiKeys: new ApiKeyService(deps),
     metadata: new MetadataService(deps),
+    machines: new MachineService(deps, parts),
+    parts,
+    machineAgent: new MachineAgentService(deps),
+    provisioning: new ProvisioningService(deps),
   };
 }

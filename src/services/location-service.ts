@@ -1,5 +1,5 @@
 import type { Access } from '../authz/authorizer.js';
-import type { Principal } from '../authz/principal.js';
+import type { FleetPrincipal } from '../authz/principal.js';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../domain/errors.js';
 import { newId, newLocationId, newSharedSecret } from '../domain/ids.js';
 import type { Location, LocationAuth } from '../domain/models.js';
@@ -27,7 +27,7 @@ export class LocationService {
   constructor(private readonly deps: ServiceDeps) {}
 
   async create(
-    principal: Principal,
+    principal: FleetPrincipal,
     organizationId: string,
     rawName: string,
     parentId?: string,
@@ -71,14 +71,14 @@ export class LocationService {
     });
   }
 
-  async get(principal: Principal, locationId: string): Promise<Location> {
+  async get(principal: FleetPrincipal, locationId: string): Promise<Location> {
     const id = requireId(locationId, 'location_id');
     const { db, authz } = this.deps;
     const access = await authz.require(db, principal, { type: 'location', id }, 'read_location');
     return this.view(db, await this.load(db, id), access.permissions.has('read_location_secret'));
   }
 
-  async update(principal: Principal, locationId: string, update: LocationUpdate): Promise<Location> {
+  async update(principal: FleetPrincipal, locationId: string, update: LocationUpdate): Promise<Location> {
     const id = requireId(locationId, 'location_id');
     const { repos, authz } = this.deps;
     const changes: LocationChanges = {};
@@ -95,7 +95,7 @@ export class LocationService {
     });
   }
 
-  async delete(principal: Principal, locationId: string): Promise<void> {
+  async delete(principal: FleetPrincipal, locationId: string): Promise<void> {
     const id = requireId(locationId, 'location_id');
     const { repos, authz } = this.deps;
     await this.deps.db.transaction().execute(async (trx) => {
@@ -103,14 +103,16 @@ export class LocationService {
       if ((await repos.locations.listChildren(trx, id)).length > 0) {
         throw failedPrecondition('the location has sub-locations; move or delete them first');
       }
-      // Machines arrive with the machines issue; a location with machines will be refused here too.
+      if ((await repos.robots.countInLocation(trx, id)) > 0) {
+        throw failedPrecondition('the location still holds machines; delete or move them first');
+      }
       await repos.authorizations.deleteForResource(trx, 'location', id);
       await repos.locations.delete(trx, id);
     });
   }
 
   /** Locations of an organization (its own and those shared with it) that the caller can see. */
-  async list(principal: Principal, organizationId: string): Promise<Location[]> {
+  async list(principal: FleetPrincipal, organizationId: string): Promise<Location[]> {
     const orgId = requireId(organizationId, 'organization_id');
     const { db, repos, authz } = this.deps;
     await authz.require(db, principal, { type: 'organization', id: orgId }, 'read_organization');
@@ -125,7 +127,7 @@ export class LocationService {
   }
 
   /** Makes the location (and everything under it) visible to another organization. */
-  async share(principal: Principal, locationId: string, organizationId: string): Promise<void> {
+  async share(principal: FleetPrincipal, locationId: string, organizationId: string): Promise<void> {
     const id = requireId(locationId, 'location_id');
     const orgId = requireId(organizationId, 'organization_id');
     const { repos, authz } = this.deps;
@@ -142,7 +144,7 @@ export class LocationService {
     });
   }
 
-  async unshare(principal: Principal, locationId: string, organizationId: string): Promise<void> {
+  async unshare(principal: FleetPrincipal, locationId: string, organizationId: string): Promise<void> {
     const id = requireId(locationId, 'location_id');
     const orgId = requireId(organizationId, 'organization_id');
     const { repos, authz } = this.deps;
@@ -161,7 +163,7 @@ export class LocationService {
 
   /** Organizations that can see the location: its own and those it is shared with. */
   async organizationsWithAccess(
-    principal: Principal,
+    principal: FleetPrincipal,
     locationId: string,
   ): Promise<{ id: string; name: string }[]> {
     const id = requireId(locationId, 'location_id');
@@ -174,13 +176,13 @@ export class LocationService {
     );
   }
 
-  async auth(principal: Principal, locationId: string): Promise<LocationAuth> {
+  async auth(principal: FleetPrincipal, locationId: string): Promise<LocationAuth> {
     const id = requireId(locationId, 'location_id');
     await this.deps.authz.require(this.deps.db, principal, { type: 'location', id }, 'read_location_secret');
     return this.authOf(this.deps.db, id);
   }
 
-  async createSecret(principal: Principal, locationId: string): Promise<LocationAuth> {
+  async createSecret(principal: FleetPrincipal, locationId: string): Promise<LocationAuth> {
     const id = requireId(locationId, 'location_id');
     const { repos } = this.deps;
     return this.deps.db.transaction().execute(async (trx) => {
@@ -198,7 +200,7 @@ export class LocationService {
     });
   }
 
-  async deleteSecret(principal: Principal, locationId: string, secretId: string): Promise<void> {
+  async deleteSecret(principal: FleetPrincipal, locationId: string, secretId: string): Promise<void> {
     const id = requireId(locationId, 'location_id');
     const sid = requireId(secretId, 'secret_id');
     const { repos } = this.deps;
@@ -211,7 +213,7 @@ export class LocationService {
     });
   }
 
-  private async requireSecretWriter(trx: Db, principal: Principal, id: string): Promise<Access> {
+  private async requireSecretWriter(trx: Db, principal: FleetPrincipal, id: string): Promise<Access> {
     const access = await this.deps.authz.require(trx, principal, { type: 'location', id }, 'write_location');
     return this.deps.authz.require(trx, principal, access.scope.resource, 'read_location_secret');
   }
@@ -219,7 +221,7 @@ export class LocationService {
   /** Validates a move and returns the new parent id (null for the root). */
   private async checkMove(
     trx: Db,
-    principal: Principal,
+    principal: FleetPrincipal,
     location: LocationRow,
     target: string,
   ): Promise<string | null> {
@@ -269,7 +271,7 @@ export class LocationService {
   }
 
   /** Loads a location the caller can see; NOT_FOUND otherwise. */
-  private async loadVisible(db: Db, principal: Principal, id: string): Promise<LocationRow> {
+  private async loadVisible(db: Db, principal: FleetPrincipal, id: string): Promise<LocationRow> {
     await this.deps.authz.access(db, principal, { type: 'location', id });
     return this.load(db, id);
   }
@@ -307,7 +309,7 @@ export class LocationService {
         { organizationId: row.organization_id, primary: true },
         ...shares.map((organizationId) => ({ organizationId, primary: false })),
       ],
-      robotCount: 0,
+      robotCount: await repos.robots.countInLocation(db, row.id),
       auth: withAuth ? await this.authOf(db, row.id) : undefined,
     };
   }

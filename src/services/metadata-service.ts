@@ -1,7 +1,9 @@
+import type { ResourceRef } from '../authz/authorizer.js';
 import type { Permission } from '../authz/permissions.js';
-import type { Principal } from '../authz/principal.js';
+import type { FleetPrincipal } from '../authz/principal.js';
 import { notFound } from '../domain/errors.js';
 import { requireId, serializeMetadata } from '../domain/validation.js';
+import type { Db } from '../store/db.js';
 import type { MetadataHolder } from '../store/metadata-repository.js';
 import type { ServiceDeps } from './context.js';
 
@@ -12,16 +14,22 @@ import type { ServiceDeps } from './context.js';
 const PERMISSION: Record<MetadataHolder, Permission> = {
   organization: 'write_organization',
   location: 'write_location',
+  robot: 'write_robot',
+  part: 'write_robot',
 };
 
-/** User-defined metadata of organizations and locations. */
+/** User-defined metadata of organizations, locations, machines and parts. */
 export class MetadataService {
   constructor(private readonly deps: ServiceDeps) {}
 
-  async get(principal: Principal, holder: MetadataHolder, rawId: string): Promise<Record<string, unknown>> {
+  async get(
+    principal: FleetPrincipal,
+    holder: MetadataHolder,
+    rawId: string,
+  ): Promise<Record<string, unknown>> {
     const id = requireId(rawId, `${holder}_id`);
     const { db, authz, repos } = this.deps;
-    await authz.require(db, principal, { type: holder, id }, PERMISSION[holder]);
+    await authz.require(db, principal, await this.resourceOf(db, holder, id), PERMISSION[holder]);
     const stored = await repos.metadata.get(db, holder, id);
     if (stored === undefined) throw notFound(`${holder} not found`);
     return JSON.parse(stored) as Record<string, unknown>;
@@ -29,7 +37,7 @@ export class MetadataService {
 
   /** Replaces the whole document. */
   async update(
-    principal: Principal,
+    principal: FleetPrincipal,
     holder: MetadataHolder,
     rawId: string,
     data: Record<string, unknown>,
@@ -37,8 +45,21 @@ export class MetadataService {
     const id = requireId(rawId, `${holder}_id`);
     const metadata = serializeMetadata(data);
     await this.deps.db.transaction().execute(async (trx) => {
-      await this.deps.authz.require(trx, principal, { type: holder, id }, PERMISSION[holder]);
+      await this.deps.authz.require(
+        trx,
+        principal,
+        await this.resourceOf(trx, holder, id),
+        PERMISSION[holder],
+      );
       await this.deps.repos.metadata.set(trx, holder, id, metadata);
     });
+  }
+
+  /** The resource whose roles govern the holder: a part's are its machine's. */
+  private async resourceOf(db: Db, holder: MetadataHolder, id: string): Promise<ResourceRef> {
+    if (holder !== 'part') return { type: holder, id };
+    const part = await this.deps.repos.parts.findById(db, id);
+    if (!part) throw notFound('part not found');
+    return { type: 'robot', id: part.robot_id };
   }
 }

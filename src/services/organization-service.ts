@@ -1,4 +1,4 @@
-import type { Principal } from '../authz/principal.js';
+import type { FleetPrincipal } from '../authz/principal.js';
 import { alreadyExists, failedPrecondition, notFound } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
 import type { Organization } from '../domain/models.js';
@@ -20,13 +20,13 @@ export class OrganizationService {
   constructor(private readonly deps: ServiceDeps) {}
 
   /** Creates an organization; the caller becomes its owner. */
-  async create(principal: Principal, rawName: string): Promise<Organization> {
+  async create(principal: FleetPrincipal, rawName: string): Promise<Organization> {
     const name = requireName(rawName, 'name');
     return this.deps.db.transaction().execute((trx) => this.createIn(trx, principal, name));
   }
 
   /** Creates an organization inside an open transaction (also used by `flotilla init`). */
-  async createIn(trx: Db, owner: Principal, name: string): Promise<Organization> {
+  async createIn(trx: Db, owner: FleetPrincipal, name: string): Promise<Organization> {
     const now = nowIso();
     const row = {
       id: newId(),
@@ -51,27 +51,27 @@ export class OrganizationService {
     return toOrganization(row);
   }
 
-  async list(principal: Principal): Promise<Organization[]> {
+  async list(principal: FleetPrincipal): Promise<Organization[]> {
     const { db, authz, repos } = this.deps;
     const ids = await authz.visibleOrganizationIds(db, principal);
     return (await repos.organizations.listByIds(db, ids)).map(toOrganization);
   }
 
-  async get(principal: Principal, organizationId: string): Promise<Organization> {
+  async get(principal: FleetPrincipal, organizationId: string): Promise<Organization> {
     const id = requireId(organizationId, 'organization_id');
     await this.deps.authz.require(this.deps.db, principal, { type: 'organization', id }, 'read_organization');
     return this.load(this.deps.db, id);
   }
 
   /** Whether nobody holds this namespace yet (a malformed one is INVALID_ARGUMENT). */
-  async isNamespaceAvailable(_principal: Principal, namespace: string): Promise<boolean> {
+  async isNamespaceAvailable(_principal: FleetPrincipal, namespace: string): Promise<boolean> {
     const ns = requireNamespace(namespace);
     return !(await this.deps.repos.organizations.namespaceTaken(this.deps.db, ns));
   }
 
   /** Changes name, region and cid; sets the public namespace once. */
   async update(
-    principal: Principal,
+    principal: FleetPrincipal,
     organizationId: string,
     update: OrganizationUpdate,
   ): Promise<Organization> {
@@ -100,7 +100,7 @@ export class OrganizationService {
 
   /** Sets or changes the public namespace. */
   async updateNamespace(
-    principal: Principal,
+    principal: FleetPrincipal,
     organizationId: string,
     namespace: string,
   ): Promise<Organization> {
@@ -114,7 +114,7 @@ export class OrganizationService {
   }
 
   /** Deletes an organization that holds no locations, with its keys and grants. */
-  async delete(principal: Principal, organizationId: string): Promise<void> {
+  async delete(principal: FleetPrincipal, organizationId: string): Promise<void> {
     const id = requireId(organizationId, 'organization_id');
     const { repos, authz } = this.deps;
     await this.deps.db.transaction().execute(async (trx) => {
@@ -135,7 +135,7 @@ export class OrganizationService {
    * The id of the user with this email. Only users who share an organization with the caller
    * (or the caller itself) are found, so the call cannot probe for accounts.
    */
-  async userIdByEmail(principal: Principal, rawEmail: string): Promise<string> {
+  async userIdByEmail(principal: FleetPrincipal, rawEmail: string): Promise<string> {
     const email = requireEmail(rawEmail);
     const { db, repos } = this.deps;
     const user = await repos.users.findByEmail(db, email);
@@ -144,7 +144,7 @@ export class OrganizationService {
   }
 
   /** The organizations a user belongs to, limited to those the caller can see too. */
-  async listByUser(principal: Principal, userId: string): Promise<Organization[]> {
+  async listByUser(principal: FleetPrincipal, userId: string): Promise<Organization[]> {
     const id = requireId(userId, 'user_id');
     const { db, repos, authz } = this.deps;
     const user = await repos.users.findById(db, id);
@@ -157,7 +157,7 @@ export class OrganizationService {
     return (await repos.organizations.listByIds(db, both)).map(toOrganization);
   }
 
-  private async userVisibleTo(db: Db, principal: Principal, userId: string): Promise<boolean> {
+  private async userVisibleTo(db: Db, principal: FleetPrincipal, userId: string): Promise<boolean> {
     if (principal.id === userId) return true;
     const theirs = new Set(
       (await this.deps.repos.authorizations.listForIdentity(db, userId)).map((g) => g.organization_id),

@@ -3,6 +3,9 @@ import { AuthorizationRepository } from './authorization-repository.js';
 import { LocationRepository } from './location-repository.js';
 import { MetadataRepository } from './metadata-repository.js';
 import { OrganizationRepository } from './organization-repository.js';
+import { PartLogRepository } from './part-log-repository.js';
+import { PartRepository } from './part-repository.js';
+import { RobotRepository } from './robot-repository.js';
 import { UserRepository } from './user-repository.js';
 
 /** Every repository, built once by the composition root. */
@@ -13,6 +16,9 @@ export interface Repositories {
   apiKeys: ApiKeyRepository;
   authorizations: AuthorizationRepository;
   metadata: MetadataRepository;
+  robots: RobotRepository;
+  parts: PartRepository;
+  partLogs: PartLogRepository;
 }
 
 export function createRepositories(): Repositories {
@@ -23,5 +29,8 @@ export function createRepositories(): Repositories {
     apiKeys: new ApiKeyRepository(),
     authorizations: new AuthorizationRepository(),
     metadata: new MetadataRepository(),
+    robots: new RobotRepository(),
+    parts: new PartRepository(),
+    partLogs: new PartLogRepository(),
   };
 }

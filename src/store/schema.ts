@@ -1,4 +1,4 @@
-import type { Insertable, Selectable } from 'kysely';
+import type { Generated, Insertable, Selectable } from 'kysely';
 
 /**
  * The database schema, declared once. Timestamps are ISO-8601 UTC strings and JSON documents
@@ -68,6 +68,68 @@ export interface AuthorizationTable {
   created_at: string;
 }
 
+export interface RobotTable {
+  id: string;
+  location_id: string;
+  name: string;
+  metadata: string;
+  created_at: string;
+}
+
+export interface RobotPartTable {
+  id: string;
+  robot_id: string;
+  location_id: string;
+  name: string;
+  dns_name: string;
+  /** 1 for the machine's main part, else 0. */
+  main_part: number;
+  /** The part's JSON config. */
+  config: string;
+  metadata: string;
+  /** 1 while a restart is requested and the part has not been told yet. */
+  restart_requested: number;
+  last_access: string | null;
+  /** JSON of the AgentInfo the part last sent with Config. */
+  agent_info: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PartSecretTable {
+  id: string;
+  part_id: string;
+  secret_ciphertext: string;
+  created_at: string;
+}
+
+export type EditorType = 'user' | 'api-key' | 'robot-part';
+
+export interface PartHistoryTable {
+  id: string;
+  part_id: string;
+  robot_id: string;
+  /** JSON snapshot of the part before the change (name, config, main flag, times). */
+  old_part: string;
+  edited_at: string;
+  editor_type: EditorType;
+  /** The editor's key id, email or part id. */
+  editor_id: string;
+}
+
+export interface PartLogTable {
+  seq: Generated<number>;
+  part_id: string;
+  host: string;
+  level: string;
+  time: string;
+  logger_name: string;
+  message: string;
+  caller: string | null;
+  stack: string;
+  fields: string;
+}
+
 export interface Database {
   users: UserTable;
   organizations: OrganizationTable;
@@ -76,6 +138,11 @@ export interface Database {
   location_secrets: LocationSecretTable;
   api_keys: ApiKeyTable;
   authorizations: AuthorizationTable;
+  robots: RobotTable;
+  robot_parts: RobotPartTable;
+  part_secrets: PartSecretTable;
+  part_history: PartHistoryTable;
+  part_logs: PartLogTable;
 }
 
 export type UserRow = Selectable<UserTable>;
@@ -85,3 +152,9 @@ export type LocationSecretRow = Selectable<LocationSecretTable>;
 export type ApiKeyRow = Selectable<ApiKeyTable>;
 export type AuthorizationRow = Selectable<AuthorizationTable>;
 export type NewAuthorization = Insertable<AuthorizationTable>;
+export type RobotRow = Selectable<RobotTable>;
+export type RobotPartRow = Selectable<RobotPartTable>;
+export type PartSecretRow = Selectable<PartSecretTable>;
+export type PartHistoryRow = Selectable<PartHistoryTable>;
+export type PartLogRow = Selectable<PartLogTable>;
+export type NewPartLog = Insertable<PartLogTable>;

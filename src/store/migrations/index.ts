@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely/migration';
 import * as foundation from './20261125000000_foundation.js';
+import * as machines from './20261125120000_machines.js';
 
 /**
  * Every migration, by its timestamped name. Listed here rather than read from the folder so the
@@ -7,4 +8,5 @@ import * as foundation from './20261125000000_foundation.js';
  */
 export const migrations: Record<string, Migration> = {
   '20261125000000_foundation': foundation,
+  '20261125120000_machines': machines,
 };

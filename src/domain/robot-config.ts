@@ -1,0 +1,752 @@
+/**
+ * A machine part's config, stored in the JSON format viam-server reads (the JSON a user pastes
+ * into the Viam app's config editor), converted to the protobuf JSON form of
+ * `viam.app.v1.RobotConfig` that RobotService.Config serves.
+ *
+ * Pure: no SDK, no I/O. The result is meant for protobuf-es `RobotConfig.fromJson`; it never
+ * carries `cloud`, `revision` or `overwrite_fragment_status` (the service adds those).
+ *
+ * Format notes (viam-server's JSON, as its config loader reads it):
+ * - components/services: `name`, `api` ("namespace:type:subtype") or legacy `namespace`+`type`,
+ *   `model`, `attributes`, `depends_on`, `service_configs`, `log_configuration`, `frame`.
+ * - frame: `parent`, `translation` {x,y,z}, `orientation` {type, value}, `geometry`.
+ * - durations are Go duration strings ("10s", "1m30s", "500ms").
+ * - unknown keys are ignored at every level, as viam-server ignores them; `null` counts as absent.
+ */
+import { invalidArgument } from './errors.js';
+
+/** Deepest nesting accepted anywhere in a config (the top-level object is level 1). */
+export const MAX_CONFIG_DEPTH = 64;
+
+type JsonObject = { [key: string]: unknown };
+type Out = Record<string, unknown>;
+
+/**
+ * Validates a stored part config and converts it to RobotConfig's protobuf JSON form.
+ * Throws INVALID_ARGUMENT naming the offending key path, e.g.
+ * `components[1].name: must be a non-empty string`.
+ */
+export function toRobotConfigJson(config: unknown): Record<string, unknown> {
+  if (!isObject(config)) throw invalidArgument('config must be a JSON object');
+  checkJson(config, '', 1);
+
+  const out: Out = {};
+  put(out, 'components', resources(config, 'components', 'component'));
+  put(out, 'services', resources(config, 'services', 'service'));
+  put(out, 'remotes', list(config, 'remotes', '', remote));
+  put(out, 'processes', list(config, 'processes', '', processConfig));
+  put(out, 'modules', list(config, 'modules', '', moduleConfig));
+  put(out, 'packages', list(config, 'packages', '', packageConfig));
+  put(out, 'network', section(config, 'network', '', network));
+  put(out, 'auth', section(config, 'auth', '', auth));
+  put(out, 'debug', bool(config, 'debug', ''));
+  put(out, 'disablePartialStart', bool(config, 'disable_partial_start', ''));
+  put(out, 'enableWebProfile', bool(config, 'enable_web_profile', ''));
+  put(out, 'disableLogDeduplication', bool(config, 'disable_log_deduplication', ''));
+  put(out, 'jobs', list(config, 'jobs', '', job));
+  put(out, 'log', list(config, 'log', '', logPattern));
+  put(out, 'maintenance', section(config, 'maintenance', '', maintenance));
+  put(out, 'tracing', section(config, 'tracing', '', tracing));
+  // `fragments` and `fragment_mods` belong to a later feature; `cloud`, `revision`, `package_path`
+  // and any other key are ignored, as viam-server ignores keys it does not use.
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths, errors and generic readers
+
+function fail(path: string, message: string): never {
+  throw invalidArgument(`${path || 'config'}: ${message}`);
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+function child(path: string, key: string): string {
+  if (!IDENTIFIER.test(key)) return `${path}[${JSON.stringify(key)}]`;
+  return path === '' ? key : `${path}.${key}`;
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Own property of a JSON object; `null` and `undefined` count as absent. */
+function get(obj: JsonObject, key: string): unknown {
+  if (!Object.hasOwn(obj, key)) return undefined;
+  const value = obj[key];
+  return value === null ? undefined : value;
+}
+
+function put(out: Out, key: string, value: unknown): void {
+  if (value !== undefined) out[key] = value;
+}
+
+/** Plain JSON only, nested at most MAX_CONFIG_DEPTH levels; `__proto__` keys are refused. */
+function checkJson(value: unknown, path: string, depth: number): void {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) fail(path, 'must be a finite number');
+    return;
+  }
+  if (typeof value !== 'object') fail(path, 'must be a JSON value');
+  if (depth > MAX_CONFIG_DEPTH) fail(path, `nested deeper than ${MAX_CONFIG_DEPTH} levels`);
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => {
+      if (item === undefined) fail(`${path}[${i}]`, 'must be a JSON value');
+      checkJson(item, `${path}[${i}]`, depth + 1);
+    });
+    return;
+  }
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) fail(path, 'must be a JSON value');
+  for (const [key, item] of Object.entries(value)) {
+    if (key === '__proto__') fail(path, 'the key "__proto__" is not allowed');
+    if (item !== undefined) checkJson(item, child(path, key), depth + 1);
+  }
+}
+
+/** A deep copy of checked JSON, built with own data properties only. */
+function copyJson(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(copyJson);
+  if (isObject(value)) {
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, copyJson(v)]),
+    );
+  }
+  return value;
+}
+
+function str(obj: JsonObject, key: string, path: string): string | undefined {
+  const value = get(obj, key);
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') fail(child(path, key), 'must be a string');
+  return value;
+}
+
+function requiredStr(obj: JsonObject, key: string, path: string): string {
+  const value = get(obj, key);
+  if (typeof value !== 'string' || value === '') fail(child(path, key), 'must be a non-empty string');
+  return value;
+}
+
+function bool(obj: JsonObject, key: string, path: string): boolean | undefined {
+  const value = get(obj, key);
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') fail(child(path, key), 'must be true or false');
+  return value;
+}
+
+function num(obj: JsonObject, key: string, path: string): number {
+  const value = get(obj, key);
+  if (value === undefined) return 0;
+  if (typeof value !== 'number') fail(child(path, key), 'must be a number');
+  return value;
+}
+
+function object(obj: JsonObject, key: string, path: string): JsonObject | undefined {
+  const value = get(obj, key);
+  if (value === undefined) return undefined;
+  if (!isObject(value)) fail(child(path, key), 'must be an object');
+  return value;
+}
+
+/** A JSON object passed through as a google.protobuf.Struct. */
+function struct(obj: JsonObject, key: string, path: string): unknown {
+  const value = object(obj, key, path);
+  return value === undefined ? undefined : copyJson(value);
+}
+
+function strList(obj: JsonObject, key: string, path: string): string[] | undefined {
+  const value = get(obj, key);
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || !value.every((item): item is string => typeof item === 'string')) {
+    fail(child(path, key), 'must be a list of strings');
+  }
+  return [...value];
+}
+
+/** A map<string, string>: an object whose values are all strings. */
+function strMap(obj: JsonObject, key: string, path: string): Record<string, string> | undefined {
+  const value = object(obj, key, path);
+  if (value === undefined) return undefined;
+  const here = child(path, key);
+  const entries: [string, string][] = [];
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== 'string') fail(child(here, k), 'must be a string');
+    entries.push([k, v]);
+  }
+  return Object.fromEntries(entries);
+}
+
+function section(
+  obj: JsonObject,
+  key: string,
+  path: string,
+  convert: (value: JsonObject, path: string) => Out,
+): Out | undefined {
+  const value = object(obj, key, path);
+  return value === undefined ? undefined : convert(value, child(path, key));
+}
+
+function items(obj: JsonObject, key: string, path: string): [JsonObject, string][] | undefined {
+  const value = get(obj, key);
+  if (value === undefined) return undefined;
+  const here = child(path, key);
+  if (!Array.isArray(value)) fail(here, 'must be a list of objects');
+  return value.map((item, i) => {
+    const itemPath = `${here}[${i}]`;
+    if (!isObject(item)) fail(itemPath, 'must be an object');
+    return [item, itemPath];
+  });
+}
+
+function list(
+  obj: JsonObject,
+  key: string,
+  path: string,
+  convert: (value: JsonObject, path: string) => Out,
+): Out[] | undefined {
+  return items(obj, key, path)?.map(([item, itemPath]) => convert(item, itemPath));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Durations: Go duration strings in, protobuf JSON Duration strings out
+
+const NANOS_PER_UNIT: Record<string, bigint> = {
+  ns: 1n,
+  us: 1_000n,
+  µs: 1_000n, // U+00B5 micro sign
+  μs: 1_000n, // U+03BC Greek mu
+  ms: 1_000_000n,
+  s: 1_000_000_000n,
+  m: 60_000_000_000n,
+  h: 3_600_000_000_000n,
+};
+const DURATION = /^[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/;
+const DURATION_PART = /(\d*)(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)/g;
+const MAX_GO_DURATION = 2n ** 63n - 1n;
+
+/** Parses a Go duration string ("1m30s", "500ms", "0") into nanoseconds, or undefined. */
+export function parseGoDuration(text: string): bigint | undefined {
+  if (!/^[-+]?0$/.test(text) && !DURATION.test(text)) return undefined;
+  const negative = text.startsWith('-');
+  let total = 0n;
+  for (const [, whole = '', fraction = '', unit = ''] of text.matchAll(DURATION_PART)) {
+    const scale = NANOS_PER_UNIT[unit] ?? 0n;
+    total += BigInt(whole || '0') * scale;
+    if (fraction !== '') total += (BigInt(fraction) * scale) / 10n ** BigInt(fraction.length);
+  }
+  if (total > MAX_GO_DURATION + (negative ? 1n : 0n)) return undefined;
+  return negative ? -total : total;
+}
+
+/** Nanoseconds as a protobuf JSON Duration: "90s", "0.5s", "-1.25s". */
+export function formatProtoDuration(nanos: bigint): string {
+  const sign = nanos < 0n ? '-' : '';
+  const abs = nanos < 0n ? -nanos : nanos;
+  const seconds = abs / 1_000_000_000n;
+  const rest = abs % 1_000_000_000n;
+  const fraction = rest === 0n ? '' : `.${rest.toString().padStart(9, '0').replace(/0+$/, '')}`;
+  return `${sign}${seconds}${fraction}s`;
+}
+
+function durationNanos(obj: JsonObject, key: string, path: string): bigint | undefined {
+  const value = get(obj, key);
+  if (value === undefined || value === '') return undefined;
+  const nanos = typeof value === 'string' ? parseGoDuration(value) : undefined;
+  if (nanos === undefined) fail(child(path, key), 'must be a duration like "10s"');
+  return nanos;
+}
+
+function duration(obj: JsonObject, key: string, path: string): string | undefined {
+  const nanos = durationNanos(obj, key, path);
+  return nanos === undefined ? undefined : formatProtoDuration(nanos);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Components and services
+
+function resources(config: JsonObject, key: string, kind: 'component' | 'service'): Out[] | undefined {
+  const entries = items(config, key, '');
+  if (entries === undefined) return undefined;
+  const seen = new Map<string, string>();
+  return entries.map(([item, path]) => {
+    const name = requiredStr(item, 'name', path);
+    const first = seen.get(name);
+    if (first !== undefined) fail(child(path, 'name'), `duplicate name "${name}" (also used by ${first})`);
+    seen.set(name, path);
+    return resource(item, path, kind, name);
+  });
+}
+
+function resource(item: JsonObject, path: string, kind: 'component' | 'service', name: string): Out {
+  const api = resourceApi(item, path, kind);
+  const [namespace = '', , subtype = ''] = api.split(':');
+  const out: Out = { name, namespace, type: subtype, api };
+  put(out, 'model', str(item, 'model', path));
+  put(out, 'attributes', struct(item, 'attributes', path));
+  put(out, 'dependsOn', strList(item, 'depends_on', path));
+  put(out, 'serviceConfigs', list(item, 'service_configs', path, serviceConfig));
+  put(out, 'logConfiguration', section(item, 'log_configuration', path, logConfiguration));
+  // ServiceConfig has no frame field: a service's `frame` cannot be carried and is ignored.
+  if (kind === 'component') put(out, 'frame', section(item, 'frame', path, frame));
+  return out;
+}
+
+const API = /^[^:]+:[^:]+:[^:]+$/;
+
+/** `api` as given, or derived from `namespace` (default "rdk") and `type` as viam-server does. */
+function resourceApi(item: JsonObject, path: string, kind: 'component' | 'service'): string {
+  const api = str(item, 'api', path);
+  if (api !== undefined && api !== '') {
+    if (!API.test(api)) fail(child(path, 'api'), 'must look like "namespace:type:subtype"');
+    return api;
+  }
+  const subtype = get(item, 'type');
+  if (typeof subtype !== 'string' || subtype === '') {
+    fail(child(path, 'type'), 'must be a non-empty string (or give "api")');
+  }
+  if (subtype.includes(':')) fail(child(path, 'type'), 'must not contain ":" (use "api" for a full API)');
+  const namespace = str(item, 'namespace', path) || 'rdk';
+  if (namespace.includes(':')) fail(child(path, 'namespace'), 'must not contain ":"');
+  return `${namespace}:${kind}:${subtype}`;
+}
+
+function serviceConfig(item: JsonObject, path: string): Out {
+  const out: Out = { type: requiredStr(item, 'type', path) };
+  put(out, 'attributes', struct(item, 'attributes', path));
+  return out;
+}
+
+function logConfiguration(item: JsonObject, path: string): Out {
+  return { level: str(item, 'level', path) ?? '' };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Frames, orientations and geometries
+
+function frame(item: JsonObject, path: string): Out {
+  const out: Out = { parent: requiredStr(item, 'parent', path) };
+  const translation = object(item, 'translation', path) ?? {};
+  out.translation = vector(translation, child(path, 'translation'));
+  const orientation = object(item, 'orientation', path);
+  if (orientation !== undefined) {
+    out.orientation = protoOrientation(readOrientation(orientation, child(path, 'orientation')));
+  }
+  put(out, 'geometry', section(item, 'geometry', path, geometry));
+  return out;
+}
+
+function vector(item: JsonObject, path: string): { x: number; y: number; z: number } {
+  return { x: num(item, 'x', path), y: num(item, 'y', path), z: num(item, 'z', path) };
+}
+
+type OvDegrees = { kind: 'ov_degrees'; th: number; x: number; y: number; z: number };
+type OvRadians = { kind: 'ov_radians'; th: number; x: number; y: number; z: number };
+type AxisAngles = { kind: 'axis_angles'; th: number; x: number; y: number; z: number };
+type EulerAngles = { kind: 'euler_angles'; roll: number; pitch: number; yaw: number };
+type QuaternionOrientation = { kind: 'quaternion'; w: number; x: number; y: number; z: number };
+type Orientation =
+  { kind: 'none' } | OvDegrees | OvRadians | AxisAngles | EulerAngles | QuaternionOrientation;
+
+const ORIENTATION_TYPES = ['ov_degrees', 'ov_radians', 'euler_angles', 'axis_angles', 'quaternion'];
+
+function readOrientation(item: JsonObject, path: string): Orientation {
+  const kind = str(item, 'type', path) ?? '';
+  if (kind === '') return { kind: 'none' };
+  const valuePath = child(path, 'value');
+  const value = get(item, 'value');
+  if (!isObject(value)) fail(valuePath, 'must be an object');
+  switch (kind) {
+    case 'ov_degrees':
+    case 'ov_radians':
+    case 'axis_angles': {
+      const { x, y, z } = vector(value, valuePath);
+      if (x === 0 && y === 0 && z === 0) fail(valuePath, 'x, y and z must not all be 0');
+      const th = num(value, 'th', valuePath);
+      return { kind, th, x, y, z };
+    }
+    case 'euler_angles':
+      return {
+        kind,
+        roll: num(value, 'roll', valuePath),
+        pitch: num(value, 'pitch', valuePath),
+        yaw: num(value, 'yaw', valuePath),
+      };
+    case 'quaternion': {
+      // viam-server reads W/X/Y/Z case-insensitively; both spellings are accepted.
+      const part = (k: string) => num(value, get(value, k) === undefined ? k.toUpperCase() : k, valuePath);
+      const q = { kind, w: part('w'), x: part('x'), y: part('y'), z: part('z') } as const;
+      if (q.w === 0 && q.x === 0 && q.y === 0 && q.z === 0)
+        fail(valuePath, 'w, x, y and z must not all be 0');
+      return q;
+    }
+    default:
+      return fail(child(path, 'type'), `must be one of ${ORIENTATION_TYPES.join(', ')}`);
+  }
+}
+
+/** The viam.app.v1.Orientation oneof in protobuf JSON form. */
+function protoOrientation(o: Orientation): Out {
+  switch (o.kind) {
+    case 'none':
+      return { noOrientation: {} };
+    case 'ov_degrees':
+      return { vectorDegrees: { theta: o.th, x: o.x, y: o.y, z: o.z } };
+    case 'ov_radians':
+      return { vectorRadians: { theta: o.th, x: o.x, y: o.y, z: o.z } };
+    case 'axis_angles':
+      return { axisAngles: { theta: o.th, x: o.x, y: o.y, z: o.z } };
+    case 'euler_angles':
+      return { eulerAngles: { roll: o.roll, pitch: o.pitch, yaw: o.yaw } };
+    case 'quaternion':
+      return { quaternion: { w: o.w, x: o.x, y: o.y, z: o.z } };
+  }
+}
+
+type Quaternion = [w: number, x: number, y: number, z: number];
+
+/** Unit quaternion of an orientation (Hamilton convention, active rotation). */
+function toQuaternion(o: AxisAngles | EulerAngles | QuaternionOrientation): Quaternion {
+  let q: Quaternion;
+  if (o.kind === 'quaternion') {
+    q = [o.w, o.x, o.y, o.z];
+  } else if (o.kind === 'axis_angles') {
+    const norm = Math.hypot(o.x, o.y, o.z);
+    const s = Math.sin(o.th / 2);
+    q = [Math.cos(o.th / 2), (s * o.x) / norm, (s * o.y) / norm, (s * o.z) / norm];
+  } else {
+    // Tait-Bryan z-y'-x'': yaw about Z, then pitch about Y, then roll about X (radians).
+    const [cr, sr] = [Math.cos(o.roll / 2), Math.sin(o.roll / 2)];
+    const [cp, sp] = [Math.cos(o.pitch / 2), Math.sin(o.pitch / 2)];
+    const [cy, sy] = [Math.cos(o.yaw / 2), Math.sin(o.yaw / 2)];
+    q = [
+      cr * cp * cy + sr * sp * sy,
+      sr * cp * cy - cr * sp * sy,
+      cr * sp * cy + sr * cp * sy,
+      cr * cp * sy - sr * sp * cy,
+    ];
+  }
+  const norm = Math.hypot(...q);
+  return [q[0] / norm, q[1] / norm, q[2] / norm, q[3] / norm];
+}
+
+const POLE_EPSILON = 1e-9;
+const DEGREES = 180 / Math.PI;
+
+/**
+ * An orientation as an orientation vector in degrees, the form of common.v1.Pose. The OV is the
+ * direction of the rotated Z axis plus a rotation theta about it, i.e. the Z-Y-Z Euler
+ * decomposition R = Rz(lon)·Ry(lat)·Rz(theta) with (ox, oy, oz) the third column of R; at the
+ * poles lon is taken as 0, as viam-server does.
+ */
+function toOrientationVectorDegrees(o: Orientation): { oX: number; oY: number; oZ: number; theta: number } {
+  if (o.kind === 'none') return { oX: 0, oY: 0, oZ: 1, theta: 0 };
+  if (o.kind === 'ov_degrees') return { oX: o.x, oY: o.y, oZ: o.z, theta: o.th };
+  if (o.kind === 'ov_radians') return { oX: o.x, oY: o.y, oZ: o.z, theta: o.th * DEGREES };
+  const [w, x, y, z] = toQuaternion(o);
+  const r00 = 1 - 2 * (y * y + z * z);
+  const r10 = 2 * (x * y + w * z);
+  const r11 = 1 - 2 * (x * x + z * z);
+  const r02 = 2 * (x * z + w * y);
+  const r12 = 2 * (y * z - w * x);
+  const r20 = 2 * (x * z - w * y);
+  const r21 = 2 * (y * z + w * x);
+  const r22 = 1 - 2 * (x * x + y * y);
+  let theta: number;
+  if (1 - Math.abs(r22) > POLE_EPSILON) theta = Math.atan2(r21, -r20);
+  else if (r22 > 0) theta = Math.atan2(r10, r00);
+  else theta = Math.atan2(r10, r11);
+  return { oX: r02, oY: r12, oZ: r22, theta: theta * DEGREES };
+}
+
+const GEOMETRY_TYPES = ['box', 'sphere', 'capsule', 'point', 'mesh'];
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** A frame geometry as common.v1.Geometry: center pose, one shape, label. */
+function geometry(item: JsonObject, path: string): Out {
+  const translation = object(item, 'translation', path) ?? {};
+  const orientation = object(item, 'orientation', path);
+  const ov = toOrientationVectorDegrees(
+    orientation === undefined ? { kind: 'none' } : readOrientation(orientation, child(path, 'orientation')),
+  );
+  const out: Out = { center: { ...vector(translation, child(path, 'translation')), ...ov } };
+  const label = str(item, 'label', path) ?? str(item, 'Label', path);
+  put(out, 'label', label);
+
+  const dims = vector(item, path);
+  const r = num(item, 'r', path);
+  const l = num(item, 'l', path);
+  const positive = (key: string, value: number) => {
+    if (!(value > 0)) fail(child(path, key), 'must be a positive number');
+  };
+  let type = str(item, 'type', path) ?? '';
+  if (type === '') {
+    // No type: infer it from the dimensions given, as viam-server does (never a point).
+    if (dims.x !== 0 || dims.y !== 0 || dims.z !== 0) type = 'box';
+    else if (l !== 0) type = 'capsule';
+    else if (r > 0) type = 'sphere';
+    else fail(child(path, 'type'), `must be one of ${GEOMETRY_TYPES.join(', ')}`);
+  }
+  switch (type) {
+    case 'box':
+      positive('x', dims.x);
+      positive('y', dims.y);
+      positive('z', dims.z);
+      out.box = { dimsMm: dims };
+      break;
+    case 'sphere':
+      positive('r', r);
+      out.sphere = { radiusMm: r };
+      break;
+    case 'capsule':
+      positive('r', r);
+      positive('l', l);
+      out.capsule = { radiusMm: r, lengthMm: l };
+      break;
+    case 'point':
+      out.sphere = { radiusMm: 0 };
+      break;
+    case 'mesh': {
+      const data = get(item, 'mesh_data');
+      if (typeof data !== 'string' || data === '' || !BASE64.test(data)) {
+        fail(child(path, 'mesh_data'), 'must be the mesh file as a non-empty base64 string');
+      }
+      out.mesh = { contentType: str(item, 'mesh_content_type', path) ?? '', mesh: data };
+      break;
+    }
+    default:
+      fail(child(path, 'type'), `must be one of ${GEOMETRY_TYPES.join(', ')}`);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Remotes and credentials
+
+const CREDENTIALS_TYPES: Record<string, string> = {
+  'api-key': 'CREDENTIALS_TYPE_API_KEY',
+  'robot-secret': 'CREDENTIALS_TYPE_ROBOT_SECRET',
+  'robot-location-secret': 'CREDENTIALS_TYPE_ROBOT_LOCATION_SECRET',
+};
+
+function credentialsType(item: JsonObject, path: string): string {
+  const type = get(item, 'type');
+  const here = child(path, 'type');
+  if (typeof type !== 'string' || !Object.hasOwn(CREDENTIALS_TYPES, type)) {
+    fail(here, `must be one of ${Object.keys(CREDENTIALS_TYPES).join(', ')}`);
+  }
+  return CREDENTIALS_TYPES[type] ?? fail(here, 'unknown credentials type');
+}
+
+function remote(item: JsonObject, path: string): Out {
+  const out: Out = { name: requiredStr(item, 'name', path), address: requiredStr(item, 'address', path) };
+  put(out, 'frame', section(item, 'frame', path, frame));
+  put(out, 'auth', section(item, 'auth', path, remoteAuth));
+  put(out, 'managedBy', str(item, 'managed_by', path));
+  put(out, 'insecure', bool(item, 'insecure', path));
+  put(out, 'connectionCheckInterval', duration(item, 'connection_check_interval', path));
+  put(out, 'reconnectInterval', duration(item, 'reconnect_interval', path));
+  put(out, 'serviceConfigs', list(item, 'service_configs', path, serviceConfig));
+  put(out, 'secret', str(item, 'secret', path));
+  put(out, 'prefix', str(item, 'prefix', path));
+  return out;
+}
+
+function remoteAuth(item: JsonObject, path: string): Out {
+  const out: Out = {};
+  put(
+    out,
+    'credentials',
+    section(item, 'credentials', path, (creds, credsPath) => ({
+      type: credentialsType(creds, credsPath),
+      payload: str(creds, 'payload', credsPath) ?? '',
+    })),
+  );
+  put(out, 'entity', str(item, 'entity', path));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes, modules, packages
+
+/** viam-server's accepted stop signal spellings, by Unix signal number. */
+const STOP_SIGNALS = new Map<string, number>(
+  (
+    [
+      [1, ['HUP', 'SIGHUP', 'hangup']],
+      [2, ['INT', 'SIGINT', 'interrupt']],
+      [3, ['QUIT', 'SIGQUIT', 'quit']],
+      [6, ['ABRT', 'SIGABRT', 'aborted', 'abort']],
+      [9, ['KILL', 'SIGKILL', 'killed', 'kill']],
+      [15, ['TERM', 'SIGTERM', 'terminated', 'terminate']],
+    ] as const
+  ).flatMap(([signal, names]) => [...names, String(signal)].map((name) => [name, signal] as const)),
+);
+
+function stopSignal(item: JsonObject, path: string): number | undefined {
+  const value = get(item, 'stop_signal');
+  if (value === undefined || value === '') return undefined;
+  const signal =
+    typeof value === 'number' || typeof value === 'string' ? STOP_SIGNALS.get(String(value)) : undefined;
+  if (signal === undefined)
+    fail(child(path, 'stop_signal'), 'must be one of HUP, INT, QUIT, ABRT, KILL, TERM');
+  return signal;
+}
+
+function processConfig(item: JsonObject, path: string): Out {
+  const out: Out = { id: requiredStr(item, 'id', path), name: requiredStr(item, 'name', path) };
+  put(out, 'args', strList(item, 'args', path));
+  put(out, 'cwd', str(item, 'cwd', path));
+  put(out, 'oneShot', bool(item, 'one_shot', path));
+  put(out, 'log', bool(item, 'log', path));
+  put(out, 'stopSignal', stopSignal(item, path));
+  put(out, 'stopTimeout', duration(item, 'stop_timeout', path));
+  put(out, 'env', strMap(item, 'env', path));
+  put(out, 'username', str(item, 'username', path));
+  return out;
+}
+
+function moduleConfig(item: JsonObject, path: string): Out {
+  const out: Out = { name: requiredStr(item, 'name', path) };
+  put(out, 'path', str(item, 'executable_path', path));
+  put(out, 'logLevel', str(item, 'log_level', path));
+  put(out, 'type', str(item, 'type', path));
+  put(out, 'moduleId', str(item, 'module_id', path));
+  put(out, 'env', strMap(item, 'env', path));
+  put(out, 'firstRunTimeout', duration(item, 'first_run_timeout', path));
+  put(out, 'tcpMode', bool(item, 'tcp_mode', path));
+  return out;
+}
+
+function packageConfig(item: JsonObject, path: string): Out {
+  const out: Out = {
+    name: requiredStr(item, 'name', path),
+    package: requiredStr(item, 'package', path),
+    version: requiredStr(item, 'version', path),
+  };
+  put(out, 'type', str(item, 'type', path));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Network and auth (viam-server refuses the whole config when these are malformed)
+
+const HOST_PORT = /^(?:\[[^\]]*\]|[^:[\]]*):[^:[\]]*$/;
+
+function network(item: JsonObject, path: string): Out {
+  const out: Out = {};
+  put(out, 'fqdn', str(item, 'fqdn', path));
+  const bindAddress = str(item, 'bind_address', path);
+  if (bindAddress && !HOST_PORT.test(bindAddress)) {
+    fail(child(path, 'bind_address'), 'must look like "host:port"');
+  }
+  put(out, 'bindAddress', bindAddress);
+  const certFile = str(item, 'tls_cert_file', path);
+  const keyFile = str(item, 'tls_key_file', path);
+  if (!certFile !== !keyFile) fail(path, 'give both tls_cert_file and tls_key_file, or neither');
+  put(out, 'tlsCertFile', certFile);
+  put(out, 'tlsKeyFile', keyFile);
+  put(out, 'noTls', bool(item, 'no_tls', path));
+  put(out, 'sessions', section(item, 'sessions', path, sessions));
+  put(out, 'trafficTunnelEndpoints', list(item, 'traffic_tunnel_endpoints', path, trafficTunnelEndpoint));
+  return out;
+}
+
+function sessions(item: JsonObject, path: string): Out {
+  const out: Out = {};
+  const window = durationNanos(item, 'heartbeat_window', path);
+  if (window !== undefined && window !== 0n && (window < 30_000_000n || window > 60_000_000_000n)) {
+    fail(child(path, 'heartbeat_window'), 'must be between 30ms and 1m');
+  }
+  if (window !== undefined) out.heartbeatWindow = formatProtoDuration(window);
+  return out;
+}
+
+function trafficTunnelEndpoint(item: JsonObject, path: string): Out {
+  const port = get(item, 'port');
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+    fail(child(path, 'port'), 'must be a port number (1-65535)');
+  }
+  const out: Out = { port };
+  put(out, 'connectionTimeout', duration(item, 'connection_timeout', path));
+  return out;
+}
+
+function auth(item: JsonObject, path: string): Out {
+  const out: Out = {};
+  const seen = new Set<string>();
+  put(
+    out,
+    'handlers',
+    list(item, 'handlers', path, (handler, handlerPath) => {
+      const type = credentialsType(handler, handlerPath);
+      if (seen.has(type)) fail(child(handlerPath, 'type'), 'duplicate handler type');
+      seen.add(type);
+      const config: Out = { type };
+      put(config, 'config', struct(handler, 'config', handlerPath));
+      return config;
+    }),
+  );
+  put(out, 'tlsAuthEntities', strList(item, 'tls_auth_entities', path));
+  put(
+    out,
+    'externalAuthConfig',
+    section(item, 'external_auth_config', path, (external, externalPath) => {
+      const jwks = struct(external, 'jwks', externalPath);
+      return jwks === undefined ? {} : { jwks: { json: jwks } };
+    }),
+  );
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Jobs, log patterns, maintenance, tracing
+
+function job(item: JsonObject, path: string): Out {
+  const out: Out = {};
+  put(out, 'name', str(item, 'name', path));
+  put(out, 'schedule', str(item, 'schedule', path));
+  put(out, 'resource', str(item, 'resource', path));
+  put(out, 'method', str(item, 'method', path));
+  put(out, 'command', struct(item, 'command', path));
+  put(out, 'logConfiguration', section(item, 'log_configuration', path, logConfiguration));
+  return out;
+}
+
+function logPattern(item: JsonObject, path: string): Out {
+  return { pattern: str(item, 'pattern', path) ?? '', level: str(item, 'level', path) ?? '' };
+}
+
+const RESOURCE_NAME = /^([^:/]+):([^:/]+):([^:/]+)\/(.+)$/;
+
+/** `sensor_name` is a resource name string; a bare name means a sensor component. */
+function maintenance(item: JsonObject, path: string): Out {
+  const out: Out = {};
+  const sensorName = str(item, 'sensor_name', path);
+  if (sensorName) {
+    const match = RESOURCE_NAME.exec(sensorName);
+    if (match) {
+      const [, namespace, type, subtype, name] = match;
+      out.sensorName = { namespace, type, subtype, name };
+    } else if (sensorName.includes('/')) {
+      fail(child(path, 'sensor_name'), 'must be a resource name like "rdk:component:sensor/name"');
+    } else {
+      out.sensorName = { namespace: 'rdk', type: 'component', subtype: 'sensor', name: sensorName };
+    }
+  }
+  put(out, 'maintenanceAllowedKey', str(item, 'maintenance_allowed_key', path));
+  return out;
+}
+
+function tracing(item: JsonObject, path: string): Out {
+  const out: Out = {};
+  put(out, 'enabled', bool(item, 'enabled', path));
+  put(out, 'disk', bool(item, 'disk', path));
+  put(out, 'console', bool(item, 'console', path));
+  // viam-server's key is `otlpendpoint`; `otlp_endpoint` (the proto name) is accepted too.
+  put(out, 'otlpEndpoint', str(item, 'otlpendpoint', path) ?? str(item, 'otlp_endpoint', path));
+  return out;
+}

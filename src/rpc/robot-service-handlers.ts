@@ -1,0 +1,72 @@
+import type { ServiceImpl } from '@connectrpc/connect';
+import { appRobotApi } from '@viamrobotics/sdk';
+import type { LogEntry } from '../domain/models.js';
+import type { MachineAgentService } from '../services/machine-agent-service.js';
+import { partCallerOf } from './call-context.js';
+import type { RobotService } from './service-descriptors.generated.js';
+import { dateOf, structToObject } from './wire-values.js';
+
+/** viam.app.v1.RobotService: what a machine part asks for itself, with its own token. */
+export function robotServiceHandlers(agent: MachineAgentService): Partial<ServiceImpl<typeof RobotService>> {
+  return {
+    async config(req, ctx) {
+      const info = req.agentInfo;
+      const served = await agent.config(
+        partCallerOf(ctx, req.id),
+        info && {
+          host: info.host,
+          os: info.os,
+          ips: [...info.ips],
+          version: info.version,
+          gitRevision: info.gitRevision,
+          platform: info.platform,
+        },
+      );
+      const { cloud } = served;
+      return appRobotApi.ConfigResponse.fromJson({
+        config: {
+          ...served.body,
+          revision: served.revision,
+          cloud: {
+            id: cloud.id,
+            fqdn: cloud.fqdn,
+            localFqdn: cloud.localFqdn,
+            secret: cloud.secret,
+            locationSecret: cloud.locationSecrets[0]?.secret ?? '',
+            locationSecrets: cloud.locationSecrets,
+            locationId: cloud.locationId,
+            machineId: cloud.machineId,
+            primaryOrgId: cloud.primaryOrgId,
+            signalingInsecure: cloud.signalingInsecure,
+          },
+        },
+      });
+    },
+    async needsRestart(req, ctx) {
+      const answer = await agent.needsRestart(partCallerOf(ctx, req.id));
+      return {
+        id: req.id,
+        mustRestart: answer.mustRestart,
+        restartCheckInterval: { seconds: BigInt(answer.checkIntervalSeconds), nanos: 0 },
+      };
+    },
+    async log(req, ctx) {
+      const entries: LogEntry[] = req.logs.map((l) => ({
+        host: l.host,
+        level: l.level,
+        time: dateOf(l.time) ?? new Date(),
+        loggerName: l.loggerName,
+        message: l.message,
+        caller: l.caller ? structToObject(l.caller) : undefined,
+        stack: l.stack,
+        fields: l.fields.map((f) => structToObject(f)),
+      }));
+      await agent.log(partCallerOf(ctx, req.id), entries);
+      return {};
+    },
+    async certificate(req, ctx) {
+      const issued = await agent.certificate(partCallerOf(ctx, req.id));
+      return { id: req.id, tlsCertificate: issued.certificatePem, tlsPrivateKey: issued.privateKeyPem };
+    },
+  };
+}

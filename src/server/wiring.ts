@@ -1,0 +1,45 @@
+import type { Kysely } from 'kysely';
+import { Authorizer } from '../authz/authorizer.js';
+import { CertificateAuthority } from '../crypto/certificate-authority.js';
+import { SecretBox } from '../crypto/secret-box.js';
+import type { ServerKeys } from '../crypto/server-keys.js';
+import { TokenIssuer } from '../crypto/tokens.js';
+import { AuthenticationService } from '../services/authentication-service.js';
+import type { FleetSettings } from '../services/context.js';
+import { createServices, type Services } from '../services/index.js';
+import { createRepositories, type Repositories } from '../store/index.js';
+import type { Database } from '../store/schema.js';
+
+export interface Wiring {
+  repos: Repositories;
+  services: Services;
+  auth: AuthenticationService;
+}
+
+/** Builds repositories and services over an open database: the same graph for `serve` and `init`. */
+export function wireServices(
+  db: Kysely<Database>,
+  dataDir: string,
+  keys: ServerKeys,
+  settings: FleetSettings,
+  tokenTtlSeconds: number,
+): Wiring {
+  CertificateAuthority.ensureIn(dataDir);
+  const repos = createRepositories();
+  const secrets = new SecretBox(keys.secretEncryptionKey);
+  const services = createServices({
+    db,
+    repos,
+    authz: new Authorizer(repos),
+    secrets,
+    settings,
+    certificates: CertificateAuthority.loadFrom(dataDir),
+  });
+  const auth = new AuthenticationService(
+    db,
+    repos,
+    new TokenIssuer(keys.tokenSigningKey, tokenTtlSeconds),
+    secrets,
+  );
+  return { repos, services, auth };
+}

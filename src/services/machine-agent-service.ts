@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto';
+import type { PartPrincipal } from '../authz/principal.js';
+import type { IssuedCertificate } from '../crypto/certificate-authority.js';
+import { invalidArgument, notFound } from '../domain/errors.js';
+import type { AgentInfo, LogEntry } from '../domain/models.js';
+import { partAddresses } from '../domain/part-address.js';
+import { toRobotConfigJson } from '../domain/robot-config.js';
+import { nowIso, type Db } from '../store/db.js';
+import type { NewPartLog, RobotPartRow } from '../store/schema.js';
+import type { ServiceDeps } from './context.js';
+
+/** Most log entries one Log call may carry. */
+export const MAX_LOG_BATCH = 1000;
+
+/** The levels viam-server's logger emits, stored lowercase. */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'dpanic', 'panic', 'fatal'] as const;
+
+/** The `cloud` section a machine needs to run: who it is, where it lives, how it authenticates. */
+export interface CloudSection {
+  id: string;
+  fqdn: string;
+  localFqdn: string;
+  secret: string;
+  locationSecrets: { id: string; secret: string }[];
+  locationId: string;
+  machineId: string;
+  primaryOrgId: string;
+  signalingInsecure: boolean;
+}
+
+/** What RobotService.Config serves: the converted config, the cloud section, and a revision. */
+export interface ServedConfig {
+  /** RobotConfig in protobuf JSON form, without `cloud` and `revision`. */
+  body: Record<string, unknown>;
+  cloud: CloudSection;
+  /** Changes whenever anything in the served config changes. */
+  revision: string;
+}
+
+/**
+ * The machine-facing side: what a part (viam-server, authenticated with its secret) asks for
+ * itself: its config, whether to restart, a certificate; and the logs it pushes. Every call
+ * records that the part was seen.
+ */
+export class MachineAgentService {
+  constructor(private readonly deps: ServiceDeps) {}
+
+  async config(principal: PartPrincipal, agentInfo: AgentInfo | undefined): Promise<ServedConfig> {
+    const { db, repos, secrets, settings } = this.deps;
+    const part = await this.seen(db, principal, agentInfo);
+    const robot = await repos.robots.findById(db, part.robot_id);
+    const location = robot ? await repos.locations.findById(db, robot.location_id) : undefined;
+    if (!robot || !location) throw notFound('part not found');
+    const body = toRobotConfigJson(JSON.parse(part.config));
+    const partSecrets = await repos.parts.listSecrets(db, part.id);
+    const locationSecrets = await repos.locations.listSecrets(db, location.id);
+    const { fqdn, localFqdn } = partAddresses(part.dns_name, part.location_id, settings.domain);
+    const cloud: CloudSection = {
+      id: part.id,
+      fqdn,
+      localFqdn,
+      secret: partSecrets[0] ? secrets.open(partSecrets[0].secret_ciphertext) : '',
+      locationSecrets: locationSecrets.map((s) => ({ id: s.id, secret: secrets.open(s.secret_ciphertext) })),
+      locationId: location.id,
+      machineId: robot.id,
+      primaryOrgId: location.organization_id,
+      signalingInsecure: !settings.tls,
+    };
+    const revision = createHash('sha256')
+      .update(JSON.stringify([body, cloud]))
+      .digest('hex')
+      .slice(0, 32);
+    return { body, cloud, revision };
+  }
+
+  /** True exactly once after MarkPartForRestart; and how often to ask again. */
+  async needsRestart(
+    principal: PartPrincipal,
+  ): Promise<{ mustRestart: boolean; checkIntervalSeconds: number }> {
+    const { db, repos, settings } = this.deps;
+    const part = await this.seen(db, principal, undefined);
+    const mustRestart = await repos.parts.takeRestartRequest(db, part.id);
+    return { mustRestart, checkIntervalSeconds: settings.restartCheckIntervalSeconds };
+  }
+
+  /** Stores a batch of log entries, all or none. */
+  async log(principal: PartPrincipal, entries: readonly LogEntry[]): Promise<void> {
+    if (entries.length > MAX_LOG_BATCH)
+      throw invalidArgument(`a Log call carries at most ${MAX_LOG_BATCH} entries`);
+    const rows: NewPartLog[] = entries.map((e, i) => {
+      const level = e.level.toLowerCase();
+      if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+        throw invalidArgument(`logs[${i}].level: unknown level "${e.level}"`);
+      }
+      return {
+        part_id: principal.id,
+        host: e.host,
+        level,
+        time: (Number.isNaN(e.time.getTime()) ? new Date() : e.time).toISOString(),
+        logger_name: e.loggerName,
+        message: e.message,
+        caller: e.caller === undefined ? null : JSON.stringify(e.caller),
+        stack: e.stack,
+        fields: JSON.stringify(e.fields),
+      };
+    });
+    await this.deps.db.transaction().execute(async (trx) => {
+      await this.seen(trx, principal, undefined);
+      await this.deps.repos.partLogs.append(trx, rows);
+    });
+  }
+
+  /** A TLS certificate for the part's addresses, signed by the server's machine CA (chain included). */
+  async certificate(principal: PartPrincipal): Promise<IssuedCertificate> {
+    const part = await this.seen(this.deps.db, principal, undefined);
+    const { fqdn, localFqdn } = partAddresses(part.dns_name, part.location_id, this.deps.settings.domain);
+    const issued = this.deps.certificates.issue(fqdn, [fqdn, localFqdn]);
+    return { ...issued, certificatePem: issued.certificatePem + this.deps.certificates.certificatePem };
+  }
+
+  /** Loads the calling part and records the call (and what its agent said about itself). */
+  private async seen(
+    db: Db,
+    principal: PartPrincipal,
+    agentInfo: AgentInfo | undefined,
+  ): Promise<RobotPartRow> {
+    const part = await this.deps.repos.parts.findById(db, principal.id);
+    if (!part) throw notFound('part not found');
+    await this.deps.repos.parts.recordAccess(db, part.id, nowIso(), agentInfo && JSON.stringify(agentInfo));
+    return part;
+  }
+}

@@ -1,0 +1,313 @@
+import type { Access } from '../authz/authorizer.js';
+import type { Permission } from '../authz/permissions.js';
+import type { FleetPrincipal } from '../authz/principal.js';
+import {
+  DomainError,
+  alreadyExists,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+} from '../domain/errors.js';
+import { newId, newSharedSecret } from '../domain/ids.js';
+import type { Editor, LogEntry, MachinePart, PartHistoryEntry } from '../domain/models.js';
+import { dnsNameOf } from '../domain/part-address.js';
+import { toRobotConfigJson } from '../domain/robot-config.js';
+import { requireId, requireName } from '../domain/validation.js';
+import { isUniqueViolation, nowIso, type Db } from '../store/db.js';
+import type { PartChanges } from '../store/part-repository.js';
+import type { RobotPartRow, RobotRow } from '../store/schema.js';
+import type { ServiceDeps } from './context.js';
+import { PartViews } from './part-views.js';
+
+/** A part holds one or two active secrets, as a location does. */
+export const MAX_PART_SECRETS = 2;
+/** Largest part config accepted, in bytes of its JSON. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+/** Most log entries GetRobotPartLogs returns at once. */
+export const MAX_LOG_PAGE = 100;
+
+export interface PartUpdate {
+  name: string;
+  /** The new JSON config; undefined keeps the current one. */
+  config: Record<string, unknown> | undefined;
+  /** When the caller last read the part: the update fails if it changed since. */
+  lastKnownUpdate: Date | undefined;
+}
+
+/** Machine parts: their config, secrets, main flag, restarts and history. */
+export class PartService {
+  private readonly views: PartViews;
+
+  constructor(private readonly deps: ServiceDeps) {
+    this.views = new PartViews(deps.secrets, deps.settings.domain);
+  }
+
+  /** Parts of a machine, the main part first. */
+  async listForMachine(principal: FleetPrincipal, robotId: string): Promise<MachinePart[]> {
+    const id = requireId(robotId, 'robot_id');
+    const { db, authz, repos } = this.deps;
+    const access = await authz.require(db, principal, { type: 'robot', id }, 'read_robot');
+    const parts = await repos.parts.listForRobots(db, [id]);
+    const secrets = await repos.parts.listSecretsForParts(
+      db,
+      parts.map((p) => p.id),
+    );
+    return parts.map((p) => this.views.part(p, secrets, access.permissions));
+  }
+
+  async get(principal: FleetPrincipal, partId: string): Promise<MachinePart> {
+    const { db } = this.deps;
+    const { part, access } = await this.loadWith(db, principal, requireId(partId, 'id'), 'read_robot');
+    return this.view(db, part, access);
+  }
+
+  async getByName(principal: FleetPrincipal, locationId: string, rawName: string): Promise<MachinePart> {
+    const location = requireId(locationId, 'location_id');
+    const name = requireName(rawName, 'name');
+    const { db, authz, repos } = this.deps;
+    await authz.access(db, principal, { type: 'location', id: location });
+    const part = await repos.parts.findByNameInLocation(db, location, name);
+    if (!part) throw notFound('part not found');
+    const access = await authz.require(db, principal, { type: 'robot', id: part.robot_id }, 'read_robot');
+    return this.view(db, part, access);
+  }
+
+  /** Adds a part to a machine; returns its id. */
+  async create(principal: FleetPrincipal, robotId: string, rawName: string): Promise<string> {
+    const id = requireId(robotId, 'robot_id');
+    const name = requireName(rawName, 'part_name');
+    return this.deps.db.transaction().execute(async (trx) => {
+      await this.deps.authz.require(trx, principal, { type: 'robot', id }, 'write_robot');
+      const robot = await this.deps.repos.robots.findById(trx, id);
+      if (!robot) throw notFound('machine not found');
+      return (await this.insertPart(trx, robot, name, false)).id;
+    });
+  }
+
+  /** Creates a part row with one secret inside an open transaction (also used for a machine's main part). */
+  async insertPart(trx: Db, robot: RobotRow, name: string, main: boolean): Promise<RobotPartRow> {
+    const now = nowIso();
+    const part: RobotPartRow = {
+      id: newId(),
+      robot_id: robot.id,
+      location_id: robot.location_id,
+      name,
+      dns_name: requireDnsName(name),
+      main_part: main ? 1 : 0,
+      config: '{}',
+      metadata: '{}',
+      restart_requested: 0,
+      last_access: null,
+      agent_info: null,
+      created_at: now,
+      updated_at: now,
+    };
+    try {
+      await this.deps.repos.parts.create(trx, part);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw duplicateName(name);
+      throw error;
+    }
+    await this.deps.repos.parts.addSecret(trx, {
+      id: newId(),
+      part_id: part.id,
+      secret_ciphertext: this.deps.secrets.seal(newSharedSecret()),
+      created_at: now,
+    });
+    return part;
+  }
+
+  /**
+   * Renames a part and replaces its config. The config is checked with the same conversion that
+   * RobotService.Config serves, so a stored config always converts. Each accepted update keeps
+   * the old part in the history.
+   */
+  async update(principal: FleetPrincipal, partId: string, update: PartUpdate): Promise<MachinePart> {
+    const id = requireId(partId, 'id');
+    const name = requireName(update.name, 'name');
+    let config: string | undefined;
+    if (update.config !== undefined) {
+      toRobotConfigJson(update.config);
+      config = JSON.stringify(update.config);
+      if (Buffer.byteLength(config) > MAX_CONFIG_BYTES) {
+        throw invalidArgument(`the config is larger than ${MAX_CONFIG_BYTES} bytes`);
+      }
+    }
+    return this.deps.db.transaction().execute(async (trx) => {
+      const { part, access } = await this.loadWith(trx, principal, id, 'write_robot');
+      if (
+        update.lastKnownUpdate &&
+        new Date(part.updated_at).getTime() !== update.lastKnownUpdate.getTime()
+      ) {
+        throw failedPrecondition('the part changed since last_known_update; read it again and retry');
+      }
+      const now = nowIso();
+      const changes: PartChanges = { name, dns_name: requireDnsName(name), updated_at: now };
+      if (config !== undefined) changes.config = config;
+      try {
+        await this.deps.repos.parts.update(trx, id, changes);
+      } catch (error) {
+        if (isUniqueViolation(error)) throw duplicateName(name);
+        throw error;
+      }
+      await this.deps.repos.parts.addHistory(trx, {
+        id: newId(),
+        part_id: id,
+        robot_id: part.robot_id,
+        old_part: JSON.stringify(part),
+        edited_at: now,
+        editor_type: principal.kind,
+        editor_id: editorIdOf(principal),
+      });
+      return this.view(trx, { ...part, ...changes }, access);
+    });
+  }
+
+  /** Deletes a part other than the main one (a machine always keeps exactly one main part). */
+  async delete(principal: FleetPrincipal, partId: string): Promise<void> {
+    const id = requireId(partId, 'part_id');
+    await this.deps.db.transaction().execute(async (trx) => {
+      const { part } = await this.loadWith(trx, principal, id, 'write_robot');
+      if (part.main_part === 1) {
+        const siblings = await this.deps.repos.parts.listForRobots(trx, [part.robot_id]);
+        throw failedPrecondition(
+          siblings.length > 1
+            ? 'the main part cannot be deleted while the machine has other parts; mark another part as main first'
+            : 'a machine keeps its main part; delete the machine instead',
+        );
+      }
+      await this.deps.repos.parts.delete(trx, id);
+    });
+  }
+
+  async markAsMain(principal: FleetPrincipal, partId: string): Promise<void> {
+    const id = requireId(partId, 'part_id');
+    await this.deps.db.transaction().execute(async (trx) => {
+      const { part } = await this.loadWith(trx, principal, id, 'write_robot');
+      await this.deps.repos.parts.setMain(trx, part.robot_id, id);
+    });
+  }
+
+  /** The part is told to restart at its next NeedsRestart call. */
+  async markForRestart(principal: FleetPrincipal, partId: string): Promise<void> {
+    const id = requireId(partId, 'part_id');
+    await this.deps.db.transaction().execute(async (trx) => {
+      await this.loadWith(trx, principal, id, 'write_robot');
+      await this.deps.repos.parts.requestRestart(trx, id);
+    });
+  }
+
+  async createSecret(principal: FleetPrincipal, partId: string): Promise<MachinePart> {
+    const id = requireId(partId, 'part_id');
+    return this.deps.db.transaction().execute(async (trx) => {
+      const { part, access } = await this.loadSecretWriter(trx, principal, id);
+      if ((await this.deps.repos.parts.listSecrets(trx, id)).length >= MAX_PART_SECRETS) {
+        throw failedPrecondition(`a part has at most ${MAX_PART_SECRETS} secrets; delete one first`);
+      }
+      await this.deps.repos.parts.addSecret(trx, {
+        id: newId(),
+        part_id: id,
+        secret_ciphertext: this.deps.secrets.seal(newSharedSecret()),
+        created_at: nowIso(),
+      });
+      return this.view(trx, part, access);
+    });
+  }
+
+  /** Deletes a secret; tokens minted with it stop working at once. */
+  async deleteSecret(principal: FleetPrincipal, partId: string, secretId: string): Promise<void> {
+    const id = requireId(partId, 'part_id');
+    const sid = requireId(secretId, 'secret_id');
+    await this.deps.db.transaction().execute(async (trx) => {
+      await this.loadSecretWriter(trx, principal, id);
+      const secrets = await this.deps.repos.parts.listSecrets(trx, id);
+      if (!secrets.some((s) => s.id === sid)) throw notFound('secret not found');
+      if (secrets.length <= 1) throw failedPrecondition('a part keeps at least one secret');
+      await this.deps.repos.parts.deleteSecret(trx, id, sid);
+    });
+  }
+
+  /** Accepted updates of a part, newest first, each with the part as it was before. */
+  async history(principal: FleetPrincipal, partId: string): Promise<PartHistoryEntry[]> {
+    const { db } = this.deps;
+    const { access } = await this.loadWith(db, principal, requireId(partId, 'id'), 'read_robot_history');
+    const rows = await this.deps.repos.parts.listHistory(db, partId);
+    return rows.map((row) => ({
+      partId: row.part_id,
+      machineId: row.robot_id,
+      when: new Date(row.edited_at),
+      old: this.views.part(JSON.parse(row.old_part) as RobotPartRow, [], access.permissions),
+      editor: { type: row.editor_type, id: row.editor_id } satisfies Editor,
+    }));
+  }
+
+  /** The newest log entries of a part (searching and paging come with the logs feature). */
+  async logs(principal: FleetPrincipal, partId: string, limit: number | undefined): Promise<LogEntry[]> {
+    const { db } = this.deps;
+    if (limit !== undefined && limit < 0) throw invalidArgument('limit must not be negative');
+    await this.loadWith(db, principal, requireId(partId, 'id'), 'read_robot_logs');
+    const rows = await this.deps.repos.partLogs.listNewest(
+      db,
+      partId,
+      Math.min(limit || MAX_LOG_PAGE, MAX_LOG_PAGE),
+    );
+    return rows.map((r) => ({
+      host: r.host,
+      level: r.level,
+      time: new Date(r.time),
+      loggerName: r.logger_name,
+      message: r.message,
+      caller: r.caller ? (JSON.parse(r.caller) as Record<string, unknown>) : undefined,
+      stack: r.stack,
+      fields: JSON.parse(r.fields) as Record<string, unknown>[],
+    }));
+  }
+
+  private async loadSecretWriter(trx: Db, principal: FleetPrincipal, id: string) {
+    const loaded = await this.loadWith(trx, principal, id, 'write_robot');
+    await this.deps.authz.require(trx, principal, loaded.access.scope.resource, 'read_robot_secret');
+    return loaded;
+  }
+
+  /** Loads a part the caller holds `permission` on (through its machine); NOT_FOUND if invisible. */
+  private async loadWith(
+    db: Db,
+    principal: FleetPrincipal,
+    id: string,
+    permission: Permission,
+  ): Promise<{ part: RobotPartRow; access: Access }> {
+    const part = await this.deps.repos.parts.findById(db, id);
+    if (!part) throw notFound('part not found');
+    try {
+      const access = await this.deps.authz.require(
+        db,
+        principal,
+        { type: 'robot', id: part.robot_id },
+        permission,
+      );
+      return { part, access };
+    } catch (error) {
+      // A part of a machine the caller cannot see does not exist for them.
+      if (error instanceof DomainError && error.kind === 'not_found') throw notFound('part not found');
+      throw error;
+    }
+  }
+
+  private async view(db: Db, part: RobotPartRow, access: Access): Promise<MachinePart> {
+    const secrets = await this.deps.repos.parts.listSecrets(db, part.id);
+    return this.views.part(part, secrets, access.permissions);
+  }
+}
+
+function requireDnsName(name: string): string {
+  const dns = dnsNameOf(name);
+  if (dns === '') throw invalidArgument('a part name needs at least one letter or digit');
+  return dns;
+}
+
+const duplicateName = (name: string) =>
+  alreadyExists(`a part named "${name}" (or with the same DNS name) already exists in this location`);
+
+/** How history names an editor: a user by email, a key or part by id. */
+const editorIdOf = (principal: FleetPrincipal): string =>
+  principal.kind === 'user' ? principal.email : principal.id;
