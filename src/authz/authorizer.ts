@@ -120,10 +120,16 @@ export class Authorizer {
     return grants.some((g) => g.organization_id === organizationId);
   }
 
-  /** The principal's access to a resource; NOT_FOUND if it does not exist or is invisible to them. */
-  async access(db: Db, principal: FleetPrincipal, resource: ResourceRef): Promise<Access> {
+  /**
+   * The principal's access to a resource; NOT_FOUND if it does not exist or is invisible to them.
+   * `hiddenAs` names the object the caller asked about when it is reached through this resource
+   * (a part through its machine, a key through its organization), so the answer is the same as
+   * for an id that does not exist.
+   */
+  async access(db: Db, principal: FleetPrincipal, resource: ResourceRef, hiddenAs?: string): Promise<Access> {
+    const hidden = () => notFound(hiddenAs ?? NOT_FOUND_MESSAGE[resource.type]);
     const scope = await this.scopeOf(db, resource);
-    if (!scope) throw notFound(NOT_FOUND_MESSAGE[resource.type]);
+    if (!scope) throw hidden();
     const grants = await this.grantsOf(db, principal);
     const roles = this.rolesOn(grants, scope);
     const permissions = new Set<Permission>();
@@ -131,7 +137,7 @@ export class Authorizer {
     if (resource.type === 'organization' && this.seesOrganization(grants, resource.id)) {
       permissions.add('read_organization');
     }
-    if (permissions.size === 0) throw notFound(NOT_FOUND_MESSAGE[resource.type]);
+    if (permissions.size === 0) throw hidden();
     return { scope, roles, permissions };
   }
 
@@ -141,8 +147,9 @@ export class Authorizer {
     principal: FleetPrincipal,
     resource: ResourceRef,
     permission: Permission,
+    hiddenAs?: string,
   ): Promise<Access> {
-    const access = await this.access(db, principal, resource);
+    const access = await this.access(db, principal, resource, hiddenAs);
     if (!access.permissions.has(permission)) {
       throw permissionDenied(`missing permission ${permission} on ${resource.type} ${resource.id}`);
     }

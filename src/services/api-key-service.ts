@@ -1,7 +1,7 @@
 import type { FleetPrincipal } from '../authz/principal.js';
 import { isRole } from '../authz/permissions.js';
 import { hashApiKey } from '../crypto/hashing.js';
-import { DomainError, invalidArgument, notFound, permissionDenied } from '../domain/errors.js';
+import { invalidArgument, notFound, permissionDenied } from '../domain/errors.js';
 import { newApiKeyValue, newId } from '../domain/ids.js';
 import type { ApiKey, IssuedApiKey } from '../domain/models.js';
 import { MAX_NAME_LENGTH, requireId, requireName } from '../domain/validation.js';
@@ -157,18 +157,8 @@ export class ApiKeyService {
   private async loadManaged(trx: Db, principal: FleetPrincipal, id: string): Promise<ApiKeyRow> {
     const key = await this.deps.repos.apiKeys.findById(trx, id);
     if (!key) throw notFound('API key not found');
-    try {
-      await this.deps.authz.require(
-        trx,
-        principal,
-        { type: 'organization', id: key.organization_id },
-        'write_organization',
-      );
-    } catch (error) {
-      // A key of an organization the caller cannot see does not exist for them.
-      if (error instanceof DomainError && error.kind === 'not_found') throw notFound('API key not found');
-      throw error;
-    }
+    const org = { type: 'organization', id: key.organization_id } as const;
+    await this.deps.authz.require(trx, principal, org, 'write_organization', 'API key not found');
     return key;
   }
 

@@ -213,9 +213,17 @@ export class LocationService {
     });
   }
 
+  /** Checks the caller may change the location's secrets, and locks the location until the transaction ends. */
   private async requireSecretWriter(trx: Db, principal: FleetPrincipal, id: string): Promise<Access> {
     const access = await this.deps.authz.require(trx, principal, { type: 'location', id }, 'write_location');
-    return this.deps.authz.require(trx, principal, access.scope.resource, 'read_location_secret');
+    const allowed = await this.deps.authz.require(
+      trx,
+      principal,
+      access.scope.resource,
+      'read_location_secret',
+    );
+    await this.deps.repos.locations.lock(trx, id);
+    return allowed;
   }
 
   /** Validates a move and returns the new parent id (null for the root). */

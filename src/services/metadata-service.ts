@@ -1,4 +1,3 @@
-import type { ResourceRef } from '../authz/authorizer.js';
 import type { Permission } from '../authz/permissions.js';
 import type { FleetPrincipal } from '../authz/principal.js';
 import { notFound } from '../domain/errors.js';
@@ -28,8 +27,8 @@ export class MetadataService {
     rawId: string,
   ): Promise<Record<string, unknown>> {
     const id = requireId(rawId, `${holder}_id`);
-    const { db, authz, repos } = this.deps;
-    await authz.require(db, principal, await this.resourceOf(db, holder, id), PERMISSION[holder]);
+    const { db, repos } = this.deps;
+    await this.authorize(db, principal, holder, id);
     const stored = await repos.metadata.get(db, holder, id);
     if (stored === undefined) throw notFound(`${holder} not found`);
     return JSON.parse(stored) as Record<string, unknown>;
@@ -45,21 +44,28 @@ export class MetadataService {
     const id = requireId(rawId, `${holder}_id`);
     const metadata = serializeMetadata(data);
     await this.deps.db.transaction().execute(async (trx) => {
-      await this.deps.authz.require(
-        trx,
-        principal,
-        await this.resourceOf(trx, holder, id),
-        PERMISSION[holder],
-      );
+      await this.authorize(trx, principal, holder, id);
       await this.deps.repos.metadata.set(trx, holder, id, metadata);
     });
   }
 
-  /** The resource whose roles govern the holder: a part's are its machine's. */
-  private async resourceOf(db: Db, holder: MetadataHolder, id: string): Promise<ResourceRef> {
-    if (holder !== 'part') return { type: holder, id };
+  /**
+   * Checks the holder's permission. A part's roles are its machine's; a part the caller cannot
+   * see answers like a part that does not exist.
+   */
+  private async authorize(
+    db: Db,
+    principal: FleetPrincipal,
+    holder: MetadataHolder,
+    id: string,
+  ): Promise<void> {
+    if (holder !== 'part') {
+      await this.deps.authz.require(db, principal, { type: holder, id }, PERMISSION[holder]);
+      return;
+    }
     const part = await this.deps.repos.parts.findById(db, id);
     if (!part) throw notFound('part not found');
-    return { type: 'robot', id: part.robot_id };
+    const machine = { type: 'robot', id: part.robot_id } as const;
+    await this.deps.authz.require(db, principal, machine, PERMISSION.part, 'part not found');
   }
 }

@@ -1,13 +1,7 @@
 import type { Access } from '../authz/authorizer.js';
 import type { Permission } from '../authz/permissions.js';
 import type { FleetPrincipal } from '../authz/principal.js';
-import {
-  DomainError,
-  alreadyExists,
-  failedPrecondition,
-  invalidArgument,
-  notFound,
-} from '../domain/errors.js';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../domain/errors.js';
 import { newId, newSharedSecret } from '../domain/ids.js';
 import type { Editor, LogEntry, MachinePart, PartHistoryEntry } from '../domain/models.js';
 import { dnsNameOf } from '../domain/part-address.js';
@@ -134,14 +128,15 @@ export class PartService {
       }
     }
     return this.deps.db.transaction().execute(async (trx) => {
-      const { part, access } = await this.loadWith(trx, principal, id, 'write_robot');
+      const { part, access } = await this.loadWith(trx, principal, id, 'write_robot', true);
       if (
         update.lastKnownUpdate &&
         new Date(part.updated_at).getTime() !== update.lastKnownUpdate.getTime()
       ) {
         throw failedPrecondition('the part changed since last_known_update; read it again and retry');
       }
-      const now = nowIso();
+      // Strictly after the last update, so last_known_update and history order never tie.
+      const now = new Date(Math.max(Date.now(), new Date(part.updated_at).getTime() + 1)).toISOString();
       const changes: PartChanges = { name, dns_name: requireDnsName(name), updated_at: now };
       if (config !== undefined) changes.config = config;
       try {
@@ -167,7 +162,7 @@ export class PartService {
   async delete(principal: FleetPrincipal, partId: string): Promise<void> {
     const id = requireId(partId, 'part_id');
     await this.deps.db.transaction().execute(async (trx) => {
-      const { part } = await this.loadWith(trx, principal, id, 'write_robot');
+      const { part } = await this.loadWith(trx, principal, id, 'write_robot', true);
       if (part.main_part === 1) {
         const siblings = await this.deps.repos.parts.listForRobots(trx, [part.robot_id]);
         throw failedPrecondition(
@@ -183,7 +178,7 @@ export class PartService {
   async markAsMain(principal: FleetPrincipal, partId: string): Promise<void> {
     const id = requireId(partId, 'part_id');
     await this.deps.db.transaction().execute(async (trx) => {
-      const { part } = await this.loadWith(trx, principal, id, 'write_robot');
+      const { part } = await this.loadWith(trx, principal, id, 'write_robot', true);
       await this.deps.repos.parts.setMain(trx, part.robot_id, id);
     });
   }
@@ -264,7 +259,7 @@ export class PartService {
   }
 
   private async loadSecretWriter(trx: Db, principal: FleetPrincipal, id: string) {
-    const loaded = await this.loadWith(trx, principal, id, 'write_robot');
+    const loaded = await this.loadWith(trx, principal, id, 'write_robot', true);
     await this.deps.authz.require(trx, principal, loaded.access.scope.resource, 'read_robot_secret');
     return loaded;
   }
@@ -275,22 +270,18 @@ export class PartService {
     principal: FleetPrincipal,
     id: string,
     permission: Permission,
+    lockForWrite = false,
   ): Promise<{ part: RobotPartRow; access: Access }> {
-    const part = await this.deps.repos.parts.findById(db, id);
-    if (!part) throw notFound('part not found');
-    try {
-      const access = await this.deps.authz.require(
-        db,
-        principal,
-        { type: 'robot', id: part.robot_id },
-        permission,
-      );
-      return { part, access };
-    } catch (error) {
-      // A part of a machine the caller cannot see does not exist for them.
-      if (error instanceof DomainError && error.kind === 'not_found') throw notFound('part not found');
-      throw error;
+    let part = await this.deps.repos.parts.findById(db, id);
+    if (part && lockForWrite) {
+      // Writes to a machine's parts take turns; read the part again once it is ours.
+      await this.deps.repos.robots.lock(db, part.robot_id);
+      part = await this.deps.repos.parts.findById(db, id);
     }
+    if (!part) throw notFound('part not found');
+    const machine = { type: 'robot', id: part.robot_id } as const;
+    const access = await this.deps.authz.require(db, principal, machine, permission, 'part not found');
+    return { part, access };
   }
 
   private async view(db: Db, part: RobotPartRow, access: Access): Promise<MachinePart> {

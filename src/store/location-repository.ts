@@ -9,6 +9,15 @@ export class LocationRepository {
     await db.insertInto('locations').values(location).execute();
   }
 
+  /** Locks the location's row until the transaction ends (see RobotRepository.lock). */
+  async lock(db: Db, id: string): Promise<void> {
+    await db
+      .updateTable('locations')
+      .set((eb) => ({ id: eb.ref('id') }))
+      .where('id', '=', id)
+      .execute();
+  }
+
   findById(db: Db, id: string): Promise<LocationRow | undefined> {
     return db.selectFrom('locations').selectAll().where('id', '=', id).executeTakeFirst();
   }

@@ -7,6 +7,19 @@ export class RobotRepository {
     await db.insertInto('robots').values(robot).execute();
   }
 
+  /**
+   * Locks the machine's row until the transaction ends, so checks made after it on the machine
+   * or its parts (one main part, secret counts, `last_known_update`) still hold when the write
+   * lands. A no-op update: the same statement locks on both dialects.
+   */
+  async lock(db: Db, id: string): Promise<void> {
+    await db
+      .updateTable('robots')
+      .set((eb) => ({ id: eb.ref('id') }))
+      .where('id', '=', id)
+      .execute();
+  }
+
   findById(db: Db, id: string): Promise<RobotRow | undefined> {
     return db.selectFrom('robots').selectAll().where('id', '=', id).executeTakeFirst();
   }
