@@ -41,6 +41,7 @@ export class LocationService {
       if (!parentId) {
         await authz.require(trx, principal, { type: 'organization', id: orgId }, 'write_location');
       } else {
+        await repos.organizations.lock(trx, orgId);
         parent = await this.loadVisible(trx, principal, parentId);
         await authz.require(trx, principal, { type: 'location', id: parent.id }, 'write_location');
         if (parent.organization_id !== orgId) {
@@ -86,8 +87,10 @@ export class LocationService {
     if (update.region !== undefined) changes.region = boundedText(update.region, 'region');
     return this.deps.db.transaction().execute(async (trx) => {
       const access = await authz.require(trx, principal, { type: 'location', id }, 'write_location');
-      const location = await this.load(trx, id);
+      let location = await this.load(trx, id);
       if (update.parentLocationId !== undefined) {
+        await repos.organizations.lock(trx, location.organization_id);
+        location = await this.load(trx, id);
         changes.parent_location_id = await this.checkMove(trx, principal, location, update.parentLocationId);
       }
       await repos.locations.update(trx, id, changes);

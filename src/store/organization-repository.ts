@@ -11,6 +11,18 @@ export class OrganizationRepository {
     await db.insertInto('organizations').values(org).execute();
   }
 
+  /**
+   * Locks the organization's row until the transaction ends: changes to the shape of its
+   * location tree (nesting depth, no cycles) take turns. See RobotRepository.lock.
+   */
+  async lock(db: Db, id: string): Promise<void> {
+    await db
+      .updateTable('organizations')
+      .set((eb) => ({ id: eb.ref('id') }))
+      .where('id', '=', id)
+      .execute();
+  }
+
   findById(db: Db, id: string): Promise<OrganizationRow | undefined> {
     return db.selectFrom('organizations').selectAll().where('id', '=', id).executeTakeFirst();
   }
