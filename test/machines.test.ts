@@ -532,8 +532,15 @@ forEachDialect('machines through the SDK', (newDatabase) => {
     const s2 = await admin.newRobot(locS, 's-two');
     const s3 = await admin.newRobot(locS, 's-three');
     const s2Arm = await admin.newRobotPart(s2, 's-two-arm');
-    const fragOne = randomUUID();
-    const fragTwo = randomUUID();
+    // Real fragments: a part config may list only fragments its organization can use.
+    const fragOne = present(
+      await admin.createFragment(orgA, 'summary one', structFromObject({})),
+      'fragment',
+    ).id;
+    const fragTwo = present(
+      await admin.createFragment(orgA, 'summary two', structFromObject({})),
+      'fragment',
+    ).id;
     const s1Main = await mainPartOf(s1);
     await admin.updateRobotPart(s1Main.id, s1Main.name, structFromObject({ fragments: [fragOne] }));
     await admin.updateRobotPart(s2Arm, 's-two-arm', structFromObject({ fragments: [fragTwo] }));

@@ -137,3 +137,39 @@ export interface LocationSummary {
   locationName: string;
   machines: MachineSummary[];
 }
+
+export type FragmentVisibility = 'private' | 'public' | 'public_unlisted';
+
+export interface Fragment {
+  id: string;
+  name: string;
+  config: Record<string, unknown>;
+  organizationId: string;
+  organizationName: string;
+  visibility: FragmentVisibility;
+  createdOn: Date;
+  lastUpdated: Date;
+  /** The revision shown: the latest, or the one asked for. */
+  revision: string;
+  /** Parts that list it directly, and how many organizations those parts belong to. */
+  robotPartCount: number;
+  organizationCount: number;
+  onlyUsedByOwner: boolean;
+}
+
+export interface FragmentHistoryEntry {
+  fragmentId: string;
+  editedOn: Date;
+  /** The fragment as it was before the edit. */
+  old: Fragment;
+  editor: Editor;
+}
+
+export interface FragmentUsage {
+  fragmentId: string;
+  /** The version parts ask for; the latest revision's number when they ask for the latest. */
+  version: string;
+  organizations: number;
+  machines: number;
+  machinesInCurrentOrg: number;
+}

@@ -13,7 +13,8 @@ const ONLINE_STATE: Record<OnlineState, appApi.OnlineState> = {
   awaiting_setup: appApi.OnlineState.AWAITING_SETUP,
 };
 
-const EDITOR_TYPE = {
+/** How an editor is named on the wire (history entries). */
+export const EDITOR_TYPE = {
   user: appApi.AuthenticationType.WEB_OAUTH,
   'api-key': appApi.AuthenticationType.API_KEY,
   'robot-part': appApi.AuthenticationType.ROBOT_PART_SECRET,

@@ -27,6 +27,9 @@ export function robotServiceHandlers(agent: MachineAgentService): Partial<Servic
         config: {
           ...served.body,
           revision: served.revision,
+          overwriteFragmentStatus: served.fragmentStatuses.map((s) => ({
+            error: `fragment ${s.fragmentId}: ${s.error}`,
+          })),
           cloud: {
             id: cloud.id,
             fqdn: cloud.fqdn,

@@ -5,6 +5,7 @@ import type { Services } from '../services/index.js';
 import { apiKeyHandlers } from './api-key-handlers.js';
 import { authHandlers } from './auth-handlers.js';
 import { AuthService } from './auth-service-descriptor.js';
+import { fragmentHandlers } from './fragment-handlers.js';
 import { locationHandlers } from './location-handlers.js';
 import { machineHandlers } from './machine-handlers.js';
 import { metadataHandlers } from './metadata-handlers.js';
@@ -51,6 +52,7 @@ export function createRoutes(services: Services, auth: AuthenticationService) {
       ...apiKeyHandlers(services.apiKeys),
       ...metadataHandlers(services.metadata),
       ...machineHandlers(services.machines, services.parts),
+      ...fragmentHandlers(services.fragments),
     },
     implemented,
   );

@@ -1,5 +1,7 @@
 import { ApiKeyService } from './api-key-service.js';
 import type { ServiceDeps } from './context.js';
+import { FragmentResolver } from './fragment-resolver.js';
+import { FragmentService } from './fragment-service.js';
 import { LocationService } from './location-service.js';
 import { MachineAgentService } from './machine-agent-service.js';
 import { MachineService } from './machine-service.js';
@@ -18,10 +20,12 @@ export interface Services {
   parts: PartService;
   machineAgent: MachineAgentService;
   provisioning: ProvisioningService;
+  fragments: FragmentService;
 }
 
 export function createServices(deps: ServiceDeps): Services {
-  const parts = new PartService(deps);
+  const resolver = new FragmentResolver(deps.repos);
+  const parts = new PartService(deps, resolver);
   return {
     organizations: new OrganizationService(deps),
     locations: new LocationService(deps),
@@ -29,7 +33,8 @@ export function createServices(deps: ServiceDeps): Services {
     metadata: new MetadataService(deps),
     machines: new MachineService(deps, parts),
     parts,
-    machineAgent: new MachineAgentService(deps),
+    machineAgent: new MachineAgentService(deps, resolver),
     provisioning: new ProvisioningService(deps),
+    fragments: new FragmentService(deps, resolver),
   };
 }

@@ -8,6 +8,7 @@ import { toRobotConfigJson } from '../domain/robot-config.js';
 import { nowIso, type Db } from '../store/db.js';
 import type { NewPartLog, RobotPartRow } from '../store/schema.js';
 import type { ServiceDeps } from './context.js';
+import type { FragmentResolver } from './fragment-resolver.js';
 
 /** Most log entries one Log call may carry. */
 export const MAX_LOG_BATCH = 1000;
@@ -30,8 +31,10 @@ export interface CloudSection {
 
 /** What RobotService.Config serves: the converted config, the cloud section, and a revision. */
 export interface ServedConfig {
-  /** RobotConfig in protobuf JSON form, without `cloud` and `revision`. */
+  /** RobotConfig in protobuf JSON form, fragments merged in, without `cloud` and `revision`. */
   body: Record<string, unknown>;
+  /** What could not be merged (a dropped duplicate, a mod that does not apply), per fragment. */
+  fragmentStatuses: { fragmentId: string; error: string }[];
   cloud: CloudSection;
   /** Changes whenever anything in the served config changes. */
   revision: string;
@@ -43,7 +46,10 @@ export interface ServedConfig {
  * records that the part was seen.
  */
 export class MachineAgentService {
-  constructor(private readonly deps: ServiceDeps) {}
+  constructor(
+    private readonly deps: ServiceDeps,
+    private readonly fragments: FragmentResolver,
+  ) {}
 
   async config(principal: PartPrincipal, agentInfo: AgentInfo | undefined): Promise<ServedConfig> {
     const { db, repos, secrets, settings } = this.deps;
@@ -51,7 +57,12 @@ export class MachineAgentService {
     const robot = await repos.robots.findById(db, part.robot_id);
     const location = robot ? await repos.locations.findById(db, robot.location_id) : undefined;
     if (!robot || !location) throw notFound('part not found');
-    const body = toRobotConfigJson(JSON.parse(part.config));
+    const merged = await this.fragments.merged(
+      db,
+      location.organization_id,
+      JSON.parse(part.config) as Record<string, unknown>,
+    );
+    const body = toRobotConfigJson(merged.config);
     const partSecrets = await repos.parts.listSecrets(db, part.id);
     const locationSecrets = await repos.locations.listSecrets(db, location.id);
     const { fqdn, localFqdn } = partAddresses(part.dns_name, part.location_id, settings.domain);
@@ -66,11 +77,12 @@ export class MachineAgentService {
       primaryOrgId: location.organization_id,
       signalingInsecure: !settings.tls,
     };
+    const fragmentStatuses = merged.statuses;
     const revision = createHash('sha256')
-      .update(JSON.stringify([body, cloud]))
+      .update(JSON.stringify([body, cloud, fragmentStatuses]))
       .digest('hex')
       .slice(0, 32);
-    return { body, cloud, revision };
+    return { body, fragmentStatuses, cloud, revision };
   }
 
   /** True exactly once after MarkPartForRestart; and how often to ask again. */

@@ -85,6 +85,12 @@ export class MachineService {
     await this.deps.db.transaction().execute(async (trx) => {
       await authz.require(trx, principal, { type: 'robot', id }, 'write_robot');
       await repos.authorizations.deleteForResource(trx, 'robot', id);
+      const parts = await repos.parts.listForRobots(trx, [id]);
+      await repos.fragments.deleteUsesBy(
+        trx,
+        'part',
+        parts.map((p) => p.id),
+      );
       await repos.robots.delete(trx, id);
     });
   }

@@ -11,6 +11,7 @@ import { isUniqueViolation, nowIso, type Db } from '../store/db.js';
 import type { PartChanges } from '../store/part-repository.js';
 import type { RobotPartRow, RobotRow } from '../store/schema.js';
 import type { ServiceDeps } from './context.js';
+import type { FragmentResolver } from './fragment-resolver.js';
 import { PartViews } from './part-views.js';
 
 /** A part holds one or two active secrets, as a location does. */
@@ -32,7 +33,10 @@ export interface PartUpdate {
 export class PartService {
   private readonly views: PartViews;
 
-  constructor(private readonly deps: ServiceDeps) {
+  constructor(
+    private readonly deps: ServiceDeps,
+    private readonly fragments: FragmentResolver,
+  ) {
     this.views = new PartViews(deps.secrets, deps.settings.domain);
   }
 
@@ -138,7 +142,21 @@ export class PartService {
       // Strictly after the last update, so last_known_update and history order never tie.
       const now = new Date(Math.max(Date.now(), new Date(part.updated_at).getTime() + 1)).toISOString();
       const changes: PartChanges = { name, dns_name: requireDnsName(name), updated_at: now };
-      if (config !== undefined) changes.config = config;
+      if (config !== undefined && update.config !== undefined) {
+        changes.config = config;
+        const location = await this.deps.repos.locations.findById(trx, part.location_id);
+        const refs = await this.fragments.checkReferences(
+          trx,
+          location?.organization_id ?? '',
+          update.config,
+        );
+        await this.deps.repos.fragments.setUses(
+          trx,
+          'part',
+          id,
+          refs.map((r) => ({ fragment_id: r.id, version: r.version ?? '' })),
+        );
+      }
       try {
         await this.deps.repos.parts.update(trx, id, changes);
       } catch (error) {
@@ -171,6 +189,7 @@ export class PartService {
             : 'a machine keeps its main part; delete the machine instead',
         );
       }
+      await this.deps.repos.fragments.deleteUsesBy(trx, 'part', [id]);
       await this.deps.repos.parts.delete(trx, id);
     });
   }

@@ -1,5 +1,6 @@
 import { ApiKeyRepository } from './api-key-repository.js';
 import { AuthorizationRepository } from './authorization-repository.js';
+import { FragmentRepository } from './fragment-repository.js';
 import { LocationRepository } from './location-repository.js';
 import { MetadataRepository } from './metadata-repository.js';
 import { OrganizationRepository } from './organization-repository.js';
@@ -19,6 +20,7 @@ export interface Repositories {
   robots: RobotRepository;
   parts: PartRepository;
   partLogs: PartLogRepository;
+  fragments: FragmentRepository;
 }
 
 export function createRepositories(): Repositories {
@@ -32,5 +34,6 @@ export function createRepositories(): Repositories {
     robots: new RobotRepository(),
     parts: new PartRepository(),
     partLogs: new PartLogRepository(),
+    fragments: new FragmentRepository(),
   };
 }

@@ -130,6 +130,48 @@ export interface PartLogTable {
   fields: string;
 }
 
+export type FragmentVisibility = 'private' | 'public' | 'public_unlisted';
+
+export interface FragmentTable {
+  id: string;
+  organization_id: string;
+  name: string;
+  visibility: FragmentVisibility;
+  /** The latest revision number. */
+  revision: number;
+  /** The latest config (JSON). */
+  config: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Every saved state of a fragment: revision 1 at creation, one more per update. */
+export interface FragmentRevisionTable {
+  fragment_id: string;
+  revision: number;
+  name: string;
+  visibility: FragmentVisibility;
+  config: string;
+  created_at: string;
+  editor_type: EditorType;
+  editor_id: string;
+}
+
+export interface FragmentTagTable {
+  fragment_id: string;
+  tag: string;
+  revision: number;
+}
+
+/** A direct use of a fragment by a part's or another fragment's config. */
+export interface FragmentUseTable {
+  user_type: 'part' | 'fragment';
+  user_id: string;
+  fragment_id: string;
+  /** The version asked for: a revision, a tag, or '' for the latest. */
+  version: string;
+}
+
 export interface Database {
   users: UserTable;
   organizations: OrganizationTable;
@@ -143,6 +185,10 @@ export interface Database {
   part_secrets: PartSecretTable;
   part_history: PartHistoryTable;
   part_logs: PartLogTable;
+  fragments: FragmentTable;
+  fragment_revisions: FragmentRevisionTable;
+  fragment_tags: FragmentTagTable;
+  fragment_uses: FragmentUseTable;
 }
 
 export type UserRow = Selectable<UserTable>;
@@ -158,3 +204,7 @@ export type PartSecretRow = Selectable<PartSecretTable>;
 export type PartHistoryRow = Selectable<PartHistoryTable>;
 export type PartLogRow = Selectable<PartLogTable>;
 export type NewPartLog = Insertable<PartLogTable>;
+export type FragmentRow = Selectable<FragmentTable>;
+export type FragmentRevisionRow = Selectable<FragmentRevisionTable>;
+export type FragmentTagRow = Selectable<FragmentTagTable>;
+export type FragmentUseRow = Selectable<FragmentUseTable>;

@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely/migration';
 import * as foundation from './20261125000000_foundation.js';
 import * as machines from './20261125120000_machines.js';
+import * as fragments from './20261125180000_fragments.js';
 
 /**
  * Every migration, by its timestamped name. Listed here rather than read from the folder so the
@@ -9,4 +10,5 @@ import * as machines from './20261125120000_machines.js';
 export const migrations: Record<string, Migration> = {
   '20261125000000_foundation': foundation,
   '20261125120000_machines': machines,
+  '20261125180000_fragments': fragments,
 };

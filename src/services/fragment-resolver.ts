@@ -1,0 +1,120 @@
+import { invalidArgument } from '../domain/errors.js';
+import {
+  mergeFragments,
+  parseFragmentMods,
+  parseFragmentRefs,
+  resolveFragmentTree,
+  type FragmentRef,
+  type LoadedFragment,
+  type MergeStatus,
+} from '../domain/fragment-merge.js';
+import type { Db } from '../store/db.js';
+import type { Repositories } from '../store/index.js';
+import type { FragmentRevisionRow, FragmentRow } from '../store/schema.js';
+
+/** Tag names: a lowercase letter, then up to 63 of [a-z0-9._-]. */
+export const TAG_RE = /^[a-z][a-z0-9._-]{0,63}$/;
+
+/** Whether an organization may use (include, read) a fragment: its own, or one made public. */
+export const usableBy = (fragment: FragmentRow, organizationId: string): boolean =>
+  fragment.organization_id === organizationId || fragment.visibility !== 'private';
+
+/**
+ * Finds fragments and their versions for configs: which revision a reference means, whether an
+ * organization may use it, the whole tree a config includes, and the merged result.
+ */
+export class FragmentResolver {
+  constructor(private readonly repos: Repositories) {}
+
+  /** The revision a version string names: a revision number, a tag, or (empty) the latest. */
+  async revisionOf(
+    db: Db,
+    fragment: FragmentRow,
+    version: string | undefined,
+  ): Promise<FragmentRevisionRow | undefined> {
+    let number = fragment.revision;
+    if (version) {
+      if (/^[1-9][0-9]{0,8}$/.test(version)) number = Number(version);
+      else {
+        const tag = (await this.repos.fragments.listTags(db, fragment.id)).find((t) => t.tag === version);
+        if (!tag) return undefined;
+        number = tag.revision;
+      }
+    }
+    return this.repos.fragments.findRevision(db, fragment.id, number);
+  }
+
+  /** A loader for resolveFragmentTree that refuses fragments the organization may not use. */
+  loaderFor(db: Db, organizationId: string, override?: { id: string; config: Record<string, unknown> }) {
+    return async (ref: FragmentRef): Promise<LoadedFragment> => {
+      const fragment = await this.repos.fragments.findById(db, ref.id);
+      if (!fragment || !usableBy(fragment, organizationId)) {
+        throw invalidArgument(`fragment ${ref.id} does not exist or may not be used by this organization`);
+      }
+      if (override && override.id === ref.id && !ref.version) {
+        return { id: ref.id, revision: String(fragment.revision + 1), config: override.config };
+      }
+      const revision = await this.revisionOf(db, fragment, ref.version);
+      if (!revision) throw invalidArgument(`fragment ${ref.id} has no version "${ref.version ?? ''}"`);
+      return {
+        id: ref.id,
+        revision: String(revision.revision),
+        config: JSON.parse(revision.config) as Record<string, unknown>,
+      };
+    };
+  }
+
+  /**
+   * Checks the fragments a config includes (existing, usable, no cycle, not too deep) and
+   * returns its direct references, to record as uses. INVALID_ARGUMENT otherwise.
+   */
+  async checkReferences(
+    db: Db,
+    organizationId: string,
+    config: Record<string, unknown>,
+    self?: { id: string },
+  ): Promise<FragmentRef[]> {
+    const refs = parseFragmentRefs(config);
+    parseFragmentMods(config);
+    const root = self ? [{ id: self.id, version: undefined }] : refs;
+    await resolveFragmentTree(root, this.loaderFor(db, organizationId, self && { id: self.id, config }));
+    return refs;
+  }
+
+  /** The part's config with its fragments merged in, and what could not be merged. */
+  async merged(
+    db: Db,
+    organizationId: string,
+    config: Record<string, unknown>,
+  ): Promise<{ config: Record<string, unknown>; statuses: MergeStatus[] }> {
+    const statuses: MergeStatus[] = [];
+    let refs: FragmentRef[];
+    try {
+      refs = parseFragmentRefs(config);
+    } catch (error) {
+      return {
+        config: withoutFragmentKeys(config),
+        statuses: [{ fragmentId: '', error: String((error as Error).message) }],
+      };
+    }
+    const usable: FragmentRef[] = [];
+    // A fragment that stopped being usable (made private, say) is left out and reported, not fatal.
+    for (const ref of refs) {
+      try {
+        await resolveFragmentTree([ref], this.loaderFor(db, organizationId));
+        usable.push(ref);
+      } catch (error) {
+        statuses.push({ fragmentId: ref.id, error: (error as Error).message });
+      }
+    }
+    const tree = await resolveFragmentTree(usable, this.loaderFor(db, organizationId));
+    const result = mergeFragments(config, tree);
+    return { config: result.config, statuses: [...statuses, ...result.statuses] };
+  }
+}
+
+function withoutFragmentKeys(config: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(config).filter(([key]) => key !== 'fragments' && key !== 'fragment_mods'),
+  );
+}
