@@ -22,6 +22,18 @@ function newRsaKeyPem(): string {
 
 const serial = (): string => '01' + randomBytes(15).toString('hex');
 
+/** A fresh RSA key and an unsigned certificate for it, valid from a minute ago for `days`. */
+function draft(days: number): { keyPem: string; key: forge.pki.rsa.PrivateKey; cert: forge.pki.Certificate } {
+  const keyPem = newRsaKeyPem();
+  const key = forge.pki.privateKeyFromPem(keyPem);
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
+  cert.serialNumber = serial();
+  cert.validity.notBefore = new Date(Date.now() - 60_000);
+  cert.validity.notAfter = new Date(Date.now() + days * 86_400_000);
+  return { keyPem, key, cert };
+}
+
 /**
  * The server's certificate authority, which signs the TLS certificates machine parts fetch with
  * RobotService.Certificate. `flotilla init` makes it in the data directory (ca.pem, ca-key.pem).
@@ -36,13 +48,7 @@ export class CertificateAuthority {
   /** Creates the CA files in the data directory unless they exist. */
   static ensureIn(dataDir: string): void {
     if (existsSync(join(dataDir, CA_CERT_FILE))) return;
-    const keyPem = newRsaKeyPem();
-    const key = forge.pki.privateKeyFromPem(keyPem);
-    const cert = forge.pki.createCertificate();
-    cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
-    cert.serialNumber = serial();
-    cert.validity.notBefore = new Date(Date.now() - 60_000);
-    cert.validity.notAfter = new Date(Date.now() + CA_YEARS * 365 * 86_400_000);
+    const { keyPem, key, cert } = draft(CA_YEARS * 365);
     const name = [
       { name: 'commonName', value: 'Flotilla machine CA' },
       { name: 'organizationName', value: 'Flotilla' },
@@ -71,13 +77,7 @@ export class CertificateAuthority {
 
   /** A server certificate for these DNS names, signed by this CA. */
   issue(commonName: string, dnsNames: readonly string[]): IssuedCertificate {
-    const keyPem = newRsaKeyPem();
-    const key = forge.pki.privateKeyFromPem(keyPem);
-    const cert = forge.pki.createCertificate();
-    cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
-    cert.serialNumber = serial();
-    cert.validity.notBefore = new Date(Date.now() - 60_000);
-    cert.validity.notAfter = new Date(Date.now() + LEAF_DAYS * 86_400_000);
+    const { keyPem, cert } = draft(LEAF_DAYS);
     cert.setSubject([{ name: 'commonName', value: commonName }]);
     cert.setIssuer(this.cert.subject.attributes);
     cert.setExtensions([

@@ -4,7 +4,8 @@ import type { AppHandlers } from './app-service-impl.js';
 import { callerOf } from './call-context.js';
 import { timestamp } from './wire-values.js';
 
-const toProto = (key: ApiKey) => ({
+/** An API key with its authorizations, never its value. */
+export const apiKeyToProto = (key: ApiKey) => ({
   apiKey: { id: key.id, key: '', name: key.name, createdOn: timestamp(key.createdOn) },
   authorizations: key.authorizations.map((a) => ({
     authorizationType: 'role',
@@ -22,7 +23,7 @@ export function apiKeyHandlers(keys: ApiKeyService): AppHandlers {
       return keys.create(callerOf(ctx), req.authorizations, req.name);
     },
     async listKeys(req, ctx) {
-      return { apiKeys: (await keys.list(callerOf(ctx), req.orgId)).map(toProto) };
+      return { apiKeys: (await keys.list(callerOf(ctx), req.orgId)).map(apiKeyToProto) };
     },
     async deleteKey(req, ctx) {
       await keys.delete(callerOf(ctx), req.id);

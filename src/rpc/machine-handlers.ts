@@ -1,8 +1,9 @@
 import { appApi } from '@viamrobotics/sdk';
-import type { ApiKey, Machine, MachinePart, PartHistoryEntry } from '../domain/models.js';
+import type { Machine, MachinePart, PartHistoryEntry } from '../domain/models.js';
 import type { OnlineState } from '../domain/online-state.js';
 import type { MachineService } from '../services/machine-service.js';
 import type { PartService } from '../services/part-service.js';
+import { apiKeyToProto } from './api-key-handlers.js';
 import type { AppHandlers } from './app-service-impl.js';
 import { callerOf } from './call-context.js';
 import { dateOf, structFromObject, structToObject, timestamp } from './wire-values.js';
@@ -66,17 +67,6 @@ const historyToProto = (h: PartHistoryEntry) =>
     editedBy: { type: EDITOR_TYPE[h.editor.type], value: h.editor.id, isDeactivated: false },
   });
 
-const keyToProto = (key: ApiKey) => ({
-  apiKey: { id: key.id, key: '', name: key.name, createdOn: timestamp(key.createdOn) },
-  authorizations: key.authorizations.map((a) => ({
-    authorizationType: 'role',
-    authorizationId: `${a.resourceType}_${a.role}`,
-    resourceType: a.resourceType,
-    resourceId: a.resourceId,
-    orgId: a.organizationId,
-  })),
-});
-
 /** AppService methods about machines and their parts. */
 export function machineHandlers(machines: MachineService, parts: PartService): AppHandlers {
   return {
@@ -103,7 +93,7 @@ export function machineHandlers(machines: MachineService, parts: PartService): A
       return { robots: (await machines.listInOrganization(callerOf(ctx), req.orgId)).map(machineToProto) };
     },
     async getRobotAPIKeys(req, ctx) {
-      return { apiKeys: (await machines.apiKeys(callerOf(ctx), req.robotId)).map(keyToProto) };
+      return { apiKeys: (await machines.apiKeys(callerOf(ctx), req.robotId)).map(apiKeyToProto) };
     },
     async getRoverRentalRobots(req, ctx) {
       // Rover rentals are a hosted-service program: there are none here, but the organization must be visible.

@@ -15,6 +15,10 @@ import type { FragmentRevisionRow, FragmentRow } from '../store/schema.js';
 /** Tag names: a lowercase letter, then up to 63 of [a-z0-9._-]. */
 export const TAG_RE = /^[a-z][a-z0-9._-]{0,63}$/;
 
+/** References as recorded uses: the version asked for, '' for the latest. */
+export const usesOf = (refs: readonly FragmentRef[]) =>
+  refs.map((r) => ({ fragment_id: r.id, version: r.version ?? '' }));
+
 /** Whether an organization may use (include, read) a fragment: its own, or one made public. */
 export const usableBy = (fragment: FragmentRow, organizationId: string): boolean =>
   fragment.organization_id === organizationId || fragment.visibility !== 'private';

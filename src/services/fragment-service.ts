@@ -7,7 +7,7 @@ import { boundedText, requireId, requireName } from '../domain/validation.js';
 import { nowIso, type Db } from '../store/db.js';
 import type { FragmentRevisionRow, FragmentRow } from '../store/schema.js';
 import type { ServiceDeps } from './context.js';
-import { TAG_RE, type FragmentResolver } from './fragment-resolver.js';
+import { TAG_RE, usesOf, type FragmentResolver } from './fragment-resolver.js';
 
 /** History entries per page when the request sets no limit. */
 export const DEFAULT_HISTORY_PAGE = 10;
@@ -70,12 +70,7 @@ export class FragmentService {
         created_at: now,
         ...editorOf(principal),
       });
-      await this.deps.repos.fragments.setUses(
-        trx,
-        'fragment',
-        id,
-        refs.map((r) => ({ fragment_id: r.id, version: r.version ?? '' })),
-      );
+      await this.deps.repos.fragments.setUses(trx, 'fragment', id, usesOf(refs));
       return this.view(trx, row, undefined);
     });
   }
@@ -117,12 +112,7 @@ export class FragmentService {
         created_at: now,
         ...editorOf(principal),
       });
-      await this.deps.repos.fragments.setUses(
-        trx,
-        'fragment',
-        id,
-        refs.map((r) => ({ fragment_id: r.id, version: r.version ?? '' })),
-      );
+      await this.deps.repos.fragments.setUses(trx, 'fragment', id, usesOf(refs));
       return this.view(trx, await this.load(trx, id), undefined);
     });
   }

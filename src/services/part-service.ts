@@ -11,7 +11,7 @@ import { isUniqueViolation, nowIso, type Db } from '../store/db.js';
 import type { PartChanges } from '../store/part-repository.js';
 import type { RobotPartRow, RobotRow } from '../store/schema.js';
 import type { ServiceDeps } from './context.js';
-import type { FragmentResolver } from './fragment-resolver.js';
+import { usesOf, type FragmentResolver } from './fragment-resolver.js';
 import { PartViews } from './part-views.js';
 
 /** A part holds one or two active secrets, as a location does. */
@@ -150,12 +150,7 @@ export class PartService {
           location?.organization_id ?? '',
           update.config,
         );
-        await this.deps.repos.fragments.setUses(
-          trx,
-          'part',
-          id,
-          refs.map((r) => ({ fragment_id: r.id, version: r.version ?? '' })),
-        );
+        await this.deps.repos.fragments.setUses(trx, 'part', id, usesOf(refs));
       }
       try {
         await this.deps.repos.parts.update(trx, id, changes);
