@@ -1,4 +1,4 @@
-import { invalidArgument } from '../domain/errors.js';
+import { DomainError, invalidArgument } from '../domain/errors.js';
 import {
   mergeFragments,
   parseFragmentMods,
@@ -51,12 +51,11 @@ export class FragmentResolver {
   /** A loader for resolveFragmentTree that refuses fragments the organization may not use. */
   loaderFor(db: Db, organizationId: string, override?: { id: string; config: Record<string, unknown> }) {
     return async (ref: FragmentRef): Promise<LoadedFragment> => {
+      // The fragment being saved is read as it will be (it may not exist yet).
+      if (override && override.id === ref.id) return { id: ref.id, revision: 'new', config: override.config };
       const fragment = await this.repos.fragments.findById(db, ref.id);
       if (!fragment || !usableBy(fragment, organizationId)) {
         throw invalidArgument(`fragment ${ref.id} does not exist or may not be used by this organization`);
-      }
-      if (override && override.id === ref.id && !ref.version) {
-        return { id: ref.id, revision: String(fragment.revision + 1), config: override.config };
       }
       const revision = await this.revisionOf(db, fragment, ref.version);
       if (!revision) throw invalidArgument(`fragment ${ref.id} has no version "${ref.version ?? ''}"`);
@@ -83,6 +82,56 @@ export class FragmentResolver {
     const root = self ? [{ id: self.id, version: undefined }] : refs;
     await resolveFragmentTree(root, this.loaderFor(db, organizationId, self && { id: self.id, config }));
     return refs;
+  }
+
+  /**
+   * After a fragment changed (a save, a tag moved), checks every fragment and part that includes
+   * it, directly or through others, still has a valid tree: no cycle, no sixth level, nothing
+   * unusable. INVALID_ARGUMENT naming the first that does not; the caller's transaction then
+   * rolls the change back.
+   */
+  async recheckUsersOf(db: Db, fragmentId: string): Promise<void> {
+    const seen = new Set<string>([fragmentId]);
+    const queue = [fragmentId];
+    const parts = new Set<string>();
+    while (queue.length > 0) {
+      const current = queue.shift() ?? '';
+      for (const use of await this.repos.fragments.listUsesOf(db, current)) {
+        if (use.user_type === 'part') {
+          parts.add(use.user_id);
+          continue;
+        }
+        if (seen.has(use.user_id)) continue;
+        seen.add(use.user_id);
+        queue.push(use.user_id);
+        const user = await this.repos.fragments.findById(db, use.user_id);
+        if (!user) continue;
+        const config = JSON.parse(user.config) as Record<string, unknown>;
+        await this.explain(`fragment ${user.id}`, () =>
+          this.checkReferences(db, user.organization_id, config, { id: user.id }),
+        );
+      }
+    }
+    for (const partId of parts) {
+      const part = await this.repos.parts.findById(db, partId);
+      const location = part ? await this.repos.locations.findById(db, part.location_id) : undefined;
+      if (!part || !location) continue;
+      const config = JSON.parse(part.config) as Record<string, unknown>;
+      await this.explain(`part ${part.id}`, () => this.checkReferences(db, location.organization_id, config));
+    }
+  }
+
+  private async explain(user: string, check: () => Promise<unknown>): Promise<void> {
+    try {
+      await check();
+    } catch (error) {
+      if (error instanceof DomainError) {
+        throw invalidArgument(
+          `the change would break ${user}, which includes this fragment: ${error.message}`,
+        );
+      }
+      throw error;
+    }
   }
 
   /** The part's config with its fragments merged in, and what could not be merged. */

@@ -50,7 +50,7 @@ export class FragmentService {
       await this.requireNamespaceFor(trx, orgId, chosen);
       const now = nowIso();
       const id = newId();
-      const refs = await this.resolver.checkReferences(trx, orgId, config);
+      const refs = await this.resolver.checkReferences(trx, orgId, config, { id });
       const row: FragmentRow = {
         id,
         organization_id: orgId,
@@ -113,6 +113,7 @@ export class FragmentService {
         ...editorOf(principal),
       });
       await this.deps.repos.fragments.setUses(trx, 'fragment', id, usesOf(refs));
+      await this.resolver.recheckUsersOf(trx, id);
       return this.view(trx, await this.load(trx, id), undefined);
     });
   }
@@ -285,6 +286,7 @@ export class FragmentService {
         throw invalidArgument(`the fragment has no revision "${revision}"`);
       }
       await this.deps.repos.fragments.setTag(trx, { fragment_id: id, tag, revision: number });
+      await this.resolver.recheckUsersOf(trx, id);
       return this.tags(trx, id);
     });
   }
@@ -300,6 +302,7 @@ export class FragmentService {
       await this.loadWritable(trx, principal, id, true);
       if ((await this.deps.repos.fragments.deleteTag(trx, id, tag)) === 0)
         throw notFound(`the fragment has no tag "${tag}"`);
+      await this.resolver.recheckUsersOf(trx, id);
       return this.tags(trx, id);
     });
   }
