@@ -347,7 +347,7 @@ forEachDialect('fragments merged into RobotService.Config, and refused on save',
     assert.deepEqual(sorted((await served(part)).components.keys()), ['m-f5', 'm-f6', 'm-f7']);
   });
 
-  it('moving or deleting a tag that would break an including fragment or part is INVALID_ARGUMENT', async () => {
+  it('moving a tag that would break an including fragment is INVALID_ARGUMENT; deleting one in use FAILED_PRECONDITION', async () => {
     // Q revision 1 includes X; Q revision 2 includes nothing and is tagged t; then X includes Q@t.
     const x = await newFragment('X', { components: [motor('m-x')] });
     const q = await newFragment('Q', { components: [motor('m-q1')], fragments: [x] });
@@ -371,7 +371,7 @@ forEachDialect('fragments merged into RobotService.Config, and refused on save',
     const part = await newPart();
     await savePart(part, { fragments: [x] });
     assert.deepEqual(sorted((await served(part)).components.keys()), ['m-q2', 'm-x']);
-    await expectCode(rawOf(admin).deleteFragmentTag({ fragmentId: q, tag: 't' }), Code.InvalidArgument);
+    await expectCode(rawOf(admin).deleteFragmentTag({ fragmentId: q, tag: 't' }), Code.FailedPrecondition);
     assert.deepEqual(sorted((await served(part)).components.keys()), ['m-q2', 'm-x']);
   });
 

@@ -1,4 +1,4 @@
-import { notFound, permissionDenied } from '../domain/errors.js';
+import { DomainError, notFound, permissionDenied } from '../domain/errors.js';
 import type { Db } from '../store/db.js';
 import type { Repositories } from '../store/index.js';
 import type { AuthorizationRow, LocationRow, ResourceType, RoleName } from '../store/schema.js';
@@ -154,6 +154,26 @@ export class Authorizer {
       throw permissionDenied(`missing permission ${permission} on ${resource.type} ${resource.id}`);
     }
     return access;
+  }
+
+  /**
+   * Like require, for an object the caller has already been shown (a public fragment, say):
+   * lacking a role is then PERMISSION_DENIED, never NOT_FOUND.
+   */
+  async requireOnVisible(
+    db: Db,
+    principal: FleetPrincipal,
+    resource: ResourceRef,
+    permission: Permission,
+  ): Promise<Access> {
+    try {
+      return await this.require(db, principal, resource, permission);
+    } catch (error) {
+      if (error instanceof DomainError && error.kind === 'not_found') {
+        throw permissionDenied(`missing permission ${permission} on ${resource.type} ${resource.id}`);
+      }
+      throw error;
+    }
   }
 
   /** Ids of the organizations the principal can see. */

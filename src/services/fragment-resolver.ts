@@ -134,6 +134,28 @@ export class FragmentResolver {
     }
   }
 
+  /**
+   * Fragments whose older revision includes `fragmentId` while a part or fragment pins that
+   * revision (by number or by tag): they still need it, though their latest revision does not.
+   */
+  async pinnedIncluders(db: Db, fragmentId: string): Promise<{ user_type: 'fragment'; user_id: string }[]> {
+    const found: { user_type: 'fragment'; user_id: string }[] = [];
+    for (const revision of await this.repos.fragments.listRevisionsMentioning(db, fragmentId)) {
+      const includer = await this.repos.fragments.findById(db, revision.fragment_id);
+      if (!includer || revision.revision === includer.revision) continue;
+      const config = JSON.parse(revision.config) as Record<string, unknown>;
+      if (!parseFragmentRefs(config).some((r) => r.id === fragmentId)) continue;
+      const tags = (await this.repos.fragments.listTags(db, includer.id))
+        .filter((t) => t.revision === revision.revision)
+        .map((t) => t.tag);
+      const pins = (await this.repos.fragments.listUsesOf(db, includer.id)).filter(
+        (u) => u.version === String(revision.revision) || tags.includes(u.version),
+      );
+      if (pins.length > 0) found.push({ user_type: 'fragment', user_id: includer.id });
+    }
+    return found;
+  }
+
   /** The part's config with its fragments merged in, and what could not be merged. */
   async merged(
     db: Db,

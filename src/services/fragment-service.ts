@@ -1,5 +1,5 @@
 import type { FleetPrincipal } from '../authz/principal.js';
-import { failedPrecondition, invalidArgument, notFound } from '../domain/errors.js';
+import { DomainError, failedPrecondition, invalidArgument, notFound } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
 import type { Fragment, FragmentHistoryEntry, FragmentUsage, FragmentVisibility } from '../domain/models.js';
 import { toRobotConfigJson } from '../domain/robot-config.js';
@@ -123,7 +123,10 @@ export class FragmentService {
     const id = requireId(fragmentId, 'id');
     await this.deps.db.transaction().execute(async (trx) => {
       await this.loadWritable(trx, principal, id, true);
-      const uses = await this.deps.repos.fragments.listUsesOf(trx, id);
+      const uses = [
+        ...(await this.deps.repos.fragments.listUsesOf(trx, id)),
+        ...(await this.resolver.pinnedIncluders(trx, id)),
+      ];
       if (uses.length > 0) {
         throw failedPrecondition(
           `the fragment is used by ${uses.length} part(s) or fragment(s); remove it from them first`,
@@ -135,7 +138,7 @@ export class FragmentService {
 
   /**
    * Fragments owned by the organization: those of the listed visibilities, or with none
-   * listed, the public ones when `showPublic` is set, else the private ones.
+   * listed, the public ones when `showPublic` is set (not public-unlisted ones), else the private ones.
    */
   async list(
     principal: FleetPrincipal,
@@ -147,7 +150,7 @@ export class FragmentService {
     const { db, authz, repos } = this.deps;
     await authz.require(db, principal, { type: 'organization', id: orgId }, 'read_organization');
     const wanted: FragmentVisibility[] =
-      visibilities.length > 0 ? visibilities : showPublic ? ['public', 'public_unlisted'] : ['private'];
+      visibilities.length > 0 ? visibilities : showPublic ? ['public'] : ['private'];
     const rows = await repos.fragments.listForOrganization(db, orgId, wanted);
     const visible: Fragment[] = [];
     for (const row of rows) {
@@ -302,7 +305,12 @@ export class FragmentService {
       await this.loadWritable(trx, principal, id, true);
       if ((await this.deps.repos.fragments.deleteTag(trx, id, tag)) === 0)
         throw notFound(`the fragment has no tag "${tag}"`);
-      await this.resolver.recheckUsersOf(trx, id);
+      // A tag something still pins is in use, like a fragment something includes.
+      await this.resolver.recheckUsersOf(trx, id).catch((error: unknown) => {
+        if (error instanceof DomainError && error.kind === 'invalid_argument')
+          throw failedPrecondition(error.message);
+        throw error;
+      });
       return this.tags(trx, id);
     });
   }
@@ -351,7 +359,7 @@ export class FragmentService {
     return fragment;
   }
 
-  /** Writes need owner (write_fragment) in the fragment's organization. */
+  /** Writes need owner (write_fragment) in the fragment's organization; a readable fragment without it is PERMISSION_DENIED. */
   private async loadWritable(
     db: Db,
     principal: FleetPrincipal,
@@ -359,12 +367,11 @@ export class FragmentService {
     lock: boolean,
   ): Promise<FragmentRow> {
     const visible = await this.loadReadable(db, principal, id);
-    await this.deps.authz.require(
+    await this.deps.authz.requireOnVisible(
       db,
       principal,
       { type: 'organization', id: visible.organization_id },
       'write_fragment',
-      'fragment not found',
     );
     if (!lock) return visible;
     await this.deps.repos.fragments.lock(db, id);

@@ -80,6 +80,15 @@ export class FragmentRepository {
       .executeTakeFirst();
   }
 
+  /** Revisions whose config mentions this text (a fragment id), for a closer look by the caller. */
+  listRevisionsMentioning(db: Db, text: string): Promise<FragmentRevisionRow[]> {
+    return db
+      .selectFrom('fragment_revisions')
+      .selectAll()
+      .where('config', 'like', `%${text.replace(/[%_\\]/g, '')}%`)
+      .execute();
+  }
+
   /** Revisions below `before` (all when undefined), newest first, at most `limit`. */
   listRevisions(
     db: Db,
