@@ -10,6 +10,8 @@ export interface ServerConfig {
   tokenTtlSeconds: number;
   logLevel: LogLevel;
   publicUrl: string | undefined;
+  /** SMTP server for invite mails (`smtp://user:pass@host:587`, `smtps://…`); unset: links are logged. */
+  smtpUrl: string | undefined;
   domain: string;
   /** Largest request message accepted, in bytes. */
   readMaxBytes: number;
@@ -65,6 +67,14 @@ function positiveInt(value: string | undefined, fallback: number, name: string):
   return n;
 }
 
+function smtpUrl(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  if (!/^smtps?:\/\/[^/]/.test(value)) {
+    throw new ConfigError('FLOTILLA_SMTP_URL must be an smtp:// or smtps:// URL');
+  }
+  return value;
+}
+
 /** Flags override environment variables override defaults. */
 export function loadServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const listenName = flags.listen !== undefined ? '--listen' : 'FLOTILLA_LISTEN';
@@ -92,6 +102,7 @@ export function loadServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = pr
       : DEFAULT_TOKEN_TTL_SECONDS,
     logLevel,
     publicUrl: env.FLOTILLA_PUBLIC_URL || undefined,
+    smtpUrl: smtpUrl(env.FLOTILLA_SMTP_URL),
     domain: env.FLOTILLA_DOMAIN || 'flotilla.local',
     readMaxBytes: positiveInt(env.FLOTILLA_MAX_MESSAGE_BYTES, 4 * 1024 * 1024, 'FLOTILLA_MAX_MESSAGE_BYTES'),
     shutdownGraceMs: positiveInt(env.FLOTILLA_SHUTDOWN_GRACE_MS, 10_000, 'FLOTILLA_SHUTDOWN_GRACE_MS'),

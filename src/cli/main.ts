@@ -5,11 +5,13 @@ import { DomainError } from '../domain/errors.js';
 import { requireEmail, requireName } from '../domain/validation.js';
 import { startServer } from '../server/create-server.js';
 import { AlreadyInitializedError, initializeDataDir } from './init-command.js';
+import { inviteLink } from './invite-link-command.js';
 
 const USAGE = `usage:
   flotilla init [--data-dir DIR] --email EMAIL --org NAME [--password PW] [--json]
   flotilla serve [--data-dir DIR] [--listen HOST:PORT] [--database-url URL] [--tls-cert FILE --tls-key FILE]
   flotilla start   (npm start: init with defaults on a fresh data directory, then serve)
+  flotilla invite-link --org-id ID --email EMAIL [--data-dir DIR]   (the accept link of a pending invite)
 `;
 
 /** Exit codes: 0 done, 1 failed, 2 usage error. */
@@ -43,6 +45,8 @@ export async function main(
         return await serveCommand(args, io, env, false);
       case 'start':
         return await serveCommand(args, io, env, true);
+      case 'invite-link':
+        return await inviteLinkCommand(args, io, env);
       case '--help':
       case '-h':
       case 'help':
@@ -116,6 +120,23 @@ async function initCommand(args: string[], io: Io, env: NodeJS.ProcessEnv): Prom
     }
     throw error;
   }
+}
+
+async function inviteLinkCommand(args: string[], io: Io, env: NodeJS.ProcessEnv): Promise<number> {
+  const values = parse(args, {
+    'data-dir': { type: 'string' },
+    'org-id': { type: 'string' },
+    email: { type: 'string' },
+  });
+  if (!values['org-id']) throw new UsageError('--org-id is required');
+  if (!values.email) throw new UsageError('--email is required');
+  const dataDir = resolveDataDir(values['data-dir'], env);
+  if (!isInitialized(dataDir) && !(env.FLOTILLA_TOKEN_SIGNING_KEY && env.FLOTILLA_SECRET_ENCRYPTION_KEY)) {
+    io.err(`flotilla: ${dataDir} is not initialized\n`);
+    return 1;
+  }
+  io.out((await inviteLink(dataDir, values['org-id'], values.email, env)) + '\n');
+  return 0;
 }
 
 async function serveCommand(

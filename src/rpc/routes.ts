@@ -8,9 +8,11 @@ import { AuthService } from './auth-service-descriptor.js';
 import { fragmentHandlers } from './fragment-handlers.js';
 import { locationHandlers } from './location-handlers.js';
 import { machineHandlers } from './machine-handlers.js';
+import { memberHandlers } from './member-handlers.js';
 import { metadataHandlers } from './metadata-handlers.js';
 import { organizationHandlers } from './organization-handlers.js';
 import { robotServiceHandlers } from './robot-service-handlers.js';
+import { roleHandlers } from './role-handlers.js';
 import { AppService, RobotService } from './service-descriptors.generated.js';
 
 interface ServiceShape {
@@ -53,6 +55,8 @@ export function createRoutes(services: Services, auth: AuthenticationService) {
       ...metadataHandlers(services.metadata),
       ...machineHandlers(services.machines, services.parts),
       ...fragmentHandlers(services.fragments),
+      ...roleHandlers(services.roles),
+      ...memberHandlers(services.members),
     },
     implemented,
   );

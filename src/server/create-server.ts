@@ -7,6 +7,8 @@ import { databaseTarget, isReachable, migrate, openDatabase } from '../store/dat
 import type { FleetSettings } from '../services/context.js';
 import { httpFront, type RequestHandler } from './http-front.js';
 import { provisioningRoute } from './provisioning-route.js';
+import { invitePage } from './invite-page.js';
+import { createSmtpInviteMailer, inviteDelivery } from '../mail/invite-mailer.js';
 import { wireServices } from './wiring.js';
 import { createListener } from './listener.js';
 import { createLogger, type Logger } from './logger.js';
@@ -42,12 +44,17 @@ export async function startServer(
     tls: config.tls !== undefined,
     restartCheckIntervalSeconds: config.restartCheckIntervalSeconds,
   };
+  // Invite links go out by SMTP when configured; otherwise (and when mail fails) into the log.
+  const mailer = config.smtpUrl
+    ? createSmtpInviteMailer(config.smtpUrl, `Flotilla <flotilla@${config.domain}>`)
+    : undefined;
   const { services, auth } = wireServices(
     database.db,
     config.dataDir,
     keys,
     settings,
     config.tokenTtlSeconds,
+    inviteDelivery(mailer, logger),
   );
   const routes = createRoutes(services, auth);
 
@@ -60,13 +67,19 @@ export async function startServer(
     connect: true,
   }) as RequestHandler;
   const listener = createListener(
-    httpFront(rpc, () => isReachable(database.db), provisioningRoute(services.provisioning, auth)),
+    httpFront(
+      rpc,
+      () => isReachable(database.db),
+      provisioningRoute(services.provisioning, auth),
+      invitePage(services.members, logger),
+    ),
     { host: config.host, port: config.port, tls: config.tls },
   );
   let port: number;
   try {
     port = await listener.listen();
   } catch (error) {
+    mailer?.close();
     await database.close();
     throw error;
   }
@@ -80,6 +93,7 @@ export async function startServer(
     close() {
       closing ??= (async () => {
         await listener.close(config.shutdownGraceMs);
+        mailer?.close();
         await database.close();
       })();
       return closing;

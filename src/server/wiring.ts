@@ -7,6 +7,7 @@ import { TokenIssuer } from '../crypto/tokens.js';
 import { AuthenticationService } from '../services/authentication-service.js';
 import type { FleetSettings } from '../services/context.js';
 import { createServices, type Services } from '../services/index.js';
+import type { InviteDelivery } from '../mail/invite-mailer.js';
 import { createRepositories, type Repositories } from '../store/index.js';
 import type { Database } from '../store/schema.js';
 
@@ -23,23 +24,29 @@ export function wireServices(
   keys: ServerKeys,
   settings: FleetSettings,
   tokenTtlSeconds: number,
+  inviteDelivery?: InviteDelivery,
 ): Wiring {
   CertificateAuthority.ensureIn(dataDir);
   const repos = createRepositories();
   const secrets = new SecretBox(keys.secretEncryptionKey);
-  const services = createServices({
-    db,
-    repos,
-    authz: new Authorizer(repos),
-    secrets,
-    settings,
-    certificates: CertificateAuthority.loadFrom(dataDir),
-  });
+  const services = createServices(
+    {
+      db,
+      repos,
+      authz: new Authorizer(repos),
+      secrets,
+      settings,
+      certificates: CertificateAuthority.loadFrom(dataDir),
+    },
+    inviteDelivery,
+  );
   const auth = new AuthenticationService(
     db,
     repos,
     new TokenIssuer(keys.tokenSigningKey, tokenTtlSeconds),
     secrets,
+    // Invites that were not mailed are claimed when their user logs in with a password.
+    (user) => services.members.claimUnmailedInvites(user),
   );
   return { repos, services, auth };
 }

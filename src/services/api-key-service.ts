@@ -1,36 +1,23 @@
 import type { FleetPrincipal } from '../authz/principal.js';
-import { isRole } from '../authz/permissions.js';
 import { hashApiKey } from '../crypto/hashing.js';
 import { invalidArgument, notFound, permissionDenied } from '../domain/errors.js';
 import { newApiKeyValue, newId } from '../domain/ids.js';
 import type { ApiKey, IssuedApiKey } from '../domain/models.js';
-import { MAX_NAME_LENGTH, requireId, requireName } from '../domain/validation.js';
+import { requireId, requireName } from '../domain/validation.js';
 import { nowIso, type Db } from '../store/db.js';
-import type { ApiKeyRow, AuthorizationRow, ResourceType, RoleName } from '../store/schema.js';
+import type { ApiKeyRow, AuthorizationRow } from '../store/schema.js';
 import type { ServiceDeps } from './context.js';
 import { toGrant } from './mappers.js';
-
-/** An authorization as a request states it (the wire's `Authorization` message). */
-export interface RequestedAuthorization {
-  authorizationType: string;
-  authorizationId: string;
-  resourceType: string;
-  resourceId: string;
-  organizationId: string;
-}
-
-/** A validated grant to give a key. */
-interface KeyGrant {
-  organizationId: string;
-  role: RoleName;
-  resourceType: ResourceType;
-  resourceId: string;
-}
+import {
+  parseAuthorization,
+  requireOwnerOfGrant,
+  sameGrant,
+  type Grant,
+  type RequestedAuthorization,
+} from './requested-authorization.js';
 
 /** Most authorizations one key may carry. */
 export const MAX_KEY_AUTHORIZATIONS = 100;
-
-const RESOURCE_TYPES: readonly string[] = ['organization', 'location', 'robot'];
 
 /** API keys: credentials for automation, each bound to one organization and its roles there. */
 export class ApiKeyService {
@@ -49,7 +36,7 @@ export class ApiKeyService {
     const keyName = name.trim() === '' ? nowIso() : requireName(name, 'name');
     return this.deps.db.transaction().execute(async (trx) => {
       await this.deps.authz.access(trx, principal, { type: 'organization', id: organizationId });
-      for (const grant of grants) await this.requireOwnerOf(trx, principal, grant);
+      for (const grant of grants) await requireOwnerOfGrant(this.deps.authz, trx, principal, grant);
       return this.insertKey(trx, organizationId, keyName, grants);
     });
   }
@@ -127,7 +114,7 @@ export class ApiKeyService {
   }
 
   /** Creates a key inside an open transaction (also used by `flotilla init`). */
-  async insertKey(trx: Db, organizationId: string, name: string, grants: KeyGrant[]): Promise<IssuedApiKey> {
+  async insertKey(trx: Db, organizationId: string, name: string, grants: Grant[]): Promise<IssuedApiKey> {
     const value = newApiKeyValue();
     const now = nowIso();
     const key: ApiKeyRow = {
@@ -179,72 +166,27 @@ export class ApiKeyService {
     }
     return grants;
   }
-
-  /** The requested resource must belong to the grant's organization, and the caller must own it. */
-  private async requireOwnerOf(trx: Db, principal: FleetPrincipal, grant: KeyGrant): Promise<void> {
-    const { authz } = this.deps;
-    const scope = await authz.scopeOf(trx, { type: grant.resourceType, id: grant.resourceId });
-    if (!scope || scope.organizationId !== grant.organizationId) {
-      throw invalidArgument(
-        `${grant.resourceType} ${grant.resourceId} is not in organization ${grant.organizationId}`,
-      );
-    }
-    const roles = authz.rolesOn(await authz.grantsOf(trx, principal), scope);
-    if (!roles.has('owner')) {
-      throw permissionDenied(
-        `granting a role on ${grant.resourceType} ${grant.resourceId} needs owner there`,
-      );
-    }
-  }
 }
 
 function parseAuthorizations(authorizations: RequestedAuthorization[]): {
   organizationId: string;
-  grants: KeyGrant[];
+  grants: Grant[];
 } {
   if (authorizations.length === 0) throw invalidArgument('a key needs at least one authorization');
   if (authorizations.length > MAX_KEY_AUTHORIZATIONS) {
     throw invalidArgument(`a key holds at most ${MAX_KEY_AUTHORIZATIONS} authorizations`);
   }
-  const organizationId = authorizations[0]?.organizationId ?? '';
-  if (organizationId === '') throw invalidArgument('authorization organization_id is required');
-  const grants: KeyGrant[] = [];
-  for (const a of authorizations) {
-    if (a.organizationId !== organizationId) {
+  const grants: Grant[] = [];
+  authorizations.forEach((a, i) => {
+    const grant = parseAuthorization(a, `authorizations[${i}]`);
+    if (grant.organizationId !== grants[0]?.organizationId && grants.length > 0) {
       throw invalidArgument('all authorizations of a key must name the same organization');
     }
-    if (a.authorizationType !== '' && a.authorizationType !== 'role') {
-      throw invalidArgument(`authorization_type must be "role", not "${a.authorizationType}"`);
-    }
-    if (!RESOURCE_TYPES.includes(a.resourceType)) {
-      throw invalidArgument('resource_type must be organization, location or robot');
-    }
-    const prefix = `${a.resourceType}_`;
-    const role = a.authorizationId.startsWith(prefix) ? a.authorizationId.slice(prefix.length) : '';
-    if (!isRole(role)) {
-      throw invalidArgument(
-        `authorization_id must be ${prefix}owner or ${prefix}operator, not "${a.authorizationId}"`,
-      );
-    }
-    if (a.resourceId === '' || a.resourceId.length > MAX_NAME_LENGTH)
-      throw invalidArgument('resource_id is required');
-    const grant: KeyGrant = {
-      organizationId,
-      role,
-      resourceType: a.resourceType as ResourceType,
-      resourceId: a.resourceId,
-    };
-    if (
-      grants.some(
-        (g) =>
-          g.role === grant.role && g.resourceType === grant.resourceType && g.resourceId === grant.resourceId,
-      )
-    ) {
+    if (grants.some((g) => sameGrant(g, grant)))
       throw invalidArgument('the same authorization is listed twice');
-    }
     grants.push(grant);
-  }
-  return { organizationId, grants };
+  });
+  return { organizationId: grants[0]?.organizationId ?? '', grants };
 }
 
 function toApiKey(key: ApiKeyRow, grants: AuthorizationRow[]): ApiKey {

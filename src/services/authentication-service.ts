@@ -34,6 +34,9 @@ export class AuthenticationService {
     private readonly repos: Repositories,
     private readonly tokens: TokenIssuer,
     private readonly secrets: SecretBox,
+    /** Runs after each successful password login (claims invites that were not mailed). */
+    private readonly onPasswordLogin: (user: { id: string; email: string }) => Promise<void> = () =>
+      Promise.resolve(),
   ) {}
 
   /** An access token for valid credentials; UNAUTHENTICATED otherwise, without saying which part was wrong. */
@@ -55,6 +58,7 @@ export class AuthenticationService {
         if (!user?.password_hash || !(await verifyPassword(payload, user.password_hash))) {
           throw unauthenticated(BAD_CREDENTIALS);
         }
+        await this.onPasswordLogin(user);
         return this.tokens.mint({
           subject: user.id,
           kind: 'user',

@@ -40,6 +40,21 @@ export class AuthorizationRepository {
       .execute();
   }
 
+  /** Every grant inside an organization, oldest first. */
+  listForOrganization(db: Db, organizationId: string): Promise<AuthorizationRow[]> {
+    return db
+      .selectFrom('authorizations')
+      .selectAll()
+      .where('organization_id', '=', organizationId)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+  }
+
+  async delete(db: Db, id: string): Promise<void> {
+    await db.deleteFrom('authorizations').where('id', '=', id).execute();
+  }
+
   async deleteForIdentity(db: Db, identityId: string): Promise<void> {
     await db.deleteFrom('authorizations').where('identity_id', '=', identityId).execute();
   }

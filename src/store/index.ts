@@ -1,6 +1,7 @@
 import { ApiKeyRepository } from './api-key-repository.js';
 import { AuthorizationRepository } from './authorization-repository.js';
 import { FragmentRepository } from './fragment-repository.js';
+import { InviteRepository } from './invite-repository.js';
 import { LocationRepository } from './location-repository.js';
 import { MetadataRepository } from './metadata-repository.js';
 import { OrganizationRepository } from './organization-repository.js';
@@ -21,6 +22,7 @@ export interface Repositories {
   parts: PartRepository;
   partLogs: PartLogRepository;
   fragments: FragmentRepository;
+  invites: InviteRepository;
 }
 
 export function createRepositories(): Repositories {
@@ -35,5 +37,6 @@ export function createRepositories(): Repositories {
     parts: new PartRepository(),
     partLogs: new PartLogRepository(),
     fragments: new FragmentRepository(),
+    invites: new InviteRepository(),
   };
 }

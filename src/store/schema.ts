@@ -172,6 +172,23 @@ export interface FragmentUseTable {
   version: string;
 }
 
+/** A pending invitation of an email address into an organization. */
+export interface OrganizationInviteTable {
+  id: string;
+  organization_id: string;
+  /** Lowercased. */
+  email: string;
+  /** JSON list of `{role, resource_type, resource_id}`, at most one per resource. */
+  authorizations: string;
+  /** 1 if the invite was meant to be mailed; 0: it is claimed at the user's next login instead. */
+  send_email: number;
+  /** SHA-256 (hex) of the accept-link token. */
+  token_hash: string;
+  /** The token, sealed with the server's secret-encryption key (for `flotilla invite-link`). */
+  token_ciphertext: string;
+  created_at: string;
+}
+
 export interface Database {
   users: UserTable;
   organizations: OrganizationTable;
@@ -189,6 +206,7 @@ export interface Database {
   fragment_revisions: FragmentRevisionTable;
   fragment_tags: FragmentTagTable;
   fragment_uses: FragmentUseTable;
+  organization_invites: OrganizationInviteTable;
 }
 
 export type UserRow = Selectable<UserTable>;
@@ -208,3 +226,4 @@ export type FragmentRow = Selectable<FragmentTable>;
 export type FragmentRevisionRow = Selectable<FragmentRevisionTable>;
 export type FragmentTagRow = Selectable<FragmentTagTable>;
 export type FragmentUseRow = Selectable<FragmentUseTable>;
+export type OrganizationInviteRow = Selectable<OrganizationInviteTable>;

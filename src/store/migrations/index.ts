@@ -2,6 +2,7 @@ import type { Migration } from 'kysely/migration';
 import * as foundation from './20261125000000_foundation.js';
 import * as machines from './20261125120000_machines.js';
 import * as fragments from './20261125180000_fragments.js';
+import * as invites from './20261126000000_invites.js';
 
 /**
  * Every migration, by its timestamped name. Listed here rather than read from the folder so the
@@ -11,4 +12,5 @@ export const migrations: Record<string, Migration> = {
   '20261125000000_foundation': foundation,
   '20261125120000_machines': machines,
   '20261125180000_fragments': fragments,
+  '20261126000000_invites': invites,
 };

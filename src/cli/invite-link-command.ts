@@ -1,0 +1,38 @@
+import { randomBytes } from 'node:crypto';
+import { loadServerConfig } from '../config.js';
+import { loadServerKeys } from '../crypto/server-keys.js';
+import { wireServices } from '../server/wiring.js';
+import { databaseTarget, migrate, openDatabase } from '../store/database.js';
+
+/**
+ * The accept link of a pending invite, rebuilt from the database on the server's host: the token
+ * is stored sealed with the server's secret-encryption key (from the data directory or
+ * FLOTILLA_SECRET_ENCRYPTION_KEY). The link starts with FLOTILLA_PUBLIC_URL, else the listen address.
+ */
+export async function inviteLink(
+  dataDir: string | undefined,
+  organizationId: string,
+  email: string,
+  env: NodeJS.ProcessEnv,
+): Promise<string> {
+  const config = loadServerConfig({ dataDir }, env);
+  const keys = loadServerKeys(config.dataDir, env);
+  const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const publicUrl = config.publicUrl ?? `${config.tls ? 'https' : 'http'}://${hostForUrl}:${config.port}`;
+  const database = openDatabase(databaseTarget(config.dataDir, config.databaseUrl));
+  try {
+    await migrate(database.db);
+    const settings = { domain: config.domain, publicUrl, tls: false, restartCheckIntervalSeconds: 5 };
+    // Tokens are not minted here, so a throwaway signing key will do.
+    const { services } = wireServices(
+      database.db,
+      config.dataDir,
+      { ...keys, tokenSigningKey: randomBytes(32) },
+      settings,
+      60,
+    );
+    return await services.members.inviteLink(organizationId, email);
+  } finally {
+    await database.close();
+  }
+}

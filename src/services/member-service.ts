@@ -1,0 +1,395 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { FleetPrincipal } from '../authz/principal.js';
+import { hashPassword } from '../crypto/hashing.js';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../domain/errors.js';
+import { newId } from '../domain/ids.js';
+import { requireEmail, requireId } from '../domain/validation.js';
+import type { InviteDelivery } from '../mail/invite-mailer.js';
+import { nowIso, type Db } from '../store/db.js';
+import type { OrganizationInviteRow, ResourceType, RoleName } from '../store/schema.js';
+import type { ServiceDeps } from './context.js';
+import {
+  parseAuthorization,
+  requireOwnerOfGrant,
+  sameGrant,
+  type Grant,
+  type RequestedAuthorization,
+} from './requested-authorization.js';
+
+/** Most authorizations one invite may carry. */
+export const MAX_INVITE_AUTHORIZATIONS = 100;
+/** Password length bounds for users made by accepting an invite. */
+export const MIN_PASSWORD_LENGTH = 8;
+export const MAX_PASSWORD_LENGTH = 1024;
+
+export interface Member {
+  userId: string;
+  email: string;
+  /** When the user got their first role in the organization. */
+  dateAdded: Date;
+}
+
+export interface Invite {
+  organizationId: string;
+  email: string;
+  createdOn: Date;
+  authorizations: Grant[];
+}
+
+/** What the accept page shows for a token. */
+export interface InviteSummary {
+  organizationName: string;
+  email: string;
+  /** True when the invitee must choose a password (no user with that email has one yet). */
+  needsPassword: boolean;
+}
+
+interface StoredGrant {
+  role: RoleName;
+  resource_type: ResourceType;
+  resource_id: string;
+}
+
+const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+const sameResource = (a: Grant, b: Grant) =>
+  a.resourceType === b.resourceType && a.resourceId === b.resourceId;
+
+/**
+ * Members (users holding a role in an organization) and invites (an email and the roles it will
+ * get). Every invite has an accept link `<public url>/invite/<token>`; the token is stored hashed
+ * (to find the invite) and sealed with the server key (so `flotilla invite-link` can print it again).
+ */
+export class MemberService {
+  constructor(
+    private readonly deps: ServiceDeps,
+    private readonly deliver: InviteDelivery,
+  ) {}
+
+  async list(
+    principal: FleetPrincipal,
+    organizationId: string,
+  ): Promise<{ members: Member[]; invites: Invite[] }> {
+    const orgId = requireId(organizationId, 'organization_id');
+    const { db, repos, authz } = this.deps;
+    await authz.require(db, principal, { type: 'organization', id: orgId }, 'read_organization');
+    const grants = await repos.invites.listUserGrantsInOrganization(db, orgId);
+    const firstGrant = new Map<string, string>();
+    for (const g of grants) if (!firstGrant.has(g.identity_id)) firstGrant.set(g.identity_id, g.created_at);
+    const users = await repos.invites.listUsers(db, [...firstGrant.keys()]);
+    const members = users
+      .map((u) => ({
+        userId: u.id,
+        email: u.email,
+        dateAdded: new Date(firstGrant.get(u.id) ?? u.created_at),
+      }))
+      .sort((a, b) => a.dateAdded.getTime() - b.dateAdded.getTime() || a.userId.localeCompare(b.userId));
+    const invites = (await repos.invites.listForOrganization(db, orgId)).map(toInvite);
+    return { members, invites };
+  }
+
+  async createInvite(
+    principal: FleetPrincipal,
+    organizationId: string,
+    rawEmail: string,
+    authorizations: RequestedAuthorization[],
+    sendEmail: boolean | undefined,
+  ): Promise<Invite> {
+    const orgId = requireId(organizationId, 'organization_id');
+    const email = requireEmail(rawEmail);
+    const requested =
+      authorizations.length === 0
+        ? [
+            {
+              organizationId: orgId,
+              role: 'owner' as const,
+              resourceType: 'organization' as const,
+              resourceId: orgId,
+            },
+          ]
+        : this.parseGrants(authorizations, orgId);
+    const token = randomBytes(32).toString('base64url');
+    const { repos, authz } = this.deps;
+    const { row, organizationName } = await this.deps.db.transaction().execute(async (trx) => {
+      await authz.require(trx, principal, { type: 'organization', id: orgId }, 'write_organization');
+      for (const grant of requested) await requireOwnerOfGrant(authz, trx, principal, grant);
+      if (await repos.invites.findByEmail(trx, orgId, email)) {
+        throw alreadyExists(`an invite for ${email} is already pending`);
+      }
+      const user = await repos.users.findByEmail(trx, email);
+      if (
+        user &&
+        (await repos.authorizations.listForIdentity(trx, user.id)).some((g) => g.organization_id === orgId)
+      ) {
+        throw alreadyExists(`${email} is already a member of the organization`);
+      }
+      const row: OrganizationInviteRow = {
+        id: newId(),
+        organization_id: orgId,
+        email,
+        authorizations: storeGrants(requested),
+        send_email: sendEmail === false ? 0 : 1,
+        token_hash: hashToken(token),
+        token_ciphertext: this.deps.secrets.seal(token),
+        created_at: nowIso(),
+      };
+      await repos.invites.create(trx, row);
+      return { row, organizationName: await this.organizationName(trx, orgId) };
+    });
+    await this.deliver({ to: email, organizationName, link: this.link(token) }, sendEmail !== false);
+    return toInvite(row);
+  }
+
+  async updateInviteAuthorizations(
+    principal: FleetPrincipal,
+    organizationId: string,
+    rawEmail: string,
+    add: RequestedAuthorization[],
+    remove: RequestedAuthorization[],
+  ): Promise<Invite> {
+    const orgId = requireId(organizationId, 'organization_id');
+    const email = requireEmail(rawEmail);
+    const toAdd = this.parseGrants(add, orgId, 'add_authorizations');
+    const toRemove = remove.map((a, i) => this.parseGrant(a, orgId, `remove_authorizations[${i}]`));
+    const { repos, authz } = this.deps;
+    return this.deps.db.transaction().execute(async (trx) => {
+      await authz.require(trx, principal, { type: 'organization', id: orgId }, 'write_organization');
+      const invite = await this.loadInvite(trx, orgId, email);
+      let grants = toInvite(invite).authorizations;
+      for (const grant of toRemove) {
+        if (!grants.some((g) => sameGrant(g, grant))) {
+          throw notFound(`the invite holds no ${grant.resourceType}_${grant.role} on ${grant.resourceId}`);
+        }
+        grants = grants.filter((g) => !sameGrant(g, grant));
+      }
+      for (const grant of toAdd) {
+        await requireOwnerOfGrant(authz, trx, principal, grant);
+        if (grants.some((g) => sameResource(g, grant))) {
+          throw invalidArgument(
+            `the invite already holds a role on ${grant.resourceType} ${grant.resourceId}; remove it first`,
+          );
+        }
+        grants.push(grant);
+      }
+      if (grants.length === 0) {
+        throw invalidArgument('an invite keeps at least one authorization; delete the invite instead');
+      }
+      if (grants.length > MAX_INVITE_AUTHORIZATIONS) {
+        throw invalidArgument(`an invite holds at most ${MAX_INVITE_AUTHORIZATIONS} authorizations`);
+      }
+      await repos.invites.update(trx, invite.id, { authorizations: storeGrants(grants) });
+      return toInvite({ ...invite, authorizations: storeGrants(grants) });
+    });
+  }
+
+  async deleteInvite(principal: FleetPrincipal, organizationId: string, rawEmail: string): Promise<void> {
+    const orgId = requireId(organizationId, 'organization_id');
+    const email = requireEmail(rawEmail);
+    const { repos, authz } = this.deps;
+    await this.deps.db.transaction().execute(async (trx) => {
+      await authz.require(trx, principal, { type: 'organization', id: orgId }, 'write_organization');
+      const invite = await this.loadInvite(trx, orgId, email);
+      await repos.invites.delete(trx, invite.id);
+    });
+  }
+
+  /** Sends the invite's link again (or logs it); NOT_FOUND when no invite is pending for the email. */
+  async resendInvite(
+    principal: FleetPrincipal,
+    organizationId: string,
+    rawEmail: string,
+    sendEmail: boolean | undefined,
+  ): Promise<Invite> {
+    const orgId = requireId(organizationId, 'organization_id');
+    const email = requireEmail(rawEmail);
+    const { db, authz } = this.deps;
+    await authz.require(db, principal, { type: 'organization', id: orgId }, 'write_organization');
+    const invite = await this.loadInvite(db, orgId, email);
+    const token = this.deps.secrets.open(invite.token_ciphertext);
+    const organizationName = await this.organizationName(db, orgId);
+    await this.deliver({ to: email, organizationName, link: this.link(token) }, sendEmail !== false);
+    return toInvite(invite);
+  }
+
+  /** Removes every role the user holds in the organization; never its last owner. */
+  async deleteMember(principal: FleetPrincipal, organizationId: string, userId: string): Promise<void> {
+    const orgId = requireId(organizationId, 'organization_id');
+    const id = requireId(userId, 'user_id');
+    const { repos, authz } = this.deps;
+    await this.deps.db.transaction().execute(async (trx) => {
+      await authz.require(trx, principal, { type: 'organization', id: orgId }, 'write_organization');
+      // Owner grants change one at a time per organization, so two removals cannot both pass the check.
+      await repos.organizations.lock(trx, orgId);
+      const grants = await repos.invites.listUserGrantsInOrganization(trx, orgId);
+      if (!grants.some((g) => g.identity_id === id)) throw notFound('member not found');
+      const owners = await repos.invites.listOrganizationOwners(trx, orgId);
+      if (owners.includes(id) && owners.every((o) => o === id)) {
+        throw failedPrecondition('the organization would have no owner left; make someone else owner first');
+      }
+      await repos.invites.deleteGrantsInOrganization(trx, id, orgId);
+    });
+  }
+
+  /** The accept page's view of a token; NOT_FOUND for an unknown or used token. */
+  async inviteForToken(token: string): Promise<InviteSummary> {
+    const { db, repos } = this.deps;
+    const invite = await this.inviteByToken(db, token);
+    const user = await repos.users.findByEmail(db, invite.email);
+    return {
+      organizationName: await this.organizationName(db, invite.organization_id),
+      email: invite.email,
+      needsPassword: !user?.password_hash,
+    };
+  }
+
+  /**
+   * Accepts an invite: makes the user (with this password) when the email has none, or sets the
+   * password of a user who has none yet, then gives the user the invite's roles and deletes it.
+   */
+  async acceptInvite(token: string, password: string | undefined): Promise<InviteSummary> {
+    const { repos } = this.deps;
+    const summary = await this.inviteForToken(token);
+    let passwordHash: string | undefined;
+    if (summary.needsPassword) {
+      const pw = password ?? '';
+      if (pw.length < MIN_PASSWORD_LENGTH) {
+        throw invalidArgument(`choose a password of at least ${MIN_PASSWORD_LENGTH} characters`);
+      }
+      if (pw.length > MAX_PASSWORD_LENGTH) throw invalidArgument('the password is too long');
+      passwordHash = await hashPassword(pw);
+    }
+    await this.deps.db.transaction().execute(async (trx) => {
+      const invite = await this.inviteByToken(trx, token);
+      // Deleted first: of two accepts racing, the second finds nothing left to accept.
+      if (!(await repos.invites.delete(trx, invite.id))) throw notFound('invite not found or already used');
+      let user = await repos.users.findByEmail(trx, invite.email);
+      if (!user) {
+        if (!passwordHash) throw invalidArgument('a password is required');
+        user = { id: newId(), email: invite.email, password_hash: passwordHash, created_at: nowIso() };
+        await repos.users.create(trx, user);
+      } else if (!user.password_hash) {
+        if (!passwordHash) throw invalidArgument('a password is required');
+        await repos.invites.setPasswordIfUnset(trx, user.id, passwordHash);
+      }
+      await this.grant(trx, user.id, invite);
+    });
+    return { ...summary, needsPassword: false };
+  }
+
+  /** Gives a user who just logged in the roles of invites for their email that were not mailed. */
+  async claimUnmailedInvites(user: { id: string; email: string }): Promise<void> {
+    const { db, repos } = this.deps;
+    if ((await repos.invites.listUnmailedForEmail(db, user.email)).length === 0) return;
+    await db.transaction().execute(async (trx) => {
+      for (const invite of await repos.invites.listUnmailedForEmail(trx, user.email)) {
+        if (await repos.invites.delete(trx, invite.id)) await this.grant(trx, user.id, invite);
+      }
+    });
+  }
+
+  /** The accept link of a pending invite, for `flotilla invite-link` on the server's host. */
+  async inviteLink(organizationId: string, rawEmail: string): Promise<string> {
+    const orgId = requireId(organizationId, 'organization_id');
+    const email = requireEmail(rawEmail);
+    const invite = await this.loadInvite(this.deps.db, orgId, email);
+    return this.link(this.deps.secrets.open(invite.token_ciphertext));
+  }
+
+  /** Inserts the invite's grants the user does not hold yet, skipping resources deleted since. */
+  private async grant(trx: Db, userId: string, invite: OrganizationInviteRow): Promise<void> {
+    const { repos, authz } = this.deps;
+    const held = await repos.authorizations.listForIdentity(trx, userId);
+    const now = nowIso();
+    for (const g of toInvite(invite).authorizations) {
+      const scope = await authz.scopeOf(trx, { type: g.resourceType, id: g.resourceId });
+      if (!scope || scope.organizationId !== invite.organization_id) continue;
+      if (
+        held.some(
+          (h) => h.resource_type === g.resourceType && h.resource_id === g.resourceId && h.role === g.role,
+        )
+      ) {
+        continue;
+      }
+      await repos.authorizations.create(trx, {
+        id: newId(),
+        organization_id: invite.organization_id,
+        identity_id: userId,
+        identity_type: 'user',
+        resource_type: g.resourceType,
+        resource_id: g.resourceId,
+        role: g.role,
+        created_at: now,
+      });
+    }
+  }
+
+  private parseGrants(
+    authorizations: RequestedAuthorization[],
+    orgId: string,
+    field = 'authorizations',
+  ): Grant[] {
+    if (authorizations.length > MAX_INVITE_AUTHORIZATIONS) {
+      throw invalidArgument(`an invite holds at most ${MAX_INVITE_AUTHORIZATIONS} authorizations`);
+    }
+    const grants: Grant[] = [];
+    authorizations.forEach((a, i) => {
+      const grant = this.parseGrant(a, orgId, `${field}[${i}]`);
+      if (grants.some((g) => sameResource(g, grant))) {
+        throw invalidArgument(`${field} name ${grant.resourceType} ${grant.resourceId} more than once`);
+      }
+      grants.push(grant);
+    });
+    return grants;
+  }
+
+  private parseGrant(a: RequestedAuthorization, orgId: string, field: string): Grant {
+    const grant = parseAuthorization(a, field);
+    if (grant.organizationId !== orgId) {
+      throw invalidArgument(`${field}.organization_id must be the invite's organization ${orgId}`);
+    }
+    return grant;
+  }
+
+  private async loadInvite(db: Db, orgId: string, email: string): Promise<OrganizationInviteRow> {
+    const invite = await this.deps.repos.invites.findByEmail(db, orgId, email);
+    if (!invite) throw notFound(`no invite is pending for ${email}`);
+    return invite;
+  }
+
+  private async inviteByToken(db: Db, token: string): Promise<OrganizationInviteRow> {
+    const invite = token ? await this.deps.repos.invites.findByTokenHash(db, hashToken(token)) : undefined;
+    if (!invite) throw notFound('invite not found or already used');
+    return invite;
+  }
+
+  private async organizationName(db: Db, orgId: string): Promise<string> {
+    return (await this.deps.repos.organizations.findById(db, orgId))?.name ?? '';
+  }
+
+  private link(token: string): string {
+    return `${this.deps.settings.publicUrl.replace(/\/+$/, '')}/invite/${token}`;
+  }
+}
+
+function storeGrants(grants: readonly Grant[]): string {
+  const stored: StoredGrant[] = grants.map((g) => ({
+    role: g.role,
+    resource_type: g.resourceType,
+    resource_id: g.resourceId,
+  }));
+  return JSON.stringify(stored);
+}
+
+function toInvite(row: OrganizationInviteRow): Invite {
+  const stored = JSON.parse(row.authorizations) as StoredGrant[];
+  return {
+    organizationId: row.organization_id,
+    email: row.email,
+    createdOn: new Date(row.created_at),
+    authorizations: stored.map((g) => ({
+      organizationId: row.organization_id,
+      role: g.role,
+      resourceType: g.resource_type,
+      resourceId: g.resource_id,
+    })),
+  };
+}

@@ -1,0 +1,881 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, it } from 'node:test';
+import { Struct } from '@bufbuild/protobuf';
+import { Code, createPromiseClient } from '@connectrpc/connect';
+import { createConnectTransport } from '@connectrpc/connect-node';
+import { appApi, createViamClient, type AppClient } from '@viamrobotics/sdk';
+import { ALL_PERMISSIONS, ROLE_PERMISSIONS, type Permission } from '../src/authz/permissions.js';
+import { AuthService } from '../src/rpc/auth-service-descriptor.js';
+import { forEachDialect } from './support/databases.js';
+import { startTestServer, type TestServer } from './support/server.js';
+
+/**
+ * The generated authorization matrix (issue 5): principals x every implemented AppService method x
+ * objects {inside the principal's scope, in a sibling location, in another organization}. The
+ * expected code of each cell is computed from ROLE_PERMISSIONS and scope inheritance, cross-checked
+ * against CheckPermissions, and every refusal is checked to have changed nothing.
+ */
+
+type ResourceType = 'organization' | 'location' | 'robot';
+type Role = 'owner' | 'operator';
+type Place = 'inside' | 'sibling' | 'other-org';
+const PLACES: readonly Place[] = ['inside', 'sibling', 'other-org'];
+
+interface Machine {
+  id: string;
+  name: string;
+  locationId: string;
+  partId: string;
+  partName: string;
+}
+/** One organization of the world: two root locations with one machine each, a fragment, a key. */
+interface OrgWorld {
+  id: string;
+  name: string;
+  loc1: { id: string; name: string };
+  loc2: { id: string; name: string };
+  robot1: Machine;
+  robot2: Machine;
+  fragmentId: string;
+  /** A key of this organization that grants in the matrix name (addRole's identity). */
+  granteeKeyId: string;
+}
+
+/** What a call acts on: a resource, where it sits (nearest first), and the ids a call needs. */
+interface Target {
+  type: ResourceType;
+  id: string;
+  chain: string[];
+  org: OrgWorld;
+  locationId: string;
+  machine: Machine;
+  extra?: string;
+}
+
+interface Grant {
+  org: string;
+  resourceId: string;
+  role: Role;
+}
+
+interface Principal {
+  name: string;
+  client: AppClient;
+  grants: Grant[];
+  part: boolean;
+  home: () => OrgWorld;
+  other: () => OrgWorld;
+}
+
+/** 'perm': needs `perm` on the target. 'grant': the target's organization must be visible, then owner on the target. */
+interface MethodSpec {
+  name: string;
+  target: ResourceType;
+  kind: 'perm' | 'grant';
+  perm: Permission;
+  /** Builds a fresh object for this cell (destructive methods). */
+  fresh?: (t: Target) => Promise<Target>;
+  call: (c: AppClient, t: Target) => Promise<unknown>;
+  snapshot: (admin: AppClient, t: Target) => Promise<unknown>;
+  /** Restores state after an allowed call (admin). */
+  undo?: (admin: AppClient, t: Target) => Promise<unknown>;
+}
+
+type Outcome = 'OK' | Code;
+const outcomeName = (o: Outcome) => (o === 'OK' ? 'OK' : Code[o]);
+
+const auth = (
+  org: string,
+  resourceType: ResourceType,
+  resourceId: string,
+  role: Role,
+  identityId = '',
+): appApi.Authorization =>
+  new appApi.Authorization({
+    authorizationType: 'role',
+    authorizationId: `${resourceType}_${role}`,
+    resourceType,
+    resourceId,
+    organizationId: org,
+    identityId,
+    identityType: '',
+  });
+
+const uniq = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+forEachDialect('authorization matrix', (newDatabase) => {
+  let t: TestServer;
+  let admin: AppClient;
+  let A: OrgWorld;
+  let B: OrgWorld;
+  let C: OrgWorld;
+  const principals: Principal[] = [];
+
+  const clientForToken = async (token: string) =>
+    (await createViamClient({ serviceHost: t.url, credentials: { type: 'access-token', payload: token } }))
+      .appClient;
+  const authClient = () =>
+    createPromiseClient(AuthService, createConnectTransport({ baseUrl: t.url, httpVersion: '1.1' }));
+
+  async function newMachine(locationId: string, name = uniq('m')): Promise<Machine> {
+    const id = await admin.newRobot(locationId, name);
+    const [main] = await admin.getRobotParts(id);
+    assert.ok(main);
+    return { id, name, locationId, partId: main.id, partName: main.name };
+  }
+
+  async function buildOrg(orgId: string, name: string): Promise<OrgWorld> {
+    const l1 = await admin.createLocation(orgId, uniq('loc1'));
+    const l2 = await admin.createLocation(orgId, uniq('loc2'));
+    assert.ok(l1 && l2);
+    const fragment = await admin.createFragment(orgId, uniq('frag'), Struct.fromJson({ components: [] }));
+    assert.ok(fragment);
+    const key = await admin.createKey([auth(orgId, 'organization', orgId, 'operator')], uniq('grantee'));
+    await admin.updateOrganizationMetadata(orgId, { tag: 'org' });
+    await admin.updateLocationMetadata(l1.id, { tag: 'loc' });
+    await admin.updateLocationMetadata(l2.id, { tag: 'loc' });
+    const robot1 = await newMachine(l1.id);
+    const robot2 = await newMachine(l2.id);
+    for (const r of [robot1, robot2]) {
+      await admin.updateRobotMetadata(r.id, { tag: 'robot' });
+      await admin.updateRobotPartMetadata(r.partId, { tag: 'part' });
+    }
+    return {
+      id: orgId,
+      name,
+      loc1: { id: l1.id, name: l1.name },
+      loc2: { id: l2.id, name: l2.name },
+      robot1,
+      robot2,
+      fragmentId: fragment.id,
+      granteeKeyId: key.id,
+    };
+  }
+
+  async function keyPrincipal(name: string, org: OrgWorld, grant: Grant, other: () => OrgWorld) {
+    const type: ResourceType =
+      grant.resourceId === org.id ? 'organization' : grant.resourceId === org.loc1.id ? 'location' : 'robot';
+    const key = await admin.createKey([auth(org.id, type, grant.resourceId, grant.role)], uniq(name));
+    const client = (await t.clientForKey(key.id, key.key)).appClient;
+    const p: Principal = { name, client, grants: [grant], part: false, home: () => org, other };
+    principals.push(p);
+  }
+
+  before(async () => {
+    t = await startTestServer(await newDatabase());
+    admin = (await t.clientForKey(t.admin.apiKeyId, t.admin.apiKey)).appClient;
+    const orgA = await admin.getOrganization(t.admin.organizationId);
+    assert.ok(orgA);
+    A = await buildOrg(orgA.id, orgA.name);
+    const orgB = await admin.createOrganization('Org B');
+    const orgC = await admin.createOrganization('Org C');
+    assert.ok(orgB && orgC);
+    B = await buildOrg(orgB.id, orgB.name);
+    C = await buildOrg(orgC.id, orgC.name);
+    // The admin user: owner of A (init), made operator of C.
+    await admin.addRole(C.id, t.admin.userId, 'operator', 'organization', C.id);
+
+    const toB = () => B;
+    for (const role of ['owner', 'operator'] as const) {
+      await keyPrincipal(`org ${role} key`, A, { org: A.id, resourceId: A.id, role }, toB);
+      await keyPrincipal(`location ${role} key`, A, { org: A.id, resourceId: A.loc1.id, role }, toB);
+      await keyPrincipal(`machine ${role} key`, A, { org: A.id, resourceId: A.robot1.id, role }, toB);
+    }
+    await keyPrincipal('other org owner key', B, { org: B.id, resourceId: B.id, role: 'owner' }, () => A);
+
+    const { accessToken: userToken } = await authClient().authenticate({
+      entity: t.admin.email,
+      credentials: { type: 'password', payload: t.admin.password },
+    });
+    const userClient = await clientForToken(userToken);
+    const userGrants: Grant[] = [
+      { org: A.id, resourceId: A.id, role: 'owner' },
+      { org: C.id, resourceId: C.id, role: 'operator' },
+    ];
+    principals.push(
+      {
+        name: 'user (org owner)',
+        client: userClient,
+        grants: userGrants,
+        part: false,
+        home: () => A,
+        other: toB,
+      },
+      {
+        name: 'user (org operator)',
+        client: userClient,
+        grants: userGrants,
+        part: false,
+        home: () => C,
+        other: toB,
+      },
+    );
+
+    const part = await admin.getRobotPart(A.robot1.partId);
+    const secret = part.part?.secret ?? '';
+    assert.notEqual(secret, '');
+    const { accessToken: partToken } = await authClient().authenticate({
+      entity: A.robot1.partId,
+      credentials: { type: 'robot-secret', payload: secret },
+    });
+    principals.push({
+      name: 'part token',
+      client: await clientForToken(partToken),
+      grants: [],
+      part: true,
+      home: () => A,
+      other: toB,
+    });
+  });
+  after(() => t.stop());
+
+  /** The object of `type` at `place` for the principal. */
+  function targetFor(p: Principal, place: Place, type: ResourceType): Target {
+    const org = place === 'other-org' ? p.other() : p.home();
+    const loc = place === 'sibling' ? org.loc2 : org.loc1;
+    const machine = place === 'sibling' ? org.robot2 : org.robot1;
+    switch (type) {
+      case 'organization':
+        return { type, id: org.id, chain: [org.id], org, locationId: loc.id, machine };
+      case 'location':
+        return { type, id: loc.id, chain: [loc.id, org.id], org, locationId: loc.id, machine };
+      case 'robot':
+        return {
+          type,
+          id: machine.id,
+          chain: [machine.id, loc.id, org.id],
+          org,
+          locationId: loc.id,
+          machine,
+        };
+    }
+  }
+
+  // Fresh objects at the same place, for methods that destroy or use up what they act on.
+  const freshRobot = async (tg: Target): Promise<Target> => {
+    const machine = await newMachine(tg.locationId);
+    return { ...tg, id: machine.id, chain: [machine.id, ...tg.chain.slice(-2)], machine };
+  };
+  const freshRobotWithPart = async (tg: Target): Promise<Target> => {
+    const fresh = await freshRobot(tg);
+    return { ...fresh, extra: await admin.newRobotPart(fresh.id, uniq('extra')) };
+  };
+  const freshChildLocation = async (tg: Target): Promise<Target> => {
+    const loc = await admin.createLocation(tg.org.id, uniq('child'), tg.locationId);
+    assert.ok(loc);
+    return { ...tg, id: loc.id, chain: [loc.id, ...tg.chain], locationId: loc.id };
+  };
+  const freshFragment = async (tg: Target): Promise<Target> => {
+    const f = await admin.createFragment(tg.org.id, uniq('frag'), Struct.fromJson({}));
+    assert.ok(f);
+    return { ...tg, extra: f.id };
+  };
+  const freshKey = async (tg: Target): Promise<Target> => {
+    const k = await admin.createKey([auth(tg.org.id, 'organization', tg.org.id, 'operator')], uniq('doomed'));
+    return { ...tg, extra: k.id };
+  };
+
+  // Cheap snapshots of what a refused call could have changed.
+  const snapOrg = async (a: AppClient, tg: Target) => {
+    const o = await a.getOrganization(tg.org.id);
+    return [o?.name, o?.publicNamespace, await a.getOrganizationMetadata(tg.org.id)];
+  };
+  const snapLocations = async (a: AppClient, tg: Target) =>
+    (await a.listLocations(tg.org.id))
+      .map((l) => [l.id, l.name, l.parentLocationId, l.auth?.secrets.length])
+      .sort();
+  const snapLocation = async (a: AppClient, tg: Target) => {
+    const l = await a.getLocation(tg.locationId).catch((e: { code?: Code }) => e.code);
+    return [
+      typeof l === 'object' ? [l.name, l.parentLocationId, l.auth?.secrets.map((s) => s.id)] : l,
+      await a.getLocationMetadata(tg.locationId).catch((e: { code?: Code }) => e.code),
+    ];
+  };
+  const snapRobots = async (a: AppClient, tg: Target) =>
+    (await a.listRobots(tg.locationId)).map((r) => [r.id, r.name]).sort();
+  const snapRobot = async (a: AppClient, tg: Target) => {
+    const r = await a.getRobot(tg.id).catch((e: { code?: Code }) => e.code);
+    const parts = await a.getRobotParts(tg.id).catch((e: { code?: Code }) => e.code);
+    return [
+      typeof r === 'object' ? r.name : r,
+      Array.isArray(parts)
+        ? parts.map((p) => [
+            p.id,
+            p.name,
+            p.mainPart,
+            p.secrets.map((s) => s.id),
+            p.robotConfig?.toJsonString(),
+          ])
+        : parts,
+      await a.getRobotMetadata(tg.id).catch((e: { code?: Code }) => e.code),
+      await a.getRobotPartMetadata(tg.machine.partId).catch((e: { code?: Code }) => e.code),
+    ];
+  };
+  const snapFragments = async (a: AppClient, tg: Target) =>
+    (await a.listFragments(tg.org.id)).map((f) => [f.id, f.name, f.revision]).sort();
+  const snapKeys = async (a: AppClient, tg: Target) =>
+    (await a.listKeys(tg.org.id)).map((k) => k.apiKey?.id).sort();
+  const snapGrants = async (a: AppClient, tg: Target) =>
+    (await a.listAuthorizations(tg.org.id))
+      .map((g) => `${g.identityId}/${g.authorizationId}/${g.resourceId}`)
+      .sort();
+  const snapMembers = async (a: AppClient, tg: Target) => {
+    const m = await a.listOrganizationMembers(tg.org.id);
+    return [m.members.map((x) => x.userId).sort(), m.invites.map((i) => i.email).sort()];
+  };
+  const nothing = () => Promise.resolve(null);
+
+  const METHODS: MethodSpec[] = [
+    // Organizations
+    {
+      name: 'getOrganization',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'read_organization',
+      snapshot: nothing,
+      call: (c, tg) => c.getOrganization(tg.org.id),
+    },
+    {
+      name: 'updateOrganization',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_organization',
+      snapshot: snapOrg,
+      call: (c, tg) => c.updateOrganization(tg.org.id, tg.org.name),
+    },
+    {
+      name: 'listOrganizationMembers',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'read_organization',
+      snapshot: nothing,
+      call: (c, tg) => c.listOrganizationMembers(tg.org.id),
+    },
+    {
+      name: 'createOrganizationInvite',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_organization',
+      snapshot: snapMembers,
+      call: (c, tg) => c.createOrganizationInvite(tg.org.id, `${uniq('inv')}@example.com`, [], false),
+    },
+    {
+      name: 'getOrganizationMetadata',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_organization',
+      snapshot: nothing,
+      call: (c, tg) => c.getOrganizationMetadata(tg.org.id),
+    },
+    {
+      name: 'updateOrganizationMetadata',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_organization',
+      snapshot: snapOrg,
+      call: (c, tg) => c.updateOrganizationMetadata(tg.org.id, { tag: 'org' }),
+    },
+    {
+      name: 'listLocations',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'read_organization',
+      snapshot: nothing,
+      call: (c, tg) => c.listLocations(tg.org.id),
+    },
+    {
+      name: 'createLocation',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_location',
+      snapshot: snapLocations,
+      call: (c, tg) => c.createLocation(tg.org.id, uniq('new')),
+    },
+    {
+      name: 'getRoverRentalRobots',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'read_organization',
+      snapshot: nothing,
+      call: (c, tg) => c.getRoverRentalRobots(tg.org.id),
+    },
+    {
+      name: 'listMachineSummaries',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'read_organization',
+      snapshot: nothing,
+      call: (c, tg) => c.listMachineSummaries(tg.org.id),
+    },
+    {
+      name: 'listKeys',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_organization',
+      snapshot: nothing,
+      call: (c, tg) => c.listKeys(tg.org.id),
+    },
+    {
+      name: 'deleteKey',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_organization',
+      fresh: freshKey,
+      snapshot: snapKeys,
+      call: (c, tg) => c.deleteKey(tg.extra ?? ''),
+    },
+    {
+      name: 'listAuthorizations',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_organization',
+      snapshot: nothing,
+      call: (c, tg) => c.listAuthorizations(tg.org.id),
+    },
+    // Fragments (a private fragment of the organization)
+    {
+      name: 'listFragments',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'read_organization',
+      snapshot: nothing,
+      call: (c, tg) => c.listFragments(tg.org.id),
+    },
+    {
+      name: 'createFragment',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_fragment',
+      snapshot: snapFragments,
+      call: (c, tg) => c.createFragment(tg.org.id, uniq('f'), Struct.fromJson({})),
+    },
+    {
+      name: 'getFragment',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'read_organization',
+      snapshot: nothing,
+      call: (c, tg) => c.getFragment(tg.org.fragmentId),
+    },
+    {
+      name: 'updateFragment',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_fragment',
+      fresh: freshFragment,
+      snapshot: snapFragments,
+      call: (c, tg) => c.updateFragment(tg.extra ?? '', uniq('renamed'), Struct.fromJson({ a: 1 })),
+    },
+    {
+      name: 'deleteFragment',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_fragment',
+      fresh: freshFragment,
+      snapshot: snapFragments,
+      call: (c, tg) => c.deleteFragment(tg.extra ?? ''),
+    },
+    // Locations
+    {
+      name: 'getLocation',
+      target: 'location',
+      kind: 'perm',
+      perm: 'read_location',
+      snapshot: nothing,
+      call: (c, tg) => c.getLocation(tg.id),
+    },
+    {
+      name: 'updateLocation',
+      target: 'location',
+      kind: 'perm',
+      perm: 'write_location',
+      fresh: freshChildLocation,
+      snapshot: snapLocation,
+      call: (c, tg) => c.updateLocation(tg.id, uniq('renamed')),
+    },
+    {
+      name: 'deleteLocation',
+      target: 'location',
+      kind: 'perm',
+      perm: 'write_location',
+      fresh: freshChildLocation,
+      snapshot: snapLocations,
+      call: (c, tg) => c.deleteLocation(tg.id),
+    },
+    {
+      name: 'locationAuth',
+      target: 'location',
+      kind: 'perm',
+      perm: 'read_location_secret',
+      snapshot: nothing,
+      call: (c, tg) => c.locationAuth(tg.id),
+    },
+    {
+      name: 'createLocationSecret',
+      target: 'location',
+      kind: 'perm',
+      perm: 'read_location_secret',
+      fresh: freshChildLocation,
+      snapshot: snapLocation,
+      call: (c, tg) => c.createLocationSecret(tg.id),
+    },
+    {
+      name: 'getOrganizationsWithAccessToLocation',
+      target: 'location',
+      kind: 'perm',
+      perm: 'read_location',
+      snapshot: nothing,
+      call: (c, tg) => c.getOrganizationsWithAccessToLocation(tg.id),
+    },
+    {
+      name: 'getLocationMetadata',
+      target: 'location',
+      kind: 'perm',
+      perm: 'write_location',
+      snapshot: nothing,
+      call: (c, tg) => c.getLocationMetadata(tg.id),
+    },
+    {
+      name: 'updateLocationMetadata',
+      target: 'location',
+      kind: 'perm',
+      perm: 'write_location',
+      snapshot: snapLocation,
+      call: (c, tg) => c.updateLocationMetadata(tg.id, { tag: 'loc' }),
+    },
+    {
+      name: 'listRobots',
+      target: 'location',
+      kind: 'perm',
+      perm: 'read_location',
+      snapshot: nothing,
+      call: (c, tg) => c.listRobots(tg.id),
+    },
+    {
+      name: 'newRobot',
+      target: 'location',
+      kind: 'perm',
+      perm: 'write_robot',
+      snapshot: snapRobots,
+      call: (c, tg) => c.newRobot(tg.id, uniq('new')),
+    },
+    {
+      name: 'getRobotPartByNameAndLocation',
+      target: 'location',
+      kind: 'perm',
+      perm: 'read_location',
+      snapshot: nothing,
+      call: (c, tg) => c.getRobotPartByNameAndLocation(tg.machine.partName, tg.id),
+    },
+    // Machines and parts (the machine's main part)
+    {
+      name: 'getRobot',
+      target: 'robot',
+      kind: 'perm',
+      perm: 'read_robot',
+      snapshot: nothing,
+      call: (c, tg) => c.getRobot(tg.id),
+    },
+    {
+      name: 'updateRobot',
+      target: 'robot',
+      kind: 'perm',
+      perm: 'write_robot',
+      fresh: freshRobot,
+      snapshot: snapRobot,
+      call: (c, tg) => c.updateRobot(tg.id, tg.locationId, uniq('renamed')),
+    },
+    {
+      name: 'deleteRobot',
+      target: 'robot',
+      kind: 'perm',
+      perm: 'write_robot',
+      fresh: freshRobot,
+      snapshot: snapRobots,
+      call: (c, tg) => c.deleteRobot(tg.id),
+    },
+    {
+      name: 'getRobotParts',
+      target: 'robot',
+      kind: 'perm',
+      perm: 'read_robot',
+      snapshot: nothing,
+      call: (c, tg) => c.getRobotParts(tg.id),
+    },
+    {
+      name: 'getRobotAPIKeys',
+      target: 'robot',
+      kind: 'perm',
+      perm: 'write_robot',
+      snapshot: nothing,
+      call: (c, tg) => c.getRobotAPIKeys(tg.id),
+    },
+    {
+      name: 'getRobotMetadata',
+      target: 'robot',
+      kind: 'perm',
+      perm: 'write_robot',
+      snapshot: nothing,
+      call: (c, tg) => c.getRobotMetadata(tg.id),
+    },
+    {
+      name: 'updateRobotMetadata',
+      target: 'robot',
+      kind: 'perm',
+      perm: 'write_robot',
+      snapshot: snapRobot,
+      call: (c, tg) => c.updateRobotMetadata(tg.id, { tag: 'robot' }),
+    },
+    {
+      name: 'listMachineFragments',
+      target: 'robot',
+      kind: 'perm',
+      perm: 'read_robot',
+      snapshot: nothing,
+      call: (c, tg) => c.listMachineFragments(tg.id),
+    },
+    {
+      name: 'newRobotPart',
+      target: 'robot',
+      kind: 'perm',
+      perm: 'write_robot',
+      fresh: freshRobot,
+      snapshot: snapRobot,
+      call: (c, tg) => c.newRobotPart(tg.id, uniq('p')),
+    },
+    {
+      name: 'getRobotPart',
+      target: 'robot',
+      kind: 'perm',
+      perm: 'read_robot',
+      snapshot: nothing,
+      call: (c, tg) => c.getRobotPart(tg.machine.partId),
+    },
+    {
+      name: 'updateRobotPart',
+      target: 'robot',
+      kind: 'perm',
+      perm: 'write_robot',
+      fresh: freshRobot,
+      snapshot: snapRobot,
+      call: (c, tg) =>
+        c.updateRobotPart(tg.machine.partId, tg.machine.partName, Struct.fromJson({ components: [] })),
+    },
+    {
+      name: 'deleteRobotPart',
+      target: 'robot',
+      kind: 'perm',
+      perm: 'write_robot',
+      fresh: freshRobotWithPart,
+      snapshot: snapRobot,
+      call: (c, tg) => c.deleteRobotPart(tg.extra ?? ''),
+    },
+    {
+      name: 'markPartAsMain',
+      target: 'robot',
+      kind: 'perm',
+      perm: 'write_robot',
+      fresh: freshRobotWithPart,
+      snapshot: snapRobot,
+      call: (c, tg) => c.markPartAsMain(tg.extra ?? ''),
+    },
+    {
+      name: 'markPartForRestart',
+      target: 'robot',
+      kind: 'perm',
+      perm: 'write_robot',
+      snapshot: snapRobot,
+      call: (c, tg) => c.markPartForRestart(tg.machine.partId),
+    },
+    {
+      name: 'createRobotPartSecret',
+      target: 'robot',
+      kind: 'perm',
+      perm: 'read_robot_secret',
+      fresh: freshRobot,
+      snapshot: snapRobot,
+      call: (c, tg) => c.createRobotPartSecret(tg.machine.partId),
+    },
+    {
+      name: 'getRobotPartHistory',
+      target: 'robot',
+      kind: 'perm',
+      perm: 'read_robot_history',
+      snapshot: nothing,
+      call: (c, tg) => c.getRobotPartHistory(tg.machine.partId),
+    },
+    {
+      name: 'getRobotPartLogs',
+      target: 'robot',
+      kind: 'perm',
+      perm: 'read_robot_logs',
+      snapshot: nothing,
+      call: (c, tg) => c.getRobotPartLogs(tg.machine.partId),
+    },
+    {
+      name: 'getRobotPartMetadata',
+      target: 'robot',
+      kind: 'perm',
+      perm: 'write_robot',
+      snapshot: nothing,
+      call: (c, tg) => c.getRobotPartMetadata(tg.machine.partId),
+    },
+    {
+      name: 'updateRobotPartMetadata',
+      target: 'robot',
+      kind: 'perm',
+      perm: 'write_robot',
+      snapshot: snapRobot,
+      call: (c, tg) => c.updateRobotPartMetadata(tg.machine.partId, { tag: 'part' }),
+    },
+  ];
+  // Role grants and keys: the organization must be visible, then owner on the resource granted.
+  for (const target of ['organization', 'location', 'robot'] as const) {
+    const grantee = (tg: Target) => tg.org.granteeKeyId;
+    METHODS.push(
+      {
+        name: `addRole(${target})`,
+        target,
+        kind: 'grant',
+        perm: 'write_organization',
+        snapshot: snapGrants,
+        call: (c, tg) => c.addRole(tg.org.id, grantee(tg), 'owner', target, tg.id),
+        undo: (a, tg) => a.removeRole(tg.org.id, grantee(tg), 'owner', target, tg.id),
+      },
+      {
+        name: `removeRole(${target})`,
+        target,
+        kind: 'grant',
+        perm: 'write_organization',
+        fresh: async (tg) => {
+          await admin.addRole(tg.org.id, grantee(tg), 'owner', target, tg.id);
+          return tg;
+        },
+        snapshot: snapGrants,
+        call: (c, tg) => c.removeRole(tg.org.id, grantee(tg), 'owner', target, tg.id),
+      },
+      {
+        name: `createKey(${target})`,
+        target,
+        kind: 'grant',
+        perm: 'write_organization',
+        snapshot: snapKeys,
+        call: (c, tg) => c.createKey([auth(tg.org.id, target, tg.id, 'operator')], uniq('k')),
+      },
+    );
+  }
+
+  /** The expected outcome from the permission table and scope inheritance alone. */
+  function expected(p: Principal, m: MethodSpec, tg: Target): Outcome {
+    if (p.part) return Code.PermissionDenied;
+    const roles = new Set(p.grants.filter((g) => tg.chain.includes(g.resourceId)).map((g) => g.role));
+    const seesOrg = p.grants.some((g) => g.org === tg.org.id);
+    if (m.kind === 'grant') {
+      if (!seesOrg) return Code.NotFound;
+      return roles.has('owner') ? 'OK' : Code.PermissionDenied;
+    }
+    const perms = new Set<Permission>();
+    for (const r of roles) for (const x of ROLE_PERMISSIONS[r]) perms.add(x);
+    if (tg.type === 'organization' && seesOrg) perms.add('read_organization');
+    if (perms.size === 0) return Code.NotFound;
+    return perms.has(m.perm) ? 'OK' : Code.PermissionDenied;
+  }
+
+  const held = new Map<string, Set<string>>();
+  /** What CheckPermissions says the principal holds on a resource (all permissions asked). */
+  async function checked(p: Principal, type: ResourceType, id: string): Promise<Set<string>> {
+    const key = `${p.name}|${id}`;
+    const cachedValue = held.get(key);
+    if (cachedValue) return cachedValue;
+    const [answer, ...rest] = await p.client.checkPermissions([
+      new appApi.AuthorizedPermissions({
+        resourceType: type,
+        resourceId: id,
+        permissions: [...ALL_PERMISSIONS],
+      }),
+    ]);
+    assert.equal(rest.length, 0);
+    assert.ok(answer);
+    assert.equal(answer.resourceId, id);
+    const set = new Set(answer.permissions);
+    held.set(key, set);
+    return set;
+  }
+
+  /** The expected outcome according to CheckPermissions: must agree with the table. */
+  async function expectedByCheck(p: Principal, m: MethodSpec, tg: Target): Promise<Outcome> {
+    if (m.kind === 'grant') {
+      if ((await checked(p, 'organization', tg.org.id)).size === 0) return Code.NotFound;
+      // Owner is the only role holding write permissions: owner on the resource <=> write_<type> held there.
+      const write = tg.type === 'robot' ? 'write_robot' : `write_${tg.type}`;
+      return (await checked(p, tg.type, tg.id)).has(write) ? 'OK' : Code.PermissionDenied;
+    }
+    const set = await checked(p, tg.type, tg.id);
+    if (set.size === 0) return Code.NotFound;
+    return set.has(m.perm) ? 'OK' : Code.PermissionDenied;
+  }
+
+  it('runs every principal x method x place cell as the permission table says', async () => {
+    const failures: string[] = [];
+    let cells = 0;
+    const tally: Record<string, number> = {};
+    const started = Date.now();
+    for (const p of principals) {
+      if (p.part) {
+        // A part token may not ask CheckPermissions either.
+        await assert.rejects(
+          p.client.checkPermissions([
+            new appApi.AuthorizedPermissions({
+              resourceType: 'organization',
+              resourceId: A.id,
+              permissions: ['read_organization'],
+            }),
+          ]),
+          (e: { code?: Code }) => e.code === Code.PermissionDenied,
+        );
+      }
+      for (const m of METHODS) {
+        for (const place of PLACES) {
+          cells += 1;
+          const label = `${p.name} / ${m.name} / ${place}`;
+          let tg = targetFor(p, place, m.target);
+          if (m.fresh) tg = await m.fresh(tg);
+          const want = expected(p, m, tg);
+          if (!p.part) {
+            const byCheck = await expectedByCheck(p, m, tg);
+            if (byCheck !== want) {
+              failures.push(
+                `${label}: table says ${outcomeName(want)}, CheckPermissions says ${outcomeName(byCheck)}`,
+              );
+            }
+          }
+          const before = want === 'OK' ? null : await m.snapshot(admin, tg);
+          let got: Outcome;
+          try {
+            await m.call(p.client, tg);
+            got = 'OK';
+          } catch (error) {
+            const code = (error as { code?: unknown }).code;
+            got = typeof code === 'number' ? code : Code.Unknown;
+            if (got === Code.Unknown) failures.push(`${label}: ${String(error)}`);
+          }
+          tally[outcomeName(want)] = (tally[outcomeName(want)] ?? 0) + 1;
+          if (got !== want) failures.push(`${label}: expected ${outcomeName(want)}, got ${outcomeName(got)}`);
+          if (want !== 'OK') {
+            assert.deepEqual(await m.snapshot(admin, tg), before, `${label}: a refused call changed state`);
+            if (m.name.startsWith('removeRole')) {
+              await admin.removeRole(tg.org.id, tg.org.granteeKeyId, 'owner', m.target, tg.id);
+            }
+          } else if (got === 'OK' && m.undo) {
+            await m.undo(admin, tg);
+          }
+        }
+      }
+    }
+    console.log(
+      `authorization matrix: ${cells} cells (${principals.length} principals x ${METHODS.length} methods x ${PLACES.length} places) in ${Date.now() - started} ms; expected ${JSON.stringify(tally)}`,
+    );
+    assert.deepEqual(failures, []);
+  });
+});
