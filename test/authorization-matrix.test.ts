@@ -104,6 +104,16 @@ const auth = (
 
 const uniq = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
 
+/** The generated client inside the SDK's AppClient, for methods the SDK does not wrap. */
+type RawCall = (request: Record<string, unknown>) => Promise<unknown>;
+const raw = (c: AppClient, method: string): RawCall => {
+  const client = (c as unknown as { client: Record<string, RawCall> }).client;
+  const fn = client[method];
+  assert.ok(fn, `the SDK's client has no ${method}`);
+  return fn.bind(client);
+};
+const codeOf = (e: { code?: Code }) => e.code;
+
 forEachDialect('authorization matrix', (newDatabase) => {
   let t: TestServer;
   let admin: AppClient;
@@ -475,6 +485,86 @@ forEachDialect('authorization matrix', (newDatabase) => {
       fresh: freshFragment,
       snapshot: snapFragments,
       call: (c, tg) => c.deleteFragment(tg.extra ?? ''),
+    },
+    {
+      name: 'getFragmentHistory',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'read_organization',
+      snapshot: nothing,
+      call: (c, tg) => raw(c, 'getFragmentHistory')({ id: tg.org.fragmentId }),
+    },
+    {
+      name: 'listNestedFragments',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'read_organization',
+      snapshot: nothing,
+      call: (c, tg) =>
+        raw(c, 'listNestedFragments')({ fragmentId: tg.org.fragmentId, additionalFragments: [] }),
+    },
+    {
+      name: 'getFragmentUsage',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_fragment',
+      snapshot: nothing,
+      call: (c, tg) => raw(c, 'getFragmentUsage')({ fragmentId: tg.org.fragmentId }),
+    },
+    {
+      name: 'setFragmentTag',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_fragment',
+      fresh: freshFragment,
+      snapshot: (a, tg) =>
+        raw(a, 'getFragment')({ id: tg.extra ?? '', version: 'matrix-tag' }).then(() => 'tagged', codeOf),
+      call: (c, tg) =>
+        raw(c, 'setFragmentTag')({ fragmentId: tg.extra ?? '', tag: 'matrix-tag', revision: '1' }),
+    },
+    {
+      name: 'rotateKey',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_organization',
+      fresh: freshKey,
+      snapshot: snapKeys,
+      call: (c, tg) => c.rotateKey(tg.extra ?? ''),
+    },
+    {
+      name: 'createKeyFromExistingKeyAuthorizations',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_organization',
+      fresh: freshKey,
+      snapshot: snapKeys,
+      call: (c, tg) => c.createKeyFromExistingKeyAuthorizations(tg.extra ?? ''),
+    },
+    {
+      name: 'deleteLocationSecret',
+      target: 'location',
+      kind: 'perm',
+      perm: 'write_location',
+      fresh: async (tg) => {
+        const child = await freshChildLocation(tg);
+        const secrets = (await admin.createLocationSecret(child.id))?.secrets ?? [];
+        return { ...child, extra: secrets[secrets.length - 1]?.id };
+      },
+      snapshot: snapLocation,
+      call: (c, tg) => c.deleteLocationSecret(tg.id, tg.extra ?? ''),
+    },
+    {
+      name: 'deleteRobotPartSecret',
+      target: 'robot',
+      kind: 'perm',
+      perm: 'write_robot',
+      fresh: async (tg) => {
+        const robot = await freshRobot(tg);
+        const secrets = (await admin.createRobotPartSecret(robot.machine.partId))?.secrets ?? [];
+        return { ...robot, extra: secrets[secrets.length - 1]?.id };
+      },
+      snapshot: snapRobot,
+      call: (c, tg) => c.deleteRobotPartSecret(tg.machine.partId, tg.extra ?? ''),
     },
     // Locations
     {
