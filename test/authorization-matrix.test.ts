@@ -281,6 +281,11 @@ forEachDialect('authorization matrix', (newDatabase) => {
     assert.ok(f);
     return { ...tg, extra: f.id };
   };
+  const freshInvite = async (tg: Target): Promise<Target> => {
+    const email = `${uniq('invitee')}@example.com`;
+    await admin.createOrganizationInvite(tg.org.id, email, [], false);
+    return { ...tg, extra: email };
+  };
   const freshKey = async (tg: Target): Promise<Target> => {
     const k = await admin.createKey([auth(tg.org.id, 'organization', tg.org.id, 'operator')], uniq('doomed'));
     return { ...tg, extra: k.id };
@@ -565,6 +570,69 @@ forEachDialect('authorization matrix', (newDatabase) => {
       },
       snapshot: snapRobot,
       call: (c, tg) => c.deleteRobotPartSecret(tg.machine.partId, tg.extra ?? ''),
+    },
+    {
+      name: 'deleteFragmentTag',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_fragment',
+      fresh: async (tg) => {
+        const fresh = await freshFragment(tg);
+        await raw(admin, 'setFragmentTag')({ fragmentId: fresh.extra ?? '', tag: 'doomed', revision: '1' });
+        return fresh;
+      },
+      snapshot: (a, tg) =>
+        raw(a, 'getFragment')({ id: tg.extra ?? '', version: 'doomed' }).then(() => 'tagged', codeOf),
+      call: (c, tg) => raw(c, 'deleteFragmentTag')({ fragmentId: tg.extra ?? '', tag: 'doomed' }),
+    },
+    {
+      name: 'listRobotsForOrg',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'read_organization',
+      snapshot: nothing,
+      call: (c, tg) => raw(c, 'listRobotsForOrg')({ orgId: tg.org.id }),
+    },
+    {
+      name: 'updateOrganizationInviteAuthorizations',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_organization',
+      fresh: freshInvite,
+      snapshot: snapMembers,
+      call: (c, tg) =>
+        c.updateOrganizationInviteAuthorizations(
+          tg.org.id,
+          tg.extra ?? '',
+          [auth(tg.org.id, 'location', tg.locationId, 'operator')],
+          [],
+        ),
+    },
+    {
+      name: 'resendOrganizationInvite',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_organization',
+      fresh: freshInvite,
+      snapshot: snapMembers,
+      call: (c, tg) => c.resendOrganizationInvite(tg.org.id, tg.extra ?? ''),
+    },
+    {
+      name: 'deleteOrganizationInvite',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_organization',
+      fresh: freshInvite,
+      snapshot: snapMembers,
+      call: (c, tg) => c.deleteOrganizationInvite(tg.org.id, tg.extra ?? ''),
+    },
+    {
+      name: 'listRobotsForLocations',
+      target: 'location',
+      kind: 'perm',
+      perm: 'read_location',
+      snapshot: nothing,
+      call: (c, tg) => raw(c, 'listRobotsForLocations')({ locationIds: [tg.locationId] }),
     },
     // Locations
     {
