@@ -78,6 +78,8 @@ interface MethodSpec {
   fresh?: (t: Target) => Promise<Target>;
   call: (c: AppClient, t: Target) => Promise<unknown>;
   snapshot: (admin: AppClient, t: Target) => Promise<unknown>;
+  /** The answer when the caller is allowed, if not OK (a rule past authorization refuses the call). */
+  allowed?: Code;
   /** Restores state after an allowed call (admin). */
   undo?: (admin: AppClient, t: Target) => Promise<unknown>;
 }
@@ -634,6 +636,36 @@ forEachDialect('authorization matrix', (newDatabase) => {
       snapshot: nothing,
       call: (c, tg) => raw(c, 'listRobotsForLocations')({ locationIds: [tg.locationId] }),
     },
+    {
+      // The organization still holds locations: an allowed caller meets that rule instead.
+      name: 'deleteOrganization',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_organization',
+      allowed: Code.FailedPrecondition,
+      snapshot: snapOrg,
+      call: (c, tg) => c.deleteOrganization(tg.org.id),
+    },
+    {
+      // Sharing with its own organization: allowed callers get INVALID_ARGUMENT.
+      name: 'shareLocation',
+      target: 'location',
+      kind: 'perm',
+      perm: 'write_location',
+      allowed: Code.InvalidArgument,
+      snapshot: snapLocation,
+      call: (c, tg) => c.shareLocation(tg.org.id, tg.locationId),
+    },
+    {
+      // Unsharing the primary organization: allowed callers get FAILED_PRECONDITION.
+      name: 'unshareLocation',
+      target: 'location',
+      kind: 'perm',
+      perm: 'write_location',
+      allowed: Code.FailedPrecondition,
+      snapshot: snapLocation,
+      call: (c, tg) => c.unshareLocation(tg.org.id, tg.locationId),
+    },
     // Locations
     {
       name: 'getLocation',
@@ -931,13 +963,13 @@ forEachDialect('authorization matrix', (newDatabase) => {
     const seesOrg = p.grants.some((g) => g.org === tg.org.id);
     if (m.kind === 'grant') {
       if (!seesOrg) return Code.NotFound;
-      return roles.has('owner') ? 'OK' : Code.PermissionDenied;
+      return roles.has('owner') ? (m.allowed ?? 'OK') : Code.PermissionDenied;
     }
     const perms = new Set<Permission>();
     for (const r of roles) for (const x of ROLE_PERMISSIONS[r]) perms.add(x);
     if (tg.type === 'organization' && seesOrg) perms.add('read_organization');
     if (perms.size === 0) return Code.NotFound;
-    return perms.has(m.perm) ? 'OK' : Code.PermissionDenied;
+    return perms.has(m.perm) ? (m.allowed ?? 'OK') : Code.PermissionDenied;
   }
 
   const held = new Map<string, Set<string>>();
@@ -967,11 +999,11 @@ forEachDialect('authorization matrix', (newDatabase) => {
       if ((await checked(p, 'organization', tg.org.id)).size === 0) return Code.NotFound;
       // Owner is the only role holding write permissions: owner on the resource <=> write_<type> held there.
       const write = tg.type === 'robot' ? 'write_robot' : `write_${tg.type}`;
-      return (await checked(p, tg.type, tg.id)).has(write) ? 'OK' : Code.PermissionDenied;
+      return (await checked(p, tg.type, tg.id)).has(write) ? (m.allowed ?? 'OK') : Code.PermissionDenied;
     }
     const set = await checked(p, tg.type, tg.id);
     if (set.size === 0) return Code.NotFound;
-    return set.has(m.perm) ? 'OK' : Code.PermissionDenied;
+    return set.has(m.perm) ? (m.allowed ?? 'OK') : Code.PermissionDenied;
   }
 
   it('runs every principal x method x place cell as the permission table says', async () => {
