@@ -5,6 +5,7 @@ import { Struct } from '@bufbuild/protobuf';
 import { Code, createPromiseClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { appApi, createViamClient, type AppClient } from '@viamrobotics/sdk';
+import { main } from '../src/cli/main.js';
 import { ALL_PERMISSIONS, ROLE_PERMISSIONS, type Permission } from '../src/authz/permissions.js';
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
 import { forEachDialect } from './support/databases.js';
@@ -40,6 +41,8 @@ interface OrgWorld {
   fragmentId: string;
   /** A key of this organization that grants in the matrix name (addRole's identity). */
   granteeKeyId: string;
+  /** A user who is a member of this organization only. */
+  member: { id: string; email: string };
 }
 
 /** What a call acts on: a resource, where it sits (nearest first), and the ids a call needs. */
@@ -68,11 +71,14 @@ interface Principal {
   other: () => OrgWorld;
 }
 
-/** 'perm': needs `perm` on the target. 'grant': the target's organization must be visible, then owner on the target. */
+/**
+ * 'perm': needs `perm` on the target. 'grant': the target's organization must be visible, then
+ * owner on the target. 'any': open to every user and key (no resource), never to a part token.
+ */
 interface MethodSpec {
   name: string;
   target: ResourceType;
-  kind: 'perm' | 'grant';
+  kind: 'perm' | 'grant' | 'any';
   perm: Permission;
   /** Builds a fresh object for this cell (destructive methods). */
   fresh?: (t: Target) => Promise<Target>;
@@ -116,8 +122,14 @@ const raw = (c: AppClient, method: string): RawCall => {
 };
 const codeOf = (e: { code?: Code }) => e.code;
 
+/** Refuses a list that does not show the object, so a listing reads as "not found" in the matrix. */
+const mustShow = (shown: boolean) => {
+  if (!shown) throw Object.assign(new Error('not listed'), { code: Code.NotFound });
+};
+
 forEachDialect('authorization matrix', (newDatabase) => {
   let t: TestServer;
+  let databaseUrl: string | undefined;
   let admin: AppClient;
   let A: OrgWorld;
   let B: OrgWorld;
@@ -162,7 +174,25 @@ forEachDialect('authorization matrix', (newDatabase) => {
       robot2,
       fragmentId: fragment.id,
       granteeKeyId: key.id,
+      member: await newMember(orgId),
     };
+  }
+
+  /** A new user who joins the organization (as owner) through an invite and its accept page. */
+  async function newMember(orgId: string): Promise<{ id: string; email: string }> {
+    const email = `${uniq('member')}@example.com`;
+    await admin.createOrganizationInvite(orgId, email, [], false);
+    let link = '';
+    const env = { FLOTILLA_DATABASE_URL: databaseUrl, FLOTILLA_PUBLIC_URL: t.url };
+    const args = ['invite-link', '--org-id', orgId, '--email', email, '--data-dir', t.dataDir];
+    assert.equal(await main(args, { out: (x) => (link += x), err: () => {} }, env), 0);
+    const accepted = await fetch(link.trim(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ password: 'member password' }).toString(),
+    });
+    assert.equal(accepted.status, 200);
+    return { id: await admin.getUserIDByEmail(email), email };
   }
 
   async function keyPrincipal(name: string, org: OrgWorld, grant: Grant, other: () => OrgWorld) {
@@ -175,7 +205,9 @@ forEachDialect('authorization matrix', (newDatabase) => {
   }
 
   before(async () => {
-    t = await startTestServer(await newDatabase());
+    const database = await newDatabase();
+    databaseUrl = database.databaseUrl;
+    t = await startTestServer(database);
     admin = (await t.clientForKey(t.admin.apiKeyId, t.admin.apiKey)).appClient;
     const orgA = await admin.getOrganization(t.admin.organizationId);
     assert.ok(orgA);
@@ -283,6 +315,10 @@ forEachDialect('authorization matrix', (newDatabase) => {
     assert.ok(f);
     return { ...tg, extra: f.id };
   };
+  const freshMember = async (tg: Target): Promise<Target> => ({
+    ...tg,
+    extra: (await newMember(tg.org.id)).id,
+  });
   const freshInvite = async (tg: Target): Promise<Target> => {
     const email = `${uniq('invitee')}@example.com`;
     await admin.createOrganizationInvite(tg.org.id, email, [], false);
@@ -666,6 +702,93 @@ forEachDialect('authorization matrix', (newDatabase) => {
       snapshot: snapLocation,
       call: (c, tg) => c.unshareLocation(tg.org.id, tg.locationId),
     },
+    // Lists and look-ups: a listing that leaves the object out reads as NOT_FOUND.
+    {
+      name: 'listOrganizations',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'read_organization',
+      snapshot: nothing,
+      call: async (c, tg) => mustShow((await c.listOrganizations()).some((o) => o.id === tg.org.id)),
+    },
+    {
+      name: 'getUserIDByEmail',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'read_organization',
+      snapshot: nothing,
+      call: async (c, tg) => assert.equal(await c.getUserIDByEmail(tg.org.member.email), tg.org.member.id),
+    },
+    {
+      name: 'listOrganizationsByUser',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'read_organization',
+      snapshot: nothing,
+      call: async (c, tg) =>
+        mustShow((await c.listOrganizationsByUser(tg.org.member.id)).some((o) => o.orgId === tg.org.id)),
+    },
+    {
+      name: 'checkPermissions',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'read_organization',
+      snapshot: nothing,
+      call: async (c, tg) => {
+        const [answer] = await c.checkPermissions([
+          new appApi.AuthorizedPermissions({
+            resourceType: 'organization',
+            resourceId: tg.org.id,
+            permissions: ['read_organization'],
+          }),
+        ]);
+        mustShow((answer?.permissions.length ?? 0) > 0);
+      },
+    },
+    {
+      name: 'deleteOrganizationMember',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_organization',
+      fresh: freshMember,
+      snapshot: snapMembers,
+      call: (c, tg) => c.deleteOrganizationMember(tg.org.id, tg.extra ?? ''),
+    },
+    {
+      name: 'createOrganization',
+      target: 'organization',
+      kind: 'any',
+      perm: 'read_organization',
+      snapshot: nothing,
+      call: (c) => c.createOrganization(uniq('made by')),
+    },
+    {
+      name: 'getOrganizationNamespaceAvailability',
+      target: 'organization',
+      kind: 'any',
+      perm: 'read_organization',
+      snapshot: nothing,
+      call: (c) => c.getOrganizationNamespaceAvailability(uniq('ns')),
+    },
+    {
+      name: 'updateOrganizationNamespace',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_organization',
+      snapshot: snapOrg,
+      call: (c, tg) =>
+        raw(c, 'updateOrganizationNamespace')({ organizationId: tg.org.id, newPublicNamespace: uniq('ns') }),
+    },
+    {
+      name: 'renameKey',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_organization',
+      fresh: freshKey,
+      snapshot: (a, tg) =>
+        a.listKeys(tg.org.id).then((keys) => keys.map((k) => [k.apiKey?.id, k.apiKey?.name]).sort()),
+      call: (c, tg) => raw(c, 'renameKey')({ id: tg.extra ?? '', name: uniq('renamed') }),
+    },
     // Locations
     {
       name: 'getLocation',
@@ -934,6 +1057,25 @@ forEachDialect('authorization matrix', (newDatabase) => {
         undo: (a, tg) => a.removeRole(tg.org.id, grantee(tg), 'owner', target, tg.id),
       },
       {
+        name: `changeRole(${target})`,
+        target,
+        kind: 'grant',
+        perm: 'write_organization',
+        fresh: async (tg) => {
+          await admin
+            .addRole(tg.org.id, grantee(tg), 'operator', target, tg.id)
+            .catch((e: { code?: Code }) => assert.equal(e.code, Code.AlreadyExists));
+          return tg;
+        },
+        snapshot: snapGrants,
+        call: (c, tg) =>
+          c.changeRole(
+            auth(tg.org.id, target, tg.id, 'operator', grantee(tg)),
+            auth(tg.org.id, target, tg.id, 'owner', grantee(tg)),
+          ),
+        undo: (a, tg) => a.removeRole(tg.org.id, grantee(tg), 'owner', target, tg.id),
+      },
+      {
         name: `removeRole(${target})`,
         target,
         kind: 'grant',
@@ -959,6 +1101,7 @@ forEachDialect('authorization matrix', (newDatabase) => {
   /** The expected outcome from the permission table and scope inheritance alone. */
   function expected(p: Principal, m: MethodSpec, tg: Target): Outcome {
     if (p.part) return Code.PermissionDenied;
+    if (m.kind === 'any') return 'OK';
     const roles = new Set(p.grants.filter((g) => tg.chain.includes(g.resourceId)).map((g) => g.role));
     const seesOrg = p.grants.some((g) => g.org === tg.org.id);
     if (m.kind === 'grant') {
@@ -995,6 +1138,7 @@ forEachDialect('authorization matrix', (newDatabase) => {
 
   /** The expected outcome according to CheckPermissions: must agree with the table. */
   async function expectedByCheck(p: Principal, m: MethodSpec, tg: Target): Promise<Outcome> {
+    if (m.kind === 'any') return 'OK';
     if (m.kind === 'grant') {
       if ((await checked(p, 'organization', tg.org.id)).size === 0) return Code.NotFound;
       // Owner is the only role holding write permissions: owner on the resource <=> write_<type> held there.
