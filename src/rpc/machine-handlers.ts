@@ -96,9 +96,7 @@ export function machineHandlers(machines: MachineService, parts: PartService): A
       return { apiKeys: (await machines.apiKeys(callerOf(ctx), req.robotId)).map(apiKeyToProto) };
     },
     async getRoverRentalRobots(req, ctx) {
-      // Rover rentals are a hosted-service program: there are none here, but the organization must be visible.
-      await machines.listInOrganization(callerOf(ctx), req.orgId);
-      return { robots: [] };
+      return { robots: await machines.roverRentals(callerOf(ctx), req.orgId) };
     },
     async listMachineSummaries(req, ctx) {
       const summaries = await machines.summaries(callerOf(ctx), req.organizationId, {

@@ -122,6 +122,21 @@ export class MachineService {
     );
   }
 
+  /**
+   * Rover rentals are a program of the hosted service: there are none here, but the
+   * organization must be one the caller can see.
+   */
+  async roverRentals(principal: FleetPrincipal, organizationId: string): Promise<never[]> {
+    const orgId = requireId(organizationId, 'org_id');
+    await this.deps.authz.require(
+      this.deps.db,
+      principal,
+      { type: 'organization', id: orgId },
+      'read_organization',
+    );
+    return [];
+  }
+
   /** API keys holding a role on this machine. */
   async apiKeys(principal: FleetPrincipal, robotId: string): Promise<ApiKey[]> {
     const id = requireId(robotId, 'robot_id');
