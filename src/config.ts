@@ -1,4 +1,5 @@
 import { LOG_LEVELS, type LogLevel } from './server/logger.js';
+import type { LogRetention } from './store/part-log-store.js';
 
 /** Everything the server is configured with, validated once at start. */
 export interface ServerConfig {
@@ -19,6 +20,10 @@ export interface ServerConfig {
   shutdownGraceMs: number;
   /** How often machines should ask whether to restart, in seconds. */
   restartCheckIntervalSeconds: number;
+  /** How long and how many machine log entries are kept. */
+  logRetention: LogRetention;
+  /** Most log entries a live tail may have waiting for a slow client before it is stopped. */
+  logTailBuffer: number;
 }
 
 /** Flags given on the command line; each overrides its environment variable. */
@@ -36,6 +41,10 @@ export class ConfigError extends Error {}
 export const DEFAULT_LISTEN = '127.0.0.1:8080';
 export const DEFAULT_DATA_DIR = './data';
 export const DEFAULT_TOKEN_TTL_SECONDS = 24 * 60 * 60;
+export const DEFAULT_LOG_MAX_AGE_SECONDS = 30 * 24 * 60 * 60;
+export const DEFAULT_LOG_MAX_ENTRIES_PER_PART = 1_000_000;
+export const DEFAULT_LOG_RETENTION_INTERVAL_SECONDS = 60;
+export const DEFAULT_LOG_TAIL_BUFFER = 10_000;
 
 /** The data directory: flag, then FLOTILLA_DATA_DIR, then ./data. */
 export const resolveDataDir = (flag: string | undefined, env: NodeJS.ProcessEnv): string =>
@@ -109,5 +118,25 @@ export function loadServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = pr
     restartCheckIntervalSeconds: env.FLOTILLA_RESTART_CHECK_INTERVAL
       ? parseDuration(env.FLOTILLA_RESTART_CHECK_INTERVAL, 'FLOTILLA_RESTART_CHECK_INTERVAL')
       : 5,
+    logRetention: {
+      maxAgeSeconds: env.FLOTILLA_LOG_MAX_AGE
+        ? parseDuration(env.FLOTILLA_LOG_MAX_AGE, 'FLOTILLA_LOG_MAX_AGE')
+        : DEFAULT_LOG_MAX_AGE_SECONDS,
+      maxEntriesPerPart: positiveInt(
+        env.FLOTILLA_LOG_MAX_ENTRIES_PER_PART,
+        DEFAULT_LOG_MAX_ENTRIES_PER_PART,
+        'FLOTILLA_LOG_MAX_ENTRIES_PER_PART',
+      ),
+      intervalMs:
+        1000 *
+        (env.FLOTILLA_LOG_RETENTION_INTERVAL
+          ? parseDuration(env.FLOTILLA_LOG_RETENTION_INTERVAL, 'FLOTILLA_LOG_RETENTION_INTERVAL')
+          : DEFAULT_LOG_RETENTION_INTERVAL_SECONDS),
+    },
+    logTailBuffer: positiveInt(
+      env.FLOTILLA_LOG_TAIL_BUFFER,
+      DEFAULT_LOG_TAIL_BUFFER,
+      'FLOTILLA_LOG_TAIL_BUFFER',
+    ),
   };
 }

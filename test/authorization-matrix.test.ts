@@ -1027,6 +1027,22 @@ forEachDialect('authorization matrix', (newDatabase) => {
       call: (c, tg) => c.getRobotPartLogs(tg.machine.partId),
     },
     {
+      name: 'tailRobotPartLogs',
+      target: 'robot',
+      kind: 'perm',
+      perm: 'read_robot_logs',
+      snapshot: nothing,
+      // An allowed tail's first message is the empty batch that says it is in place; stop there.
+      call: async (c, tg) => {
+        const client = (c as unknown as { client: Record<string, (r: object) => AsyncIterable<unknown>> })
+          .client;
+        const stream = client.tailRobotPartLogs?.call(client, { id: tg.machine.partId, errorsOnly: false });
+        assert.ok(stream, "the SDK's client has no tailRobotPartLogs");
+        for await (const first of stream) return first;
+        throw new Error('the tail ended without its first message');
+      },
+    },
+    {
       name: 'getRobotPartMetadata',
       target: 'robot',
       kind: 'perm',

@@ -119,7 +119,8 @@ export interface PartHistoryEntry {
 export interface LogEntry {
   host: string;
   level: string;
-  time: Date;
+  /** Microseconds since the Unix epoch (machines send nanoseconds; microseconds are kept). */
+  timeUs: number;
   loggerName: string;
   message: string;
   caller: Record<string, unknown> | undefined;

@@ -176,25 +176,5 @@ export function machineHandlers(machines: MachineService, parts: PartService): A
     async getRobotPartHistory(req, ctx) {
       return { history: (await parts.history(callerOf(ctx), req.id)).map(historyToProto) };
     },
-    async getRobotPartLogs(req, ctx) {
-      const logs = await parts.logs(
-        callerOf(ctx),
-        req.id,
-        req.limit === undefined ? undefined : Number(req.limit),
-      );
-      return {
-        logs: logs.map((l) => ({
-          host: l.host,
-          level: l.level,
-          time: timestamp(l.time),
-          loggerName: l.loggerName,
-          message: l.message,
-          ...(l.caller ? { caller: structFromObject(l.caller) } : {}),
-          stack: l.stack,
-          fields: l.fields.map(structFromObject),
-        })),
-        nextPageToken: '',
-      };
-    },
   };
 }

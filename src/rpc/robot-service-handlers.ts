@@ -1,13 +1,16 @@
 import type { ServiceImpl } from '@connectrpc/connect';
 import { appRobotApi } from '@viamrobotics/sdk';
-import type { LogEntry } from '../domain/models.js';
 import type { MachineAgentService } from '../services/machine-agent-service.js';
+import type { PartLogService } from '../services/part-log-service.js';
+import { logEntryFromWire } from './log-handlers.js';
 import { partCallerOf } from './call-context.js';
 import type { RobotService } from './service-descriptors.generated.js';
-import { dateOf, structToObject } from './wire-values.js';
 
 /** viam.app.v1.RobotService: what a machine part asks for itself, with its own token. */
-export function robotServiceHandlers(agent: MachineAgentService): Partial<ServiceImpl<typeof RobotService>> {
+export function robotServiceHandlers(
+  agent: MachineAgentService,
+  partLogs: PartLogService,
+): Partial<ServiceImpl<typeof RobotService>> {
   return {
     async config(req, ctx) {
       const info = req.agentInfo;
@@ -54,17 +57,7 @@ export function robotServiceHandlers(agent: MachineAgentService): Partial<Servic
       };
     },
     async log(req, ctx) {
-      const entries: LogEntry[] = req.logs.map((l) => ({
-        host: l.host,
-        level: l.level,
-        time: dateOf(l.time) ?? new Date(),
-        loggerName: l.loggerName,
-        message: l.message,
-        caller: l.caller ? structToObject(l.caller) : undefined,
-        stack: l.stack,
-        fields: l.fields.map((f) => structToObject(f)),
-      }));
-      await agent.log(partCallerOf(ctx, req.id), entries);
+      await partLogs.ingest(partCallerOf(ctx, req.id), req.logs.map(logEntryFromWire));
       return {};
     },
     async certificate(req, ctx) {

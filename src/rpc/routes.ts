@@ -2,11 +2,13 @@ import { MethodKind } from '@bufbuild/protobuf';
 import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
 import type { AuthenticationService } from '../services/authentication-service.js';
 import type { Services } from '../services/index.js';
+import type { PartLogService } from '../services/part-log-service.js';
 import { apiKeyHandlers } from './api-key-handlers.js';
 import { authHandlers } from './auth-handlers.js';
 import { AuthService } from './auth-service-descriptor.js';
 import { fragmentHandlers } from './fragment-handlers.js';
 import { locationHandlers } from './location-handlers.js';
+import { logHandlers } from './log-handlers.js';
 import { machineHandlers } from './machine-handlers.js';
 import { memberHandlers } from './member-handlers.js';
 import { metadataHandlers } from './metadata-handlers.js';
@@ -44,7 +46,7 @@ function complete<T extends object>(service: ServiceShape, handlers: T, implemen
 }
 
 /** The routes of all three services, and which procedures need an authenticated caller. */
-export function createRoutes(services: Services, auth: AuthenticationService) {
+export function createRoutes(services: Services, auth: AuthenticationService, partLogs: PartLogService) {
   const implemented = new Set<string>();
   const app = complete(
     AppService,
@@ -57,10 +59,11 @@ export function createRoutes(services: Services, auth: AuthenticationService) {
       ...fragmentHandlers(services.fragments),
       ...roleHandlers(services.roles),
       ...memberHandlers(services.members),
+      ...logHandlers(partLogs),
     },
     implemented,
   );
-  const robot = complete(RobotService, robotServiceHandlers(services.machineAgent), implemented);
+  const robot = complete(RobotService, robotServiceHandlers(services.machineAgent, partLogs), implemented);
   const authService = complete(AuthService, authHandlers(auth), implemented);
   const register = (router: ConnectRouter) => {
     router.service(AppService, app);

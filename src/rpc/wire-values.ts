@@ -39,3 +39,13 @@ export function dateOf(ts: { seconds: bigint; nanos: number } | undefined): Date
   if (!ts) return undefined;
   return new Date(Number(ts.seconds) * 1000 + Math.floor(ts.nanos / 1_000_000));
 }
+
+/** A google.protobuf.Timestamp as microseconds since the epoch (nanoseconds below a microsecond dropped). */
+export const microsOf = (ts: { seconds: bigint; nanos: number }): number =>
+  Number(ts.seconds) * 1_000_000 + Math.floor(ts.nanos / 1000);
+
+/** Microseconds since the epoch as a google.protobuf.Timestamp. */
+export function timestampFromMicros(us: number): { seconds: bigint; nanos: number } {
+  const seconds = Math.floor(us / 1_000_000);
+  return { seconds: BigInt(seconds), nanos: (us - seconds * 1_000_000) * 1000 };
+}

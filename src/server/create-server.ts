@@ -3,7 +3,10 @@ import type { ServerConfig } from '../config.js';
 import { loadServerKeys } from '../crypto/server-keys.js';
 import { authenticationInterceptor, errorInterceptor } from '../rpc/interceptors.js';
 import { createRoutes } from '../rpc/routes.js';
-import { databaseTarget, isReachable, migrate, openDatabase } from '../store/database.js';
+import { databaseTarget, isReachable, migrate, openDatabase, openPartLogStore } from '../store/database.js';
+import type { PartLogStore } from '../store/part-log-store.js';
+import { LogTailHub } from '../services/log-tail-hub.js';
+import { PartLogService } from '../services/part-log-service.js';
 import type { FleetSettings } from '../services/context.js';
 import { httpFront, type RequestHandler } from './http-front.js';
 import { provisioningRoute } from './provisioning-route.js';
@@ -30,9 +33,14 @@ export async function startServer(
   logger: Logger = createLogger(config.logLevel),
 ): Promise<RunningServer> {
   const keys = loadServerKeys(config.dataDir);
-  const database = openDatabase(databaseTarget(config.dataDir, config.databaseUrl));
+  const target = databaseTarget(config.dataDir, config.databaseUrl);
+  const database = openDatabase(target);
+  let logStore: PartLogStore;
   try {
     await migrate(database.db);
+    logStore = await openPartLogStore(target, database.db, config.logRetention, (message) =>
+      logger.warn(message),
+    );
   } catch (error) {
     await database.close();
     throw error;
@@ -48,7 +56,7 @@ export async function startServer(
   const mailer = config.smtpUrl
     ? createSmtpInviteMailer(config.smtpUrl, `Flotilla <flotilla@${config.domain}>`)
     : undefined;
-  const { services, auth } = wireServices(
+  const { deps, services, auth } = wireServices(
     database.db,
     config.dataDir,
     keys,
@@ -56,7 +64,8 @@ export async function startServer(
     config.tokenTtlSeconds,
     inviteDelivery(mailer, logger),
   );
-  const routes = createRoutes(services, auth);
+  const tails = new LogTailHub(logStore, config.logTailBuffer);
+  const routes = createRoutes(services, auth, new PartLogService(deps, logStore, tails));
 
   const rpc = connectNodeAdapter({
     routes: routes.register,
@@ -80,6 +89,8 @@ export async function startServer(
     port = await listener.listen();
   } catch (error) {
     mailer?.close();
+    tails.close();
+    await logStore.close();
     await database.close();
     throw error;
   }
@@ -92,8 +103,11 @@ export async function startServer(
     port,
     close() {
       closing ??= (async () => {
+        // Live tails end first, so their streams finish cleanly instead of holding shutdown.
+        tails.close();
         await listener.close(config.shutdownGraceMs);
         mailer?.close();
+        await logStore.close();
         await database.close();
       })();
       return closing;

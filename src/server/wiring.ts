@@ -5,13 +5,14 @@ import { SecretBox } from '../crypto/secret-box.js';
 import type { ServerKeys } from '../crypto/server-keys.js';
 import { TokenIssuer } from '../crypto/tokens.js';
 import { AuthenticationService } from '../services/authentication-service.js';
-import type { FleetSettings } from '../services/context.js';
+import type { FleetSettings, ServiceDeps } from '../services/context.js';
 import { createServices, type Services } from '../services/index.js';
 import type { InviteDelivery } from '../mail/invite-mailer.js';
 import { createRepositories, type Repositories } from '../store/index.js';
 import type { Database } from '../store/schema.js';
 
 export interface Wiring {
+  deps: ServiceDeps;
   repos: Repositories;
   services: Services;
   auth: AuthenticationService;
@@ -29,17 +30,15 @@ export function wireServices(
   CertificateAuthority.ensureIn(dataDir);
   const repos = createRepositories();
   const secrets = new SecretBox(keys.secretEncryptionKey);
-  const services = createServices(
-    {
-      db,
-      repos,
-      authz: new Authorizer(repos),
-      secrets,
-      settings,
-      certificates: CertificateAuthority.loadFrom(dataDir),
-    },
-    inviteDelivery,
-  );
+  const deps: ServiceDeps = {
+    db,
+    repos,
+    authz: new Authorizer(repos),
+    secrets,
+    settings,
+    certificates: CertificateAuthority.loadFrom(dataDir),
+  };
+  const services = createServices(deps, inviteDelivery);
   const auth = new AuthenticationService(
     db,
     repos,
@@ -48,5 +47,5 @@ export function wireServices(
     // Invites that were not mailed are claimed when their user logs in with a password.
     (user) => services.members.claimUnmailedInvites(user),
   );
-  return { repos, services, auth };
+  return { deps, repos, services, auth };
 }

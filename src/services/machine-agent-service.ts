@@ -1,20 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { PartPrincipal } from '../authz/principal.js';
 import type { IssuedCertificate } from '../crypto/certificate-authority.js';
-import { invalidArgument, notFound } from '../domain/errors.js';
-import type { AgentInfo, LogEntry } from '../domain/models.js';
+import { notFound } from '../domain/errors.js';
+import type { AgentInfo } from '../domain/models.js';
 import { partAddresses } from '../domain/part-address.js';
 import { toRobotConfigJson } from '../domain/robot-config.js';
 import { nowIso, type Db } from '../store/db.js';
-import type { NewPartLog, RobotPartRow } from '../store/schema.js';
+import type { RobotPartRow } from '../store/schema.js';
 import type { ServiceDeps } from './context.js';
 import type { FragmentResolver } from './fragment-resolver.js';
-
-/** Most log entries one Log call may carry. */
-export const MAX_LOG_BATCH = 1000;
-
-/** The levels viam-server's logger emits, stored lowercase. */
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'dpanic', 'panic', 'fatal'] as const;
 
 /** The `cloud` section a machine needs to run: who it is, where it lives, how it authenticates. */
 export interface CloudSection {
@@ -42,8 +36,8 @@ export interface ServedConfig {
 
 /**
  * The machine-facing side: what a part (viam-server, authenticated with its secret) asks for
- * itself: its config, whether to restart, a certificate; and the logs it pushes. Every call
- * records that the part was seen.
+ * itself: its config, whether to restart, a certificate (its logs go to PartLogService). Every
+ * call records that the part was seen.
  */
 export class MachineAgentService {
   constructor(
@@ -93,33 +87,6 @@ export class MachineAgentService {
     const part = await this.seen(db, principal, undefined);
     const mustRestart = await repos.parts.takeRestartRequest(db, part.id);
     return { mustRestart, checkIntervalSeconds: settings.restartCheckIntervalSeconds };
-  }
-
-  /** Stores a batch of log entries, all or none. */
-  async log(principal: PartPrincipal, entries: readonly LogEntry[]): Promise<void> {
-    if (entries.length > MAX_LOG_BATCH)
-      throw invalidArgument(`a Log call carries at most ${MAX_LOG_BATCH} entries`);
-    const rows: NewPartLog[] = entries.map((e, i) => {
-      const level = e.level.toLowerCase();
-      if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-        throw invalidArgument(`logs[${i}].level: unknown level "${e.level}"`);
-      }
-      return {
-        part_id: principal.id,
-        host: e.host,
-        level,
-        time: (Number.isNaN(e.time.getTime()) ? new Date() : e.time).toISOString(),
-        logger_name: e.loggerName,
-        message: e.message,
-        caller: e.caller === undefined ? null : JSON.stringify(e.caller),
-        stack: e.stack,
-        fields: JSON.stringify(e.fields),
-      };
-    });
-    await this.deps.db.transaction().execute(async (trx) => {
-      await this.seen(trx, principal, undefined);
-      await this.deps.repos.partLogs.append(trx, rows);
-    });
   }
 
   /** A TLS certificate for the part's addresses, signed by the server's machine CA (chain included). */

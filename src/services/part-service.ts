@@ -3,7 +3,7 @@ import type { Permission } from '../authz/permissions.js';
 import type { FleetPrincipal } from '../authz/principal.js';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../domain/errors.js';
 import { newId, newSharedSecret } from '../domain/ids.js';
-import type { Editor, LogEntry, MachinePart, PartHistoryEntry } from '../domain/models.js';
+import type { Editor, MachinePart, PartHistoryEntry } from '../domain/models.js';
 import { dnsNameOf } from '../domain/part-address.js';
 import { toRobotConfigJson } from '../domain/robot-config.js';
 import { requireId, requireName } from '../domain/validation.js';
@@ -18,8 +18,6 @@ import { PartViews } from './part-views.js';
 export const MAX_PART_SECRETS = 2;
 /** Largest part config accepted, in bytes of its JSON. */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
-/** Most log entries GetRobotPartLogs returns at once. */
-export const MAX_LOG_PAGE = 100;
 
 export interface PartUpdate {
   name: string;
@@ -247,28 +245,6 @@ export class PartService {
       when: new Date(row.edited_at),
       old: this.views.part(JSON.parse(row.old_part) as RobotPartRow, [], access.permissions),
       editor: { type: row.editor_type, id: row.editor_id } satisfies Editor,
-    }));
-  }
-
-  /** The newest log entries of a part (searching and paging come with the logs feature). */
-  async logs(principal: FleetPrincipal, partId: string, limit: number | undefined): Promise<LogEntry[]> {
-    const { db } = this.deps;
-    if (limit !== undefined && limit < 0) throw invalidArgument('limit must not be negative');
-    await this.loadWith(db, principal, requireId(partId, 'id'), 'read_robot_logs');
-    const rows = await this.deps.repos.partLogs.listNewest(
-      db,
-      partId,
-      Math.min(limit || MAX_LOG_PAGE, MAX_LOG_PAGE),
-    );
-    return rows.map((r) => ({
-      host: r.host,
-      level: r.level,
-      time: new Date(r.time),
-      loggerName: r.logger_name,
-      message: r.message,
-      caller: r.caller ? (JSON.parse(r.caller) as Record<string, unknown>) : undefined,
-      stack: r.stack,
-      fields: JSON.parse(r.fields) as Record<string, unknown>[],
     }));
   }
 

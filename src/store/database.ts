@@ -5,7 +5,10 @@ import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import { Migrator, type MigrationProvider } from 'kysely/migration';
 import pg from 'pg';
 import { migrations } from './migrations/index.js';
+import type { LogRetention, PartLogStore } from './part-log-store.js';
+import { PostgresPartLogStore } from './postgres-part-log-store.js';
 import type { Database } from './schema.js';
+import { SqlitePartLogStore } from './sqlite-part-log-store.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -71,4 +74,16 @@ export async function isReachable(db: Kysely<Database>): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** Opens the machine-log store for a migrated database: SQLite's or PostgreSQL's. */
+export async function openPartLogStore(
+  target: DatabaseTarget,
+  db: Kysely<Database>,
+  retention: LogRetention,
+  onError: (message: string) => void,
+): Promise<PartLogStore> {
+  return target.dialect === 'sqlite'
+    ? new SqlitePartLogStore(target.file, retention, onError)
+    : PostgresPartLogStore.open(db, target.url, retention, onError);
 }

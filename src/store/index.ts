@@ -5,7 +5,6 @@ import { InviteRepository } from './invite-repository.js';
 import { LocationRepository } from './location-repository.js';
 import { MetadataRepository } from './metadata-repository.js';
 import { OrganizationRepository } from './organization-repository.js';
-import { PartLogRepository } from './part-log-repository.js';
 import { PartRepository } from './part-repository.js';
 import { RobotRepository } from './robot-repository.js';
 import { UserRepository } from './user-repository.js';
@@ -20,7 +19,6 @@ export interface Repositories {
   metadata: MetadataRepository;
   robots: RobotRepository;
   parts: PartRepository;
-  partLogs: PartLogRepository;
   fragments: FragmentRepository;
   invites: InviteRepository;
 }
@@ -35,7 +33,6 @@ export function createRepositories(): Repositories {
     metadata: new MetadataRepository(),
     robots: new RobotRepository(),
     parts: new PartRepository(),
-    partLogs: new PartLogRepository(),
     fragments: new FragmentRepository(),
     invites: new InviteRepository(),
   };

@@ -122,7 +122,8 @@ export interface PartLogTable {
   part_id: string;
   host: string;
   level: string;
-  time: string;
+  /** Microseconds since the Unix epoch. */
+  time_us: number;
   logger_name: string;
   message: string;
   caller: string | null;

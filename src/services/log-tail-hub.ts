@@ -1,0 +1,127 @@
+import { resourceExhausted } from '../domain/errors.js';
+import type { AppendedLogs, LogRow, PartLogStore } from '../store/part-log-store.js';
+
+/** Which new entries a tail wants. */
+export type TailMatcher = (row: LogRow) => boolean;
+
+/**
+ * One live tail: a bounded queue of the batches stored for its part since it opened. The store
+ * pushes without ever waiting; the stream pulls at the client's pace. A tail whose queue would
+ * exceed its bound is dropped (the queue freed at once) and ends with RESOURCE_EXHAUSTED at its
+ * next pull, so a slow client costs nobody else anything.
+ */
+export class LogTail {
+  private readonly queue: LogRow[][] = [];
+  private queued = 0;
+  private state: 'open' | 'overflowed' | 'ended' = 'open';
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly matches: TailMatcher,
+    private readonly limit: number,
+    private readonly detach: (tail: LogTail) => void,
+  ) {}
+
+  /** Called by the hub with each batch stored for the part. */
+  offer(rows: readonly LogRow[]): void {
+    if (this.state !== 'open') return;
+    const wanted = rows.filter(this.matches);
+    if (wanted.length === 0) return;
+    if (this.queued + wanted.length > this.limit) {
+      this.state = 'overflowed';
+      this.queue.length = 0;
+      this.queued = 0;
+      this.detach(this);
+    } else {
+      this.queue.push(wanted);
+      this.queued += wanted.length;
+    }
+    this.wake?.();
+  }
+
+  /** The next batch; undefined once the tail has ended (client gone, server closing). */
+  async next(): Promise<LogRow[] | undefined> {
+    for (;;) {
+      const batch = this.queue.shift();
+      if (batch) {
+        this.queued -= batch.length;
+        return batch;
+      }
+      if (this.state === 'overflowed') {
+        throw resourceExhausted(
+          `the tail fell more than ${this.limit} entries behind and was stopped; open a new one`,
+        );
+      }
+      if (this.state === 'ended') return undefined;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+  }
+
+  /** Ends the tail: a pending `next` resolves to undefined. Idempotent. */
+  end(): void {
+    if (this.state === 'open') this.state = 'ended';
+    this.detach(this);
+    this.wake?.();
+  }
+}
+
+/**
+ * Fans stored log batches out to the live tails of their part. Batches come from the log
+ * store, which on PostgreSQL relays those stored by every replica.
+ */
+export class LogTailHub {
+  private readonly tails = new Map<string, Set<LogTail>>();
+  private readonly stopListening: () => void;
+  private closed = false;
+
+  constructor(
+    store: PartLogStore,
+    /** Most entries a tail may have waiting for its client. */
+    private readonly bufferLimit: number,
+  ) {
+    this.stopListening = store.onAppended(
+      (batch) => this.deliver(batch),
+      (partId) => this.tails.has(partId),
+    );
+  }
+
+  /** Opens a tail on a part's new entries. */
+  open(partId: string, matches: TailMatcher): LogTail {
+    const tail = new LogTail(matches, this.bufferLimit, (t) => this.remove(partId, t));
+    if (this.closed) {
+      tail.end();
+      return tail;
+    }
+    let set = this.tails.get(partId);
+    if (!set) this.tails.set(partId, (set = new Set()));
+    set.add(tail);
+    return tail;
+  }
+
+  /** How many tails are open (for tests and diagnostics). */
+  get openTails(): number {
+    let n = 0;
+    for (const set of this.tails.values()) n += set.size;
+    return n;
+  }
+
+  /** Ends every tail; streams finish cleanly. */
+  close(): void {
+    this.closed = true;
+    this.stopListening();
+    for (const set of [...this.tails.values()]) for (const tail of [...set]) tail.end();
+  }
+
+  private deliver(batch: AppendedLogs): void {
+    const set = this.tails.get(batch.partId);
+    if (!set) return;
+    for (const tail of [...set]) tail.offer(batch.rows);
+  }
+
+  private remove(partId: string, tail: LogTail): void {
+    const set = this.tails.get(partId);
+    if (!set?.delete(tail)) return;
+    if (set.size === 0) this.tails.delete(partId);
+  }
+}

@@ -1,0 +1,157 @@
+import type { FleetPrincipal, PartPrincipal } from '../authz/principal.js';
+import { invalidArgument, notFound } from '../domain/errors.js';
+import {
+  decodeLogPageToken,
+  encodeLogPageToken,
+  logLevelOf,
+  messageFilter,
+  selectedLevels,
+} from '../domain/log-query.js';
+import type { LogEntry } from '../domain/models.js';
+import { requireId } from '../domain/validation.js';
+import { nowIso } from '../store/db.js';
+import type { LogRow, NewLogRow, PartLogStore } from '../store/part-log-store.js';
+import type { ServiceDeps } from './context.js';
+import type { LogTailHub } from './log-tail-hub.js';
+
+/** Most log entries one Log call may carry. */
+export const MAX_LOG_BATCH = 1000;
+/** Most entries one page of GetRobotPartLogs holds (and what it holds when no limit is given). */
+export const MAX_LOG_PAGE = 100;
+
+/** A read of a part's logs, as GetRobotPartLogs asks for it. */
+export interface LogPageRequest {
+  partId: string;
+  filter: string | undefined;
+  levels: readonly string[];
+  errorsOnly: boolean;
+  pageToken: string | undefined;
+  /** Inclusive, microseconds since the epoch. */
+  startUs: number | undefined;
+  /** Exclusive, microseconds since the epoch. */
+  endUs: number | undefined;
+  limit: number | undefined;
+}
+
+export interface LogPage {
+  entries: LogEntry[];
+  /** Empty on the last page. */
+  nextPageToken: string;
+}
+
+export interface TailRequest {
+  partId: string;
+  errorsOnly: boolean;
+  filter: string | undefined;
+}
+
+/**
+ * Machine logs: what parts push, reading them back a page at a time, and following them live.
+ * Reading and tailing need `read_robot_logs` on the part's machine.
+ */
+export class PartLogService {
+  constructor(
+    private readonly deps: ServiceDeps,
+    private readonly store: PartLogStore,
+    private readonly hub: LogTailHub,
+  ) {}
+
+  /** Stores a batch a part pushed, all or none; an unknown level refuses the whole batch. */
+  async ingest(principal: PartPrincipal, entries: readonly LogEntry[]): Promise<void> {
+    if (entries.length > MAX_LOG_BATCH)
+      throw invalidArgument(`a Log call carries at most ${MAX_LOG_BATCH} entries, got ${entries.length}`);
+    const rows = entries.map((e, i): NewLogRow => {
+      const level = logLevelOf(e.level);
+      if (!level) throw invalidArgument(`logs[${i}].level: unknown level "${e.level}"`);
+      return {
+        host: e.host,
+        level,
+        timeUs: e.timeUs,
+        loggerName: e.loggerName,
+        message: e.message,
+        caller: e.caller === undefined ? null : JSON.stringify(e.caller),
+        stack: e.stack,
+        fields: JSON.stringify(e.fields),
+      };
+    });
+    if (!(await this.store.append(principal.id, nowIso(), rows))) throw notFound('part not found');
+  }
+
+  /** One page, newest first; the token resumes strictly after the page's last entry. */
+  async page(principal: FleetPrincipal, req: LogPageRequest): Promise<LogPage> {
+    const partId = requireId(req.partId, 'id');
+    if (req.limit !== undefined && req.limit < 0) throw invalidArgument('limit must not be negative');
+    const limit = Math.min(req.limit || MAX_LOG_PAGE, MAX_LOG_PAGE);
+    const levels = selectedLevels(req.levels, req.errorsOnly);
+    const before = req.pageToken ? decodeLogPageToken(req.pageToken) : undefined;
+    await this.authorize(principal, partId);
+    if (levels?.length === 0) return { entries: [], nextPageToken: '' };
+    const rows = await this.store.search({
+      partId,
+      levels,
+      startUs: req.startUs,
+      endUs: req.endUs,
+      filter: req.filter || undefined,
+      before,
+      limit: limit + 1,
+    });
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      entries: page.map(entryOf),
+      nextPageToken: rows.length > limit && last ? encodeLogPageToken(last) : '',
+    };
+  }
+
+  /**
+   * Follows a part's logs: first an empty batch once the tail is in place (everything stored
+   * after that is delivered), then each stored batch's matching entries. Ends when `signal`
+   * aborts or the server closes; RESOURCE_EXHAUSTED if the client falls too far behind.
+   */
+  async *tail(principal: FleetPrincipal, req: TailRequest, signal: AbortSignal): AsyncGenerator<LogEntry[]> {
+    const partId = requireId(req.partId, 'id');
+    const levels = selectedLevels([], req.errorsOnly);
+    const matchesMessage = req.filter ? messageFilter(req.filter) : () => true;
+    await this.authorize(principal, partId);
+    if (signal.aborted) return;
+    const tail = this.hub.open(
+      partId,
+      (row) => (!levels || levels.includes(row.level)) && matchesMessage(row.message),
+    );
+    const end = () => tail.end();
+    signal.addEventListener('abort', end);
+    try {
+      yield [];
+      for (let batch = await tail.next(); batch; batch = await tail.next()) yield batch.map(entryOf);
+    } finally {
+      signal.removeEventListener('abort', end);
+      tail.end();
+    }
+  }
+
+  private async authorize(principal: FleetPrincipal, partId: string): Promise<void> {
+    const { db, repos, authz } = this.deps;
+    const part = await repos.parts.findById(db, partId);
+    if (!part) throw notFound('part not found');
+    await authz.require(
+      db,
+      principal,
+      { type: 'robot', id: part.robot_id },
+      'read_robot_logs',
+      'part not found',
+    );
+  }
+}
+
+function entryOf(row: LogRow): LogEntry {
+  return {
+    host: row.host,
+    level: row.level,
+    timeUs: row.timeUs,
+    loggerName: row.loggerName,
+    message: row.message,
+    caller: row.caller ? (JSON.parse(row.caller) as Record<string, unknown>) : undefined,
+    stack: row.stack,
+    fields: JSON.parse(row.fields) as Record<string, unknown>[],
+  };
+}

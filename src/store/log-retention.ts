@@ -1,0 +1,48 @@
+import type { LogCursor } from '../domain/log-query.js';
+import type { LogRetention } from './part-log-store.js';
+
+/** The retention pass's access to the logs, implemented by each dialect's store. */
+export interface RetentionOps {
+  /** Parts that may hold logs. */
+  partIds(): Promise<string[]> | string[];
+  /** The newest entry beyond the part's `keep` newest (the first to go), if there is one. */
+  firstBeyond(partId: string, keep: number): Promise<LogCursor | undefined> | LogCursor | undefined;
+  /** Deletes up to `max` of the part's oldest entries at or before `through`; returns how many. */
+  deleteThrough(partId: string, through: LogCursor, max: number): Promise<number> | number;
+}
+
+/** Rows deleted per statement: small enough that ingestion never waits long for the write lock. */
+export const RETENTION_BATCH = 2000;
+
+/**
+ * One retention pass: for each part, entries older than the maximum age go, then the oldest
+ * beyond the maximum count. Deletes in small batches and calls `pause` between them, so writers
+ * get the database in between.
+ */
+export async function enforceRetention(
+  ops: RetentionOps,
+  policy: LogRetention,
+  nowUs: number,
+  pause: () => Promise<void>,
+): Promise<number> {
+  // (time, seq) at or before this cursor means time < cutoff.
+  const expired: LogCursor = {
+    timeUs: nowUs - policy.maxAgeSeconds * 1_000_000 - 1,
+    seq: Number.MAX_SAFE_INTEGER,
+  };
+  let deleted = 0;
+  for (const partId of await ops.partIds()) {
+    const bounds = [expired];
+    const beyond = await ops.firstBeyond(partId, policy.maxEntriesPerPart);
+    if (beyond) bounds.push(beyond);
+    for (const through of bounds) {
+      for (;;) {
+        const n = await ops.deleteThrough(partId, through, RETENTION_BATCH);
+        deleted += n;
+        await pause();
+        if (n < RETENTION_BATCH) break;
+      }
+    }
+  }
+  return deleted;
+}

@@ -1,0 +1,260 @@
+import { sql, type Kysely } from 'kysely';
+import pg from 'pg';
+import { likePatternFor, type LogCursor } from '../domain/log-query.js';
+import { enforceRetention, type RetentionOps } from './log-retention.js';
+import type {
+  AppendedLogs,
+  LogRetention,
+  LogRow,
+  LogSearch,
+  NewLogRow,
+  PartLogStore,
+  SearchIndexLag,
+} from './part-log-store.js';
+import type { Database } from './schema.js';
+
+/** The channel every replica listens on; a payload names a part and the seq range one call stored. */
+const CHANNEL = 'flotilla_part_logs';
+
+type Listener = { notify: (batch: AppendedLogs) => void; watched: (partId: string) => boolean };
+
+/**
+ * Logs on PostgreSQL: one transaction per Log call; substring search through the pg_trgm GIN
+ * index; and live tails across replicas: each call NOTIFYs the part and the seq range it stored
+ * (delivered at commit, in commit order), and each replica, listening on a connection of its
+ * own, reads that range back for the parts its tails watch.
+ */
+export class PostgresPartLogStore implements PartLogStore, RetentionOps {
+  private readonly listeners = new Set<Listener>();
+  private listenClient: pg.Client | undefined;
+  private delivery: Promise<void> = Promise.resolve();
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private retentionRunning: Promise<void> | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly db: Kysely<Database>,
+    private readonly url: string,
+    private readonly retention: LogRetention,
+    private readonly onError: (message: string) => void,
+  ) {}
+
+  /** Opens the store and starts listening for appended logs before returning. */
+  static async open(
+    db: Kysely<Database>,
+    url: string,
+    retention: LogRetention,
+    onError: (message: string) => void,
+  ): Promise<PostgresPartLogStore> {
+    const store = new PostgresPartLogStore(db, url, retention, onError);
+    await store.listen();
+    store.scheduleRetention(Math.min(retention.intervalMs, 1000));
+    return store;
+  }
+
+  append(partId: string, seenAt: string, rows: readonly NewLogRow[]): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const touched = await trx
+        .updateTable('robot_parts')
+        .set({ last_access: seenAt })
+        .where('id', '=', partId)
+        .executeTakeFirst();
+      if (Number(touched.numUpdatedRows) === 0) return false;
+      if (rows.length === 0) return true;
+      const stored = await trx
+        .insertInto('part_logs')
+        .values(
+          rows.map((r) => ({
+            part_id: partId,
+            host: r.host,
+            level: r.level,
+            time_us: r.timeUs,
+            logger_name: r.loggerName,
+            message: r.message,
+            caller: r.caller,
+            stack: r.stack,
+            fields: r.fields,
+          })),
+        )
+        .returning('seq')
+        .execute();
+      const seqs = stored.map((s) => Number(s.seq));
+      await sql`select pg_notify(${CHANNEL}, ${`${partId} ${Math.min(...seqs)} ${Math.max(...seqs)}`})`.execute(
+        trx,
+      );
+      return true;
+    });
+  }
+
+  async search(q: LogSearch): Promise<LogRow[]> {
+    let query = this.selectRows().where('part_id', '=', q.partId);
+    if (q.levels) query = query.where('level', 'in', q.levels.length > 0 ? [...q.levels] : ['']);
+    if (q.startUs !== undefined) query = query.where('time_us', '>=', q.startUs);
+    if (q.endUs !== undefined) query = query.where('time_us', '<', q.endUs);
+    const before = q.before;
+    if (before) {
+      query = query.where((eb) =>
+        eb.or([
+          eb('time_us', '<', before.timeUs),
+          eb.and([eb('time_us', '=', before.timeUs), eb('seq', '<', before.seq)]),
+        ]),
+      );
+    }
+    if (q.filter) query = query.where(sql<boolean>`message ilike ${likePatternFor(q.filter)}`);
+    return query.orderBy('time_us', 'desc').orderBy('seq', 'desc').limit(q.limit).execute();
+  }
+
+  onAppended(notify: (batch: AppendedLogs) => void, watched: (partId: string) => boolean): () => void {
+    const listener = { notify, watched };
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async searchIndexLag(): Promise<SearchIndexLag> {
+    const row = await this.db
+      .selectFrom('part_logs')
+      .select((eb) => eb.fn.max('seq').as('newest'))
+      .executeTakeFirst();
+    const newestSeq = Number(row?.newest ?? 0);
+    // The trigram index is maintained by PostgreSQL within each insert.
+    return { newestSeq, indexedThroughSeq: newestSeq };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.retentionTimer);
+    await this.retentionRunning;
+    const client = this.listenClient;
+    this.listenClient = undefined;
+    await client?.end().catch(() => {});
+    await this.delivery;
+  }
+
+  // ---- retention ----
+
+  async partIds(): Promise<string[]> {
+    const rows = await this.db.selectFrom('robot_parts').select('id').execute();
+    return rows.map((r) => r.id);
+  }
+
+  firstBeyond(partId: string, keep: number): Promise<LogCursor | undefined> {
+    return this.db
+      .selectFrom('part_logs')
+      .select(['time_us as timeUs', 'seq'])
+      .where('part_id', '=', partId)
+      .orderBy('time_us', 'desc')
+      .orderBy('seq', 'desc')
+      .offset(keep)
+      .limit(1)
+      .executeTakeFirst();
+  }
+
+  async deleteThrough(partId: string, through: LogCursor, max: number): Promise<number> {
+    const gone = await this.db
+      .deleteFrom('part_logs')
+      .where('seq', 'in', (eb) =>
+        eb
+          .selectFrom('part_logs')
+          .select('seq')
+          .where('part_id', '=', partId)
+          .where((w) =>
+            w.or([
+              w('time_us', '<', through.timeUs),
+              w.and([w('time_us', '=', through.timeUs), w('seq', '<=', through.seq)]),
+            ]),
+          )
+          .orderBy('time_us')
+          .orderBy('seq')
+          .limit(max),
+      )
+      .executeTakeFirst();
+    return Number(gone.numDeletedRows);
+  }
+
+  private scheduleRetention(delayMs: number): void {
+    if (this.closed) return;
+    this.retentionTimer = setTimeout(() => {
+      this.retentionRunning = enforceRetention(this, this.retention, Date.now() * 1000, () =>
+        this.closed ? Promise.reject(new Error('closing')) : Promise.resolve(),
+      )
+        .then(() => undefined)
+        .catch((error: unknown) => {
+          if (!this.closed) this.onError(`log retention failed: ${messageOf(error)}`);
+        })
+        .finally(() => {
+          this.retentionRunning = undefined;
+          this.scheduleRetention(this.retention.intervalMs);
+        });
+    }, delayMs);
+    this.retentionTimer.unref();
+  }
+
+  // ---- the feed of appended logs ----
+
+  private selectRows() {
+    return this.db
+      .selectFrom('part_logs')
+      .select([
+        'seq',
+        'host',
+        'level',
+        'time_us as timeUs',
+        'logger_name as loggerName',
+        'message',
+        'caller',
+        'stack',
+        'fields',
+      ])
+      .$castTo<LogRow>();
+  }
+
+  private async listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.url });
+    client.on('notification', (message) => {
+      if (message.channel === CHANNEL && message.payload) this.received(message.payload);
+    });
+    client.on('error', (error) => {
+      if (this.closed || this.listenClient !== client) return;
+      this.onError(`log feed connection lost: ${error.message}; reconnecting`);
+      this.listenClient = undefined;
+      void client.end().catch(() => {});
+      this.relisten();
+    });
+    await client.connect();
+    await client.query(`listen ${CHANNEL}`);
+    this.listenClient = client;
+  }
+
+  private relisten(): void {
+    setTimeout(() => {
+      if (this.closed) return;
+      this.listen().catch((error: unknown) => {
+        this.onError(`log feed reconnect failed: ${messageOf(error)}`);
+        this.relisten();
+      });
+    }, 1000).unref();
+  }
+
+  /** Reads back the range a notification names, in notification order, if anyone watches the part. */
+  private received(payload: string): void {
+    const [partId = '', first, last] = payload.split(' ');
+    const watchers = [...this.listeners].filter((l) => l.watched(partId));
+    if (watchers.length === 0) return;
+    this.delivery = this.delivery.then(async () => {
+      try {
+        const rows = await this.selectRows()
+          .where('part_id', '=', partId)
+          .where('seq', '>=', Number(first))
+          .where('seq', '<=', Number(last))
+          .orderBy('seq')
+          .execute();
+        for (const listener of watchers) listener.notify({ partId, rows });
+      } catch (error) {
+        if (!this.closed) this.onError(`log feed read failed: ${messageOf(error)}`);
+      }
+    });
+  }
+}
+
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
