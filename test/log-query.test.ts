@@ -126,4 +126,19 @@ describe('live tails (hub)', () => {
     );
     hub.close();
   });
+
+  it('a tail with nothing waiting takes a batch larger than its bound', async () => {
+    const { store, push } = fakeStore();
+    const hub = new LogTailHub(store, 2);
+    const tail = hub.open('p1', () => true);
+    push('p1', [row(1), row(2), row(3)]);
+    assert.deepEqual(
+      (await tail.next())?.map((r) => r.seq),
+      [1, 2, 3],
+    );
+    push('p1', [row(4), row(5), row(6)]);
+    push('p1', [row(7)]);
+    await assert.rejects(tail.next(), (e: Error & { kind?: string }) => e.kind === 'resource_exhausted');
+    hub.close();
+  });
 });

@@ -1,26 +1,11 @@
+import type { BinaryWriteOptions, JsonWriteStringOptions } from '@bufbuild/protobuf';
 import type { ServiceImpl } from '@connectrpc/connect';
-import type { commonApi } from '@viamrobotics/sdk';
+import { appApi } from '@viamrobotics/sdk';
 import type { LogEntry } from '../domain/models.js';
 import type { PartLogService } from '../services/part-log-service.js';
 import { callerOf } from './call-context.js';
 import type { AppService } from './service-descriptors.generated.js';
-import { microsOf, structFromObject, structToObject, timestampFromMicros } from './wire-values.js';
-
-type WireLogEntry = commonApi.LogEntry;
-
-/** A pushed `common.v1.LogEntry` as the domain's; an entry without a time is stamped now. */
-export function logEntryFromWire(l: WireLogEntry): LogEntry {
-  return {
-    host: l.host,
-    level: l.level,
-    timeUs: l.time ? microsOf(l.time) : Date.now() * 1000,
-    loggerName: l.loggerName,
-    message: l.message,
-    caller: l.caller ? structToObject(l.caller) : undefined,
-    stack: l.stack,
-    fields: l.fields.map((f) => structToObject(f)),
-  };
-}
+import { microsOf, structFromObject, timestampFromMicros } from './wire-values.js';
 
 const logEntryToWire = (l: LogEntry) => ({
   host: l.host,
@@ -32,6 +17,31 @@ const logEntryToWire = (l: LogEntry) => ({
   stack: l.stack,
   fields: l.fields.map(structFromObject),
 });
+
+/** A tail message that encodes itself once, however many streams send it. */
+class EncodedOnceTailResponse extends appApi.TailRobotPartLogsResponse {
+  private binary: Uint8Array | undefined;
+  private json: string | undefined;
+
+  override toBinary(options?: Partial<BinaryWriteOptions>): Uint8Array {
+    return (this.binary ??= super.toBinary(options));
+  }
+
+  override toJsonString(options?: Partial<JsonWriteStringOptions>): string {
+    return (this.json ??= super.toJsonString(options));
+  }
+}
+
+/** Tails receiving the same batch share its entries array (see PartLogService.tail): one message for all. */
+const tailResponses = new WeakMap<readonly LogEntry[], EncodedOnceTailResponse>();
+function tailResponseFor(batch: readonly LogEntry[]): EncodedOnceTailResponse {
+  let response = tailResponses.get(batch);
+  if (!response) {
+    response = new EncodedOnceTailResponse({ logs: batch.map(logEntryToWire) });
+    tailResponses.set(batch, response);
+  }
+  return response;
+}
 
 /** AppService's log reads: a page at a time, and live. */
 export function logHandlers(partLogs: PartLogService): Partial<ServiceImpl<typeof AppService>> {
@@ -55,7 +65,7 @@ export function logHandlers(partLogs: PartLogService): Partial<ServiceImpl<typeo
         { partId: req.id, errorsOnly: req.errorsOnly, filter: req.filter },
         ctx.signal,
       );
-      for await (const batch of batches) yield { logs: batch.map(logEntryToWire) };
+      for await (const batch of batches) yield tailResponseFor(batch);
     },
   };
 }

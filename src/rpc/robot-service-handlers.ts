@@ -2,9 +2,9 @@ import type { ServiceImpl } from '@connectrpc/connect';
 import { appRobotApi } from '@viamrobotics/sdk';
 import type { MachineAgentService } from '../services/machine-agent-service.js';
 import type { PartLogService } from '../services/part-log-service.js';
-import { logEntryFromWire } from './log-handlers.js';
+import { LogRequestDecoder, stampMissingTimes, type DecodedLogRequest } from './log-request-codec.js';
 import { partCallerOf } from './call-context.js';
-import type { RobotService } from './service-descriptors.generated.js';
+import { RobotService } from './service-descriptors.generated.js';
 
 /** viam.app.v1.RobotService: what a machine part asks for itself, with its own token. */
 export function robotServiceHandlers(
@@ -57,7 +57,9 @@ export function robotServiceHandlers(
       };
     },
     async log(req, ctx) {
-      await partLogs.ingest(partCallerOf(ctx, req.id), req.logs.map(logEntryFromWire));
+      // The served descriptor decodes Log with the wire decoder (see `servedRobotService`).
+      const { id, logs } = req as unknown as DecodedLogRequest;
+      await partLogs.ingest(partCallerOf(ctx, id), stampMissingTimes(logs, Date.now() * 1000));
       return {};
     },
     async certificate(req, ctx) {
@@ -66,3 +68,18 @@ export function robotServiceHandlers(
     },
   };
 }
+
+/**
+ * RobotService as this server serves it: the same methods, with Log's request decoded by the
+ * wire decoder instead of the generated class. Clients keep using `RobotService`.
+ */
+export const servedRobotService = {
+  ...RobotService,
+  methods: {
+    ...RobotService.methods,
+    log: {
+      ...RobotService.methods.log,
+      I: LogRequestDecoder as unknown as typeof RobotService.methods.log.I,
+    },
+  },
+} as typeof RobotService;

@@ -13,7 +13,7 @@ import { machineHandlers } from './machine-handlers.js';
 import { memberHandlers } from './member-handlers.js';
 import { metadataHandlers } from './metadata-handlers.js';
 import { organizationHandlers } from './organization-handlers.js';
-import { robotServiceHandlers } from './robot-service-handlers.js';
+import { robotServiceHandlers, servedRobotService } from './robot-service-handlers.js';
 import { roleHandlers } from './role-handlers.js';
 import { AppService, RobotService } from './service-descriptors.generated.js';
 
@@ -67,7 +67,7 @@ export function createRoutes(services: Services, auth: AuthenticationService, pa
   const authService = complete(AuthService, authHandlers(auth), implemented);
   const register = (router: ConnectRouter) => {
     router.service(AppService, app);
-    router.service(RobotService, robot);
+    router.service(servedRobotService, robot);
     router.service(AuthService, authService);
   };
   const authenticate = `${AuthService.typeName}/${AuthService.methods.authenticate.name}`;

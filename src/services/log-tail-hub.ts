@@ -6,12 +6,12 @@ export type TailMatcher = (row: LogRow) => boolean;
 
 /**
  * One live tail: a bounded queue of the batches stored for its part since it opened. The store
- * pushes without ever waiting; the stream pulls at the client's pace. A tail whose queue would
- * exceed its bound is dropped (the queue freed at once) and ends with RESOURCE_EXHAUSTED at its
+ * pushes without ever waiting; the stream pulls at the client's pace. A tail whose waiting
+ * entries would exceed its bound is dropped (the queue freed at once) and ends with RESOURCE_EXHAUSTED at its
  * next pull, so a slow client costs nobody else anything.
  */
 export class LogTail {
-  private readonly queue: LogRow[][] = [];
+  private readonly queue: (readonly LogRow[])[] = [];
   private queued = 0;
   private state: 'open' | 'overflowed' | 'ended' = 'open';
   private wake: (() => void) | undefined;
@@ -25,9 +25,13 @@ export class LogTail {
   /** Called by the hub with each batch stored for the part. */
   offer(rows: readonly LogRow[]): void {
     if (this.state !== 'open') return;
-    const wanted = rows.filter(this.matches);
-    if (wanted.length === 0) return;
-    if (this.queued + wanted.length > this.limit) {
+    const filtered = rows.filter(this.matches);
+    if (filtered.length === 0) return;
+    // Tails that keep the whole batch share it, so it is converted and encoded once for them all.
+    const wanted = filtered.length === rows.length ? rows : filtered;
+    // An empty queue takes any one batch, so a tail that keeps up is never dropped for a batch
+    // larger than its bound; at most the bound plus one batch waits.
+    if (this.queued > 0 && this.queued + wanted.length > this.limit) {
       this.state = 'overflowed';
       this.queue.length = 0;
       this.queued = 0;
@@ -40,7 +44,7 @@ export class LogTail {
   }
 
   /** The next batch; undefined once the tail has ended (client gone, server closing). */
-  async next(): Promise<LogRow[] | undefined> {
+  async next(): Promise<readonly LogRow[] | undefined> {
     for (;;) {
       const batch = this.queue.shift();
       if (batch) {

@@ -108,7 +108,11 @@ export class PartLogService {
    * after that is delivered), then each stored batch's matching entries. Ends when `signal`
    * aborts or the server closes; RESOURCE_EXHAUSTED if the client falls too far behind.
    */
-  async *tail(principal: FleetPrincipal, req: TailRequest, signal: AbortSignal): AsyncGenerator<LogEntry[]> {
+  async *tail(
+    principal: FleetPrincipal,
+    req: TailRequest,
+    signal: AbortSignal,
+  ): AsyncGenerator<readonly LogEntry[]> {
     const partId = requireId(req.partId, 'id');
     const levels = selectedLevels([], req.errorsOnly);
     const matchesMessage = req.filter ? messageFilter(req.filter) : () => true;
@@ -122,7 +126,7 @@ export class PartLogService {
     signal.addEventListener('abort', end);
     try {
       yield [];
-      for (let batch = await tail.next(); batch; batch = await tail.next()) yield batch.map(entryOf);
+      for (let batch = await tail.next(); batch; batch = await tail.next()) yield entriesOf(batch);
     } finally {
       signal.removeEventListener('abort', end);
       tail.end();
@@ -141,6 +145,17 @@ export class PartLogService {
       'part not found',
     );
   }
+}
+
+/**
+ * A batch's entries, converted once however many tails receive the same batch (they share the
+ * array; see LogTail), so the handler can encode it once too.
+ */
+const converted = new WeakMap<readonly LogRow[], readonly LogEntry[]>();
+function entriesOf(rows: readonly LogRow[]): readonly LogEntry[] {
+  let entries = converted.get(rows);
+  if (!entries) converted.set(rows, (entries = rows.map(entryOf)));
+  return entries;
 }
 
 function entryOf(row: LogRow): LogEntry {

@@ -16,6 +16,9 @@ import type { Database } from './schema.js';
 /** The channel every replica listens on; a payload names a part and the seq range one call stored. */
 const CHANNEL = 'flotilla_part_logs';
 
+const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+const LOWER = 'abcdefghijklmnopqrstuvwxyz';
+
 type Listener = { notify: (batch: AppendedLogs) => void; watched: (partId: string) => boolean };
 
 /**
@@ -100,7 +103,14 @@ export class PostgresPartLogStore implements PartLogStore, RetentionOps {
         ]),
       );
     }
-    if (q.filter) query = query.where(sql<boolean>`message ilike ${likePatternFor(q.filter)}`);
+    if (q.filter) {
+      // ILIKE lets the trigram index find candidates; it also folds non-ASCII letters, so the
+      // second test keeps the rule every path follows: only A-Z match regardless of case.
+      const pattern = likePatternFor(q.filter);
+      query = query.where(
+        sql<boolean>`message ilike ${pattern} and translate(message, ${UPPER}, ${LOWER}) like translate(${pattern}, ${UPPER}, ${LOWER})`,
+      );
+    }
     return query.orderBy('time_us', 'desc').orderBy('seq', 'desc').limit(q.limit).execute();
   }
 
