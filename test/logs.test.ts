@@ -682,7 +682,8 @@ forEachDialect('machine logs: Log, GetRobotPartLogs, TailRobotPartLogs', (newDat
     const json = {
       host: 'rover.lan',
       level: 'Error',
-      time: '2026-11-26T01:02:03.456789Z',
+      // A millisecond after the gRPC-web entry, with microseconds: '…T..:..:..mmm789Z'.
+      time: new Date(BASE_US / 1000 + 1).toISOString().replace('Z', '789Z'),
       loggerName: 'rdk.test',
       message: 'over connect json',
       caller,
@@ -703,7 +704,7 @@ forEachDialect('machine logs: Log, GetRobotPartLogs, TailRobotPartLogs', (newDat
     );
     assert.equal(
       Number(fromJson.time?.seconds) * 1_000_000 + (fromJson.time?.nanos ?? 0) / 1000,
-      Date.parse('2026-11-26T01:02:03.456Z') * 1000 + 789,
+      BASE_US + 1000 + 789,
     );
     assert.deepEqual(
       [fromWeb.message, fromWeb.level, fromWeb.caller?.toJson()],

@@ -38,15 +38,15 @@ const FIXED32 = 5;
 
 class WireReader {
   pos: number;
-  private readonly view: DataView;
 
   constructor(
     private readonly buf: Buffer,
     start: number,
     readonly end: number,
+    /** Shared by every reader of one request (doubles are rare; made on first need). */
+    private view?: DataView,
   ) {
     this.pos = start;
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
   get done(): boolean {
@@ -87,6 +87,7 @@ class WireReader {
 
   double(): number {
     if (this.pos + 8 > this.end) throw new Error('truncated double');
+    this.view ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
     const value = this.view.getFloat64(this.pos, true);
     this.pos += 8;
     return value;
@@ -109,7 +110,7 @@ class WireReader {
 
   sub(): WireReader {
     const [start, end] = this.bytes();
-    return new WireReader(this.buf, start, end);
+    return new WireReader(this.buf, start, end, this.view);
   }
 
   skip(wireType: number): void {

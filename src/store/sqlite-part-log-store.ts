@@ -12,6 +12,13 @@ import type {
 } from './part-log-store.js';
 import { prepareSearchFile, searchFileFor, trigramQueryFor } from './sqlite-log-search.js';
 import type { SearchWorkerData, SearchWorkerMessage } from './sqlite-log-search-worker.js';
+import {
+  ROW_FIELDS,
+  type AppendOutcome,
+  type AppendRequest,
+  type WriterMessage,
+  type WriterWorkerData,
+} from './sqlite-log-writer-protocol.js';
 
 const COLUMNS =
   'seq, host, level, time_us as timeUs, logger_name as loggerName, message, caller, stack, fields';
@@ -21,7 +28,6 @@ const DENSE_WINDOW = 4000;
 
 interface PendingAppend {
   partId: string;
-  seenAt: string;
   rows: readonly NewLogRow[];
   resolve(stored: boolean): void;
   reject(error: unknown): void;
@@ -29,61 +35,29 @@ interface PendingAppend {
 
 type Listener = { notify: (batch: AppendedLogs) => void; watched: (partId: string) => boolean };
 
-const isBusy = (error: unknown): boolean =>
-  typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'SQLITE_BUSY';
-
 /**
- * Logs on SQLite. Writes go through a connection of their own with group commit: the Log calls
- * that arrive while a commit is being prepared share one transaction (and one fsync), each in a
- * savepoint so that one call's failure leaves the others stored. The writer never waits on a
- * lock: if another connection is mid-transaction it tries again a moment later, so the event
- * loop is never blocked. Reads use another connection with the search file attached; the
- * search index is filled by a worker thread (see `sqlite-log-search.ts`).
+ * Logs on SQLite, with two worker threads so that the event loop never inserts, commits (fsync)
+ * or indexes: the writer (`sqlite-log-writer-worker.ts`, group commit) and the search indexer
+ * (`sqlite-log-search-worker.ts`, which also runs retention). Reads run here, on a connection of
+ * their own with the search file attached: they are short, and the reply is built here anyway.
  */
 export class SqlitePartLogStore implements PartLogStore {
-  private readonly writer: SqliteDatabase;
   private readonly reader: SqliteDatabase;
-  private readonly write: {
-    begin: Statement;
-    commit: Statement;
-    rollback: Statement;
-    savepoint: Statement;
-    release: Statement;
-    rollbackTo: Statement;
-    touchPart: Statement;
-    insert: Statement;
-  };
   private readonly readStatements = new Map<string, Statement>();
   private readonly listeners = new Set<Listener>();
-  private pending: PendingAppend[] = [];
-  private flushScheduled = false;
-  private worker: Worker | undefined;
+  private readonly pending = new Map<number, PendingAppend>();
+  private nextCallId = 1;
+  private writer: Worker | undefined;
+  private indexer: Worker | undefined;
   private closed = false;
 
   constructor(
-    private readonly mainFile: string,
-    private readonly retention: LogRetention,
+    mainFile: string,
+    retention: LogRetention,
     private readonly onError: (message: string) => void,
   ) {
-    this.writer = new SQLite(mainFile);
-    this.writer.pragma('journal_mode = WAL');
-    this.writer.pragma('synchronous = FULL');
-    this.writer.pragma('foreign_keys = ON');
-    this.writer.pragma('busy_timeout = 0');
-    this.write = {
-      begin: this.writer.prepare('begin immediate'),
-      commit: this.writer.prepare('commit'),
-      rollback: this.writer.prepare('rollback'),
-      savepoint: this.writer.prepare('savepoint log_call'),
-      release: this.writer.prepare('release log_call'),
-      rollbackTo: this.writer.prepare('rollback to log_call'),
-      touchPart: this.writer.prepare('update robot_parts set last_access = ? where id = ?'),
-      insert: this.writer.prepare(
-        `insert into part_logs (part_id, host, level, time_us, logger_name, message, caller, stack, fields)
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-    };
-
+    this.reader = new SQLite(mainFile);
+    this.reader.pragma('busy_timeout = 5000');
     const searchFile = searchFileFor(mainFile);
     const search = new SQLite(searchFile);
     try {
@@ -91,18 +65,31 @@ export class SqlitePartLogStore implements PartLogStore {
     } finally {
       search.close();
     }
-    this.reader = new SQLite(mainFile);
-    this.reader.pragma('busy_timeout = 5000');
     this.reader.prepare('attach database ? as search').run(searchFile);
     this.reader.pragma('query_only = 1');
-    this.startWorker({ mainFile, searchFile, retention, batchSize: 5000, idleMs: 50 });
+    this.startWriter({ mainFile });
+    this.startIndexer({ mainFile, searchFile, retention, batchSize: 5000, idleMs: 50 });
   }
 
   append(partId: string, seenAt: string, rows: readonly NewLogRow[]): Promise<boolean> {
-    if (this.closed) return Promise.reject(new Error('the log store is closed'));
+    const writer = this.writer;
+    if (this.closed || !writer) return Promise.reject(new Error('the log store is not accepting writes'));
+    const values = new Array<string | number | null>(rows.length * ROW_FIELDS);
+    rows.forEach((r, i) => {
+      const at = i * ROW_FIELDS;
+      values[at] = r.host;
+      values[at + 1] = r.level;
+      values[at + 2] = r.timeUs;
+      values[at + 3] = r.loggerName;
+      values[at + 4] = r.message;
+      values[at + 5] = r.caller;
+      values[at + 6] = r.stack;
+      values[at + 7] = r.fields;
+    });
+    const id = this.nextCallId++;
     return new Promise((resolve, reject) => {
-      this.pending.push({ partId, seenAt, rows, resolve, reject });
-      this.scheduleFlush(0);
+      this.pending.set(id, { partId, rows, resolve, reject });
+      writer.postMessage({ type: 'append', id, partId, seenAt, values } satisfies AppendRequest);
     });
   }
 
@@ -127,92 +114,58 @@ export class SqlitePartLogStore implements PartLogStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.flush();
-    for (const call of this.pending.splice(0)) call.reject(new Error('the log store is closed'));
-    await this.stopWorker();
+    // The writer stores what it was sent before stopping.
+    await stopWorker(this.writer, 10_000);
+    this.writer = undefined;
+    this.failPending(new Error('the log store closed'));
+    await stopWorker(this.indexer, 5000);
+    this.indexer = undefined;
     this.reader.close();
-    this.writer.close();
   }
 
   // ---- writes ----
 
-  private scheduleFlush(delayMs: number): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    const run = () => {
-      this.flushScheduled = false;
-      this.flush();
-    };
-    if (delayMs === 0) setImmediate(run);
-    else setTimeout(run, delayMs);
-  }
-
-  /** Commits every pending call in one transaction; retries shortly if the database is busy. */
-  private flush(): void {
-    if (this.pending.length === 0) return;
-    const w = this.write;
-    try {
-      w.begin.run();
-    } catch (error) {
-      if (isBusy(error) && !this.closed) {
-        this.scheduleFlush(2);
-        return;
-      }
-      for (const call of this.pending.splice(0)) call.reject(error);
-      return;
-    }
-    const calls = this.pending.splice(0);
-    const outcomes: (LogRow[] | false | Error)[] = [];
-    try {
-      for (const call of calls) {
-        w.savepoint.run();
-        try {
-          if (w.touchPart.run(call.seenAt, call.partId).changes === 0) {
-            outcomes.push(false);
-          } else {
-            outcomes.push(call.rows.map((r) => ({ ...r, seq: this.insertRow(call.partId, r) })));
-          }
-        } catch (error) {
-          w.rollbackTo.run();
-          outcomes.push(error instanceof Error ? error : new Error(String(error)));
-        }
-        w.release.run();
-      }
-      w.commit.run();
-    } catch (error) {
-      if (this.writer.inTransaction) w.rollback.run();
-      for (const call of calls) call.reject(error);
-      return;
-    }
-    calls.forEach((call, i) => {
-      const outcome = outcomes[i];
-      if (outcome instanceof Error) call.reject(outcome);
-      else call.resolve(outcome !== false);
+  private startWriter(data: WriterWorkerData): void {
+    const writer = spawnWorker('sqlite-log-writer-worker', data);
+    this.writer = writer;
+    writer.on('message', (message: WriterMessage) => {
+      if (message.type === 'flushed') this.settle(message.outcomes);
     });
-    calls.forEach((call, i) => {
-      const outcome = outcomes[i];
-      if (Array.isArray(outcome) && outcome.length > 0) this.publish({ partId: call.partId, rows: outcome });
+    writer.on('error', (error) => this.onError(`log writer failed: ${error.message}`));
+    writer.on('exit', () => {
+      if (this.writer !== writer || this.closed) return;
+      // Crashed: what it had not confirmed may or may not be stored; those calls fail.
+      this.writer = undefined;
+      this.failPending(new Error('the log writer stopped'));
+      this.startWriter(data);
     });
   }
 
-  private insertRow(partId: string, r: NewLogRow): number {
-    const info = this.write.insert.run(
-      partId,
-      r.host,
-      r.level,
-      r.timeUs,
-      r.loggerName,
-      r.message,
-      r.caller,
-      r.stack,
-      r.fields,
-    );
-    return Number(info.lastInsertRowid);
+  private settle(outcomes: AppendOutcome[]): void {
+    for (const outcome of outcomes) {
+      const call = this.pending.get(outcome.id);
+      if (!call) continue;
+      this.pending.delete(outcome.id);
+      if ('error' in outcome) {
+        call.reject(new Error(`storing logs failed: ${outcome.error}`));
+        continue;
+      }
+      call.resolve(outcome.stored);
+      if (outcome.stored && call.rows.length > 0) this.publish(call.partId, call.rows, outcome.firstSeq);
+    }
   }
 
-  private publish(batch: AppendedLogs): void {
+  private failPending(error: Error): void {
+    for (const call of this.pending.values()) call.reject(error);
+    this.pending.clear();
+  }
+
+  /** Hands a stored call's entries to the listeners watching its part (none: nothing is built). */
+  private publish(partId: string, stored: readonly NewLogRow[], firstSeq: number): void {
+    let batch: AppendedLogs | undefined;
     for (const listener of this.listeners) {
-      if (!listener.watched(batch.partId)) continue;
+      if (!listener.watched(partId)) continue;
+      batch ??= { partId, rows: stored.map((r, i) => ({ ...r, seq: firstSeq + i })) };
       try {
         listener.notify(batch);
       } catch (error) {
@@ -283,38 +236,37 @@ export class SqlitePartLogStore implements PartLogStore {
   }
 
   private newestSeq(): number {
-    return (this.writer.prepare('select coalesce(max(seq), 0) from part_logs').pluck().get() as number) ?? 0;
+    return this.reader.prepare('select coalesce(max(seq), 0) from part_logs').pluck().get() as number;
   }
 
-  // ---- the search worker ----
+  // ---- the search indexer ----
 
-  private startWorker(data: SearchWorkerData): void {
-    const worker = spawnSearchWorker(data);
-    this.worker = worker;
-    worker.on('message', (message: SearchWorkerMessage) => {
+  private startIndexer(data: SearchWorkerData): void {
+    const indexer = spawnWorker('sqlite-log-search-worker', data);
+    this.indexer = indexer;
+    indexer.on('message', (message: SearchWorkerMessage) => {
       if (message.type === 'error') this.onError(`log search worker: ${message.message}`);
     });
-    worker.on('error', (error) => this.onError(`log search worker failed: ${error.message}`));
-    worker.on('exit', () => {
-      if (this.worker !== worker || this.closed) return;
+    indexer.on('error', (error) => this.onError(`log search worker failed: ${error.message}`));
+    indexer.on('exit', () => {
+      if (this.indexer !== indexer || this.closed) return;
       // Crashed: the index stays where it was; a new worker picks up from its watermark.
-      this.worker = undefined;
+      this.indexer = undefined;
       setTimeout(() => {
-        if (!this.closed) this.startWorker(data);
+        if (!this.closed) this.startIndexer(data);
       }, 1000).unref();
     });
   }
+}
 
-  private async stopWorker(): Promise<void> {
-    const worker = this.worker;
-    this.worker = undefined;
-    if (!worker) return;
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-    worker.postMessage({ type: 'stop' });
-    const timer = setTimeout(() => void worker.terminate(), 5000);
-    await exited;
-    clearTimeout(timer);
-  }
+/** Asks a worker to stop and waits for it to exit (terminating it after `graceMs`). */
+async function stopWorker(worker: Worker | undefined, graceMs: number): Promise<void> {
+  if (!worker) return;
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  worker.postMessage({ type: 'stop' });
+  const timer = setTimeout(() => void worker.terminate(), graceMs);
+  await exited;
+  clearTimeout(timer);
 }
 
 /** The WHERE clause of a read, without the message filter; `plus` keeps columns off indexes. */
@@ -341,15 +293,13 @@ function conditions(q: LogSearch, plus: '' | '+'): { sql: string; params: unknow
 }
 
 /**
- * Starts the worker from the compiled file, or, when running from TypeScript sources (tests,
- * the benchmark), through tsx's loader, which a worker does not inherit.
+ * Starts a worker from its compiled file, or, when running from TypeScript sources (tests, the
+ * benchmark), through tsx's loader, which a worker does not inherit.
  */
-function spawnSearchWorker(data: SearchWorkerData): Worker {
+function spawnWorker(name: string, data: object): Worker {
   const here = import.meta.url;
-  if (!here.endsWith('.ts')) {
-    return new Worker(new URL('./sqlite-log-search-worker.js', here), { workerData: data });
-  }
-  const entry = JSON.stringify(new URL('./sqlite-log-search-worker.ts', here).href);
+  if (!here.endsWith('.ts')) return new Worker(new URL(`./${name}.js`, here), { workerData: data });
+  const entry = JSON.stringify(new URL(`./${name}.ts`, here).href);
   const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${entry}); })`;
   return new Worker(boot, { eval: true, workerData: data });
 }

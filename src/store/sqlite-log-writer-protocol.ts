@@ -1,0 +1,27 @@
+/* What the SQLite log store and its writer thread (`sqlite-log-writer-worker.ts`) say to each other. */
+
+/** What the store hands the writer. */
+export interface WriterWorkerData {
+  mainFile: string;
+}
+
+/** Fields of one entry, flattened in this order (cheaper to pass between threads than objects). */
+export const ROW_FIELDS = 8; // host, level, timeUs, loggerName, message, caller, stack, fields
+
+/** The store asks: store one Log call's entries for a part, and record that it was seen. */
+export interface AppendRequest {
+  type: 'append';
+  id: number;
+  partId: string;
+  seenAt: string;
+  /** ROW_FIELDS values per entry. */
+  values: (string | number | null)[];
+}
+
+export type AppendOutcome =
+  | { id: number; stored: true; firstSeq: number }
+  | { id: number; stored: false }
+  | { id: number; error: string };
+
+/** What the writer tells the store. */
+export type WriterMessage = { type: 'flushed'; outcomes: AppendOutcome[] } | { type: 'stopped' };
