@@ -7,20 +7,19 @@
  * both alike. Every loop is bounded in time and calls; every child has its own hard deadline and
  * is killed by PID when this process exits.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { FlotillaReady } from './lib/flotilla-server.js';
-import { Child } from './lib/ipc.js';
+import type { FlotillaReady } from './lib/flotilla-instance.js';
+import { runMain, startRun, type Child } from './lib/ipc.js';
 import type { SetupResult } from './lib/load-generator.js';
-import { renderMarkdown, type BenchReport } from './lib/report.js';
+import { renderMarkdown, writeReport, type BenchReport } from './lib/report.js';
+import { reportDate, runEnvironment } from './lib/run-info.js';
 import {
   cpuPercent,
+  machineBusyPct,
   machinePercent,
   machineSnapshot,
+  OTHER_CPU_WARN_PCT,
   type CpuSnapshot,
   type MachineSnapshot,
 } from './lib/stats.js';
@@ -35,10 +34,6 @@ import {
   type Target,
   type TargetInfo,
 } from './lib/types.js';
-
-const benchDir = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(benchDir, '..');
-const lib = (file: string) => path.join(benchDir, 'lib', file);
 
 const USAGE = `usage: node --import tsx bench/flotilla-bench.ts [--quick] [--warmup S] [--duration S]
        [--concurrency N] [--out NAME]
@@ -118,49 +113,7 @@ function plan(o: Options): RowSpec[] {
   return rows.map((r, i) => ({ ...r, id: String(i + 1) }));
 }
 
-function git(args: string[]): string | undefined {
-  try {
-    return execFileSync('git', args, {
-      cwd: repoRoot,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-  } catch {
-    return undefined;
-  }
-}
-
-function packageVersion(name: string): string {
-  try {
-    const pkg = JSON.parse(
-      readFileSync(path.join(repoRoot, 'node_modules', name, 'package.json'), 'utf8'),
-    ) as {
-      version?: string;
-    };
-    return pkg.version ?? '?';
-  } catch {
-    return '?';
-  }
-}
-
-/** Above this much CPU used by other processes during a row, the report warns. */
-const OTHER_CPU_WARN_PCT = 25;
-
 const fmt = (n: number) => (n >= 100 ? Math.round(n).toString() : n.toPrecision(3));
-
-/** Five significant digits are plenty for measured values, and keep the committed JSON readable. */
-const roundNumbers = (_key: string, value: unknown): unknown =>
-  typeof value === 'number' && !Number.isInteger(value) ? Number(value.toPrecision(5)) : value;
-
-/** The reports are committed, so they are written as `prettier --check` wants them (if prettier is there). */
-async function formatted(text: string, file: string): Promise<string> {
-  try {
-    const prettier = await import('prettier');
-    return await prettier.format(text, { ...(await prettier.resolveConfig(file)), filepath: file });
-  } catch {
-    return text;
-  }
-}
 
 async function main(): Promise<number> {
   const options = parseOptions();
@@ -168,33 +121,15 @@ async function main(): Promise<number> {
   const started = performance.now();
   const loadavgAtStart = os.loadavg();
   // How busy the machine is before anything starts (0.5 s sample of /proc/stat).
-  const idle0 = machineSnapshot();
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  const idle1 = machineSnapshot();
-  const idleCheckPct = idle0 && idle1 ? machinePercent(idle0, idle1) : undefined;
+  const idleCheckPct = await machineBusyPct(500);
   const plannedMs = rows.reduce((sum, r) => sum + r.warmupMs + r.durationMs, 0);
-  // Children exit by themselves after this; this process gives up a little earlier.
-  const childDeadlineMs = plannedMs + 120_000;
-  const watchdog = setTimeout(() => {
-    console.error(
-      `bench: watchdog: still running after ${Math.round((plannedMs + 90_000) / 1000)} s, giving up`,
-    );
-    process.exit(1);
-  }, plannedMs + 90_000);
-  watchdog.unref();
-
-  const children: Child[] = [];
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'flotilla-bench-'));
-  process.on('exit', () => {
-    for (const c of children) c.kill();
-    rmSync(dataDir, { recursive: true, force: true });
+  // Children exit by themselves after their deadline; this process gives up a little earlier.
+  const { spawn, tempDir } = startRun({
+    name: 'bench',
+    watchdogMs: plannedMs + 90_000,
+    childDeadlineMs: plannedMs + 120_000,
   });
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
-  const spawn = (name: string, file: string) => {
-    const child = new Child(name, lib(file), { cwd: repoRoot, deadlineMs: childDeadlineMs });
-    children.push(child);
-    return child;
-  };
+  const dataDir = tempDir('flotilla-bench-');
 
   console.log(
     `bench: ${rows.length} rows, about ${Math.round(plannedMs / 1000) + 10} s; ` +
@@ -328,7 +263,6 @@ async function main(): Promise<number> {
     failures.push(`baseline server refused ${baselineServer.rejected} calls for a bad token`);
   }
 
-  const cpus = os.cpus();
   const warnings: string[] = [];
   if (idleCheckPct !== undefined && idleCheckPct > OTHER_CPU_WARN_PCT) {
     warnings.push(
@@ -345,24 +279,8 @@ async function main(): Promise<number> {
     );
   }
   const report: BenchReport = {
-    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    environment: {
-      node: process.version,
-      platform: `${os.platform()} ${os.arch()}`,
-      cpuModel: cpus[0]?.model.trim() ?? 'unknown',
-      cpuCount: cpus.length,
-      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-      loadavgAtStart,
-      busyBeforeStartPct: idleCheckPct,
-      commit: git(['rev-parse', 'HEAD']) ?? 'unknown',
-      srcDirty: (git(['status', '--porcelain', '--', 'src']) ?? '') !== '',
-      versions: Object.fromEntries(
-        ['@connectrpc/connect-node', '@bufbuild/protobuf', '@viamrobotics/sdk', 'better-sqlite3'].map((n) => [
-          n,
-          packageVersion(n),
-        ]),
-      ),
-    },
+    date: reportDate(),
+    environment: runEnvironment({ loadavgAtStart, busyBeforeStartPct: idleCheckPct }, {}),
     settings: {
       quick: options.quick,
       database: 'sqlite',
@@ -379,13 +297,7 @@ async function main(): Promise<number> {
     warnings,
     wallSeconds: (performance.now() - started) / 1000,
   };
-  const reportsDir = path.join(benchDir, 'reports');
-  mkdirSync(reportsDir, { recursive: true });
-  const mdFile = path.join(reportsDir, `${options.out}.md`);
-  const jsonFile = path.join(reportsDir, `${options.out}.json`);
-  const md = await formatted(renderMarkdown(report), mdFile);
-  writeFileSync(mdFile, md);
-  writeFileSync(jsonFile, await formatted(`${JSON.stringify(report, roundNumbers, 2)}\n`, jsonFile));
+  const md = await writeReport(options.out, report, renderMarkdown(report));
   console.log(`\n${md}`);
   console.log(`bench: wrote bench/reports/${options.out}.md and .json`);
   for (const w of warnings) console.error(`bench: warning: ${w}`);
@@ -393,10 +305,4 @@ async function main(): Promise<number> {
   return report.ok ? 0 : 1;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    process.exit(1);
-  },
-);
+runMain('bench', main);

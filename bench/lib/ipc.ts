@@ -1,4 +1,9 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { repoRoot } from './run-info.js';
 
 /*
  * A tiny request/reply protocol over Node's IPC channel between the orchestrator and its three
@@ -174,4 +179,60 @@ export class Child {
   kill(): void {
     if (this.process.exitCode === null && this.process.signalCode === null) this.process.kill('SIGKILL');
   }
+}
+
+const libDir = path.dirname(fileURLToPath(import.meta.url));
+
+/**
+ * Orchestrator side: the frame of one run. A watchdog ends this process (exit 1) once
+ * `watchdogMs` have passed. `spawn` forks a child from bench/lib/ with a hard deadline of
+ * `childDeadlineMs`; `tempDir` makes a temporary directory in the system temp directory. When
+ * this process exits, every child still running is killed by PID and the temporary directories
+ * are removed. SIGINT and SIGTERM exit with 130.
+ */
+export function startRun(options: { name: string; watchdogMs: number; childDeadlineMs: number }): {
+  spawn: (name: string, file: string) => Child;
+  tempDir: (prefix: string) => string;
+} {
+  const watchdog = setTimeout(() => {
+    console.error(
+      `${options.name}: watchdog: still running after ${Math.round(options.watchdogMs / 1000)} s, giving up`,
+    );
+    process.exit(1);
+  }, options.watchdogMs);
+  watchdog.unref();
+
+  const children: Child[] = [];
+  const tempDirs: string[] = [];
+  process.on('exit', () => {
+    for (const c of children) c.kill();
+    for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
+  return {
+    spawn: (name, file) => {
+      const child = new Child(name, path.join(libDir, file), {
+        cwd: repoRoot,
+        deadlineMs: options.childDeadlineMs,
+      });
+      children.push(child);
+      return child;
+    },
+    tempDir: (prefix) => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+      tempDirs.push(dir);
+      return dir;
+    },
+  };
+}
+
+/** Orchestrator side: runs `main` and exits with its code (1, with the stack, if it throws). */
+export function runMain(name: string, main: () => Promise<number>): void {
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      console.error(`${name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      process.exit(1);
+    },
+  );
 }

@@ -1,21 +1,16 @@
+/*
+ * The RPC benchmark's report (latest.json, latest.md), and what both benchmarks' reports share:
+ * number formats, the environment paragraph, the closing lines, and how the files are written.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RunEnvironment } from './run-info.js';
 import { METHODS, PROTOCOLS, type RowResult } from './types.js';
 
 export interface BenchReport {
   date: string;
-  environment: {
-    node: string;
-    platform: string;
-    cpuModel: string;
-    cpuCount: number;
-    memoryGiB: number;
-    loadavgAtStart: number[];
-    /** Machine CPU busy in a 0.5 s sample just before the run, % of one core. */
-    busyBeforeStartPct: number | undefined;
-    commit: string;
-    /** `git status` shows changes under src/ (the numbers are then for uncommitted code). */
-    srcDirty: boolean;
-    versions: Record<string, string>;
-  };
+  environment: RunEnvironment;
   settings: {
     quick: boolean;
     database: 'sqlite';
@@ -35,11 +30,41 @@ export interface BenchReport {
   wallSeconds: number;
 }
 
-const int = (n: number) => Math.round(n).toLocaleString('en-US');
+export const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 /** Three significant digits, never exponent notation. */
-const ms = (n: number) =>
+export const ms = (n: number): string =>
   n >= 100 ? String(Math.round(n)) : n >= 10 ? n.toFixed(1) : n.toFixed(n >= 1 ? 2 : 3);
-const pct = (n: number | undefined) => (n === undefined ? '–' : String(Math.round(n)));
+export const pct = (n: number | undefined): string => (n === undefined ? '–' : String(Math.round(n)));
+
+/**
+ * The paragraph under a report's title: machine, Node, commit (then `codeNote`), package
+ * versions, and the load when the run started.
+ */
+export function environmentParagraph(e: RunEnvironment, codeNote = ''): string {
+  return (
+    `Node ${e.node} on ${e.platform}, ${e.cpuCount} × ${e.cpuModel}, ${e.memoryGiB} GiB; ` +
+    `commit ${e.commit}${e.srcDirty ? ' (with uncommitted changes under src/)' : ''}${codeNote}; ` +
+    `${Object.entries(e.versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}; loadavg at start ${e.loadavgAtStart.map((n) => n.toFixed(2)).join(' ')}` +
+    (e.busyBeforeStartPct === undefined
+      ? '.'
+      : `, machine ${Math.round(e.busyBeforeStartPct)}% of a core busy just before the run.`)
+  );
+}
+
+/** A report's last lines: its warnings, then the result (`okText` says what ok means). */
+export function closingLines(
+  r: { ok: boolean; failures: string[]; warnings: string[] },
+  okText: string,
+): string[] {
+  const lines: string[] = [];
+  if (r.warnings.length > 0) lines.push('**Warnings:**', '', ...r.warnings.map((w) => `- ${w}`), '');
+  if (r.ok) lines.push(`Result: **ok** — ${okText}`);
+  else lines.push('Result: **FAILED**', '', ...r.failures.map((f) => `- ${f}`));
+  lines.push('');
+  return lines;
+}
 
 function ratioCell(row: RowResult): string {
   if (row.target === 'baseline') return '1 (baseline)';
@@ -53,14 +78,7 @@ export function renderMarkdown(r: BenchReport): string {
   const lines: string[] = [];
   lines.push(`# Flotilla benchmark — ${r.date}`, '');
   lines.push(
-    `Node ${e.node} on ${e.platform}, ${e.cpuCount} × ${e.cpuModel}, ${e.memoryGiB} GiB; ` +
-      `commit ${e.commit}${e.srcDirty ? ' (with uncommitted changes under src/)' : ''}; ` +
-      `${Object.entries(e.versions)
-        .map(([k, v]) => `${k} ${v}`)
-        .join(', ')}; loadavg at start ${e.loadavgAtStart.map((n) => n.toFixed(2)).join(' ')}` +
-      (e.busyBeforeStartPct === undefined
-        ? '.'
-        : `, machine ${Math.round(e.busyBeforeStartPct)}% of a core busy just before the run.`),
+    environmentParagraph(e),
     '',
     `Flotilla on ${s.database === 'sqlite' ? 'SQLite' : s.database} in a fresh data directory; baseline: a bare ` +
       `connect-node server answering GetOrganization with the same reply bytes after a constant bearer ` +
@@ -100,9 +118,33 @@ export function renderMarkdown(r: BenchReport): string {
       '',
     );
   }
-  if (r.warnings.length > 0) lines.push('**Warnings:**', '', ...r.warnings.map((w) => `- ${w}`), '');
-  if (r.ok) lines.push('Result: **ok** — every row ran without errors.');
-  else lines.push('Result: **FAILED**', '', ...r.failures.map((f) => `- ${f}`));
-  lines.push('');
+  lines.push(...closingLines(r, 'every row ran without errors.'));
   return lines.join('\n');
+}
+
+/** Five significant digits are plenty for measured values, and keep the committed JSON readable. */
+const roundNumbers = (_key: string, value: unknown): unknown =>
+  typeof value === 'number' && !Number.isInteger(value) ? Number(value.toPrecision(5)) : value;
+
+/** The reports are committed, so they are written as `prettier --check` wants them (if prettier is there). */
+async function formatted(text: string, file: string): Promise<string> {
+  try {
+    const prettier = await import('prettier');
+    return await prettier.format(text, { ...(await prettier.resolveConfig(file)), filepath: file });
+  } catch {
+    return text;
+  }
+}
+
+const reportsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'reports');
+
+/** Writes bench/reports/`name`.md and `name`.json; returns the markdown as written. */
+export async function writeReport(name: string, report: object, markdown: string): Promise<string> {
+  mkdirSync(reportsDir, { recursive: true });
+  const mdFile = path.join(reportsDir, `${name}.md`);
+  const jsonFile = path.join(reportsDir, `${name}.json`);
+  const md = await formatted(markdown, mdFile);
+  writeFileSync(mdFile, md);
+  writeFileSync(jsonFile, await formatted(`${JSON.stringify(report, roundNumbers, 2)}\n`, jsonFile));
+  return md;
 }

@@ -67,3 +67,14 @@ export function machineSnapshot(): MachineSnapshot | undefined {
 /** Machine CPU busy between two snapshots, as a percentage of one core (2 busy cores = 200). */
 export const machinePercent = (from: MachineSnapshot, to: MachineSnapshot): number =>
   to.total > from.total ? ((to.busy - from.busy) / (to.total - from.total)) * to.cores * 100 : 0;
+
+/** How busy the whole machine is now: a `sampleMs` sample of /proc/stat, % of one core. */
+export async function machineBusyPct(sampleMs: number): Promise<number | undefined> {
+  const from = machineSnapshot();
+  await new Promise((resolve) => setTimeout(resolve, sampleMs));
+  const to = machineSnapshot();
+  return from && to ? machinePercent(from, to) : undefined;
+}
+
+/** Above this much CPU (% of one core) used by other processes, a report warns. */
+export const OTHER_CPU_WARN_PCT = 25;
