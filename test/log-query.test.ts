@@ -4,6 +4,7 @@ import {
   decodeLogPageToken,
   encodeLogPageToken,
   likePatternFor,
+  logFilterOf,
   logLevelOf,
   messageFilter,
   selectedLevels,
@@ -23,6 +24,9 @@ describe('log queries (pure)', () => {
     assert.deepEqual(selectedLevels(['info', 'fatal'], true), ['fatal']);
     assert.deepEqual(selectedLevels(['info'], true), []);
     assert.throws(() => selectedLevels(['info', 'loud'], false), /levels\[1\]: unknown level "loud"/);
+    assert.equal(logFilterOf(''), undefined);
+    assert.equal(logFilterOf('x'.repeat(1024)), 'x'.repeat(1024));
+    assert.throws(() => logFilterOf('x'.repeat(1025)), /filter is longer than 1024/);
   });
 
   it('page tokens round-trip and anything else is refused', () => {
@@ -52,6 +56,9 @@ describe('log queries (pure)', () => {
     assert.equal(trigramQueryFor('ab'), undefined);
     assert.equal(trigramQueryFor('abcab'), '"abc" AND "bca" AND "cab"');
     assert.equal(trigramQueryFor('a"b'), '"a""b"');
+    const long = trigramQueryFor('abcdefghijklmnopqrstuvwxyz0123456789') ?? '';
+    assert.equal(long.split(' AND ').length, 16, 'a long filter asks for at most 16 trigrams');
+    assert.ok(long.startsWith('"abc" AND '));
   });
 });
 

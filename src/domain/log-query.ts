@@ -52,6 +52,18 @@ export function selectedLevels(levels: readonly string[], errorsOnly: boolean): 
   return errorsOnly ? named.filter((l) => ERROR_LEVELS.includes(l)) : [...new Set(named)];
 }
 
+/** Longest message filter accepted, in characters. */
+export const MAX_LOG_FILTER_LENGTH = 1024;
+
+/** A read's or tail's filter: undefined when empty; INVALID_ARGUMENT when too long. */
+export function logFilterOf(filter: string | undefined): string | undefined {
+  if (!filter) return undefined;
+  if (filter.length > MAX_LOG_FILTER_LENGTH) {
+    throw invalidArgument(`filter is longer than ${MAX_LOG_FILTER_LENGTH} characters`);
+  }
+  return filter;
+}
+
 /** Lowercases ASCII letters only: the folding SQL's LIKE applies, so every path agrees. */
 const foldAscii = (s: string): string => s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
 

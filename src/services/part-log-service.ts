@@ -3,6 +3,7 @@ import { invalidArgument, notFound } from '../domain/errors.js';
 import {
   decodeLogPageToken,
   encodeLogPageToken,
+  logFilterOf,
   logLevelOf,
   messageFilter,
   selectedLevels,
@@ -84,6 +85,7 @@ export class PartLogService {
     const limit = Math.min(req.limit || MAX_LOG_PAGE, MAX_LOG_PAGE);
     const levels = selectedLevels(req.levels, req.errorsOnly);
     const before = req.pageToken ? decodeLogPageToken(req.pageToken) : undefined;
+    const filter = logFilterOf(req.filter);
     await this.authorize(principal, partId);
     if (levels?.length === 0) return { entries: [], nextPageToken: '' };
     const rows = await this.store.search({
@@ -91,7 +93,7 @@ export class PartLogService {
       levels,
       startUs: req.startUs,
       endUs: req.endUs,
-      filter: req.filter || undefined,
+      filter,
       before,
       limit: limit + 1,
     });
@@ -115,7 +117,8 @@ export class PartLogService {
   ): AsyncGenerator<readonly LogEntry[]> {
     const partId = requireId(req.partId, 'id');
     const levels = selectedLevels([], req.errorsOnly);
-    const matchesMessage = req.filter ? messageFilter(req.filter) : () => true;
+    const filter = logFilterOf(req.filter);
+    const matchesMessage = filter ? messageFilter(filter) : () => true;
     await this.authorize(principal, partId);
     if (signal.aborted) return;
     const tail = this.hub.open(

@@ -38,16 +38,26 @@ export function prepareSearchFile(search: SqliteDatabase, newestSeq: number): vo
   }
 }
 
+/** Most trigrams a search asks the index for: more narrow the candidates little and cost more. */
+const MAX_QUERY_TRIGRAMS = 16;
+
 /**
- * The FTS5 query for a substring: every distinct trigram of it must occur (a superset of the
- * true matches; LIKE decides). Undefined when the filter is too short for trigrams.
+ * The FTS5 query for a substring: its distinct trigrams must all occur (a superset of the true
+ * matches; LIKE decides). A long filter contributes at most MAX_QUERY_TRIGRAMS of them, spread
+ * over its length. Undefined when the filter is too short for trigrams.
  */
 export function trigramQueryFor(filter: string): string | undefined {
   const chars = [...filter];
   const grams = new Set<string>();
   for (let i = 0; i + 3 <= chars.length; i++) grams.add(chars.slice(i, i + 3).join(''));
   if (grams.size === 0) return undefined;
-  return [...grams].map((g) => `"${g.replace(/"/g, '""')}"`).join(' AND ');
+  const all = [...grams];
+  const step = Math.max(1, all.length / MAX_QUERY_TRIGRAMS);
+  const chosen =
+    all.length <= MAX_QUERY_TRIGRAMS
+      ? all
+      : Array.from({ length: MAX_QUERY_TRIGRAMS }, (_, i) => all[Math.floor(i * step)] ?? '');
+  return chosen.map((g) => `"${g.replace(/"/g, '""')}"`).join(' AND ');
 }
 
 /** The index maintenance the worker runs, on its own connections to both files. */
