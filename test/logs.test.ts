@@ -405,7 +405,7 @@ forEachDialect('machine logs: Log, GetRobotPartLogs, TailRobotPartLogs', (newDat
       assert.notEqual(page.nextPageToken, '', `limit ${String(limit)}`);
     }
     await expectCode(nativePage({ id: part.id, limit: -1n }), Code.InvalidArgument);
-    await expectCode(nativePage({ id: part.id, filter: 'x'.repeat(1025) }), Code.InvalidArgument, 'filter');
+    await expectCode(nativePage({ id: part.id, filter: 'x'.repeat(1025) }), Code.InvalidArgument);
     for (const garbage of ['garbage', '!!!', Buffer.from('v1:abc:1').toString('base64url'), 'djE6MTIz']) {
       await expectCode(
         h.admin.getRobotPartLogs(part.id, undefined, undefined, garbage),
