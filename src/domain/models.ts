@@ -128,6 +128,9 @@ export interface LogEntry {
   fields: Record<string, unknown>[];
 }
 
+/** An entry as a machine pushes it: the time may be missing (the server stamps it). */
+export type PushedLogEntry = Omit<LogEntry, 'timeUs'> & { timeUs: number | undefined };
+
 export interface MachineSummary {
   machine: Machine;
   parts: MachinePart[];

@@ -1,6 +1,6 @@
 import type { JsonReadOptions } from '@bufbuild/protobuf';
 import { appRobotApi } from '@viamrobotics/sdk';
-import type { LogEntry } from '../domain/models.js';
+import type { PushedLogEntry } from '../domain/models.js';
 import { microsOf, structToObject } from './wire-values.js';
 
 /*
@@ -23,10 +23,8 @@ import { microsOf, structToObject } from './wire-values.js';
 /** A decoded Log request: the part's id and its entries (time undefined when not sent). */
 export interface DecodedLogRequest {
   id: string;
-  logs: DecodedLogEntry[];
+  logs: PushedLogEntry[];
 }
-
-export type DecodedLogEntry = Omit<LogEntry, 'timeUs'> & { timeUs: number | undefined };
 
 /** Nested Structs deeper than this are refused, as the generated decoder's recursion would be. */
 const MAX_DEPTH = 64;
@@ -198,8 +196,8 @@ function timestampMicros(r: WireReader): number {
   return seconds * 1_000_000 + Math.floor(nanos / 1000);
 }
 
-function logEntry(r: WireReader): DecodedLogEntry {
-  const entry: DecodedLogEntry = {
+function logEntry(r: WireReader): PushedLogEntry {
+  const entry: PushedLogEntry = {
     host: '',
     level: '',
     timeUs: undefined,
@@ -255,12 +253,6 @@ export function decodeLogRequest(bytes: Uint8Array): DecodedLogRequest {
     else r.skip(tag & 7);
   }
   return request;
-}
-
-/** The entries, those sent without a time stamped with `nowUs`. */
-export function stampMissingTimes(logs: DecodedLogEntry[], nowUs: number): LogEntry[] {
-  for (const l of logs) l.timeUs ??= nowUs;
-  return logs as LogEntry[];
 }
 
 /** The same shape from a request the generated class decoded (Connect JSON). */

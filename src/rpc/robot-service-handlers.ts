@@ -2,7 +2,7 @@ import type { ServiceImpl } from '@connectrpc/connect';
 import { appRobotApi } from '@viamrobotics/sdk';
 import type { MachineAgentService } from '../services/machine-agent-service.js';
 import type { PartLogService } from '../services/part-log-service.js';
-import { LogRequestDecoder, stampMissingTimes, type DecodedLogRequest } from './log-request-codec.js';
+import { LogRequestDecoder, type DecodedLogRequest } from './log-request-codec.js';
 import { partCallerOf } from './call-context.js';
 import { RobotService } from './service-descriptors.generated.js';
 
@@ -59,7 +59,7 @@ export function robotServiceHandlers(
     async log(req, ctx) {
       // The served descriptor decodes Log with the wire decoder (see `servedRobotService`).
       const { id, logs } = req as unknown as DecodedLogRequest;
-      await partLogs.ingest(partCallerOf(ctx, id), stampMissingTimes(logs, Date.now() * 1000));
+      await partLogs.ingest(partCallerOf(ctx, id), logs);
       return {};
     },
     async certificate(req, ctx) {

@@ -8,7 +8,7 @@ import {
   messageFilter,
   selectedLevels,
 } from '../domain/log-query.js';
-import type { LogEntry } from '../domain/models.js';
+import type { LogEntry, PushedLogEntry } from '../domain/models.js';
 import { requireId } from '../domain/validation.js';
 import { nowIso } from '../store/db.js';
 import type { LogRow, NewLogRow, PartLogStore } from '../store/part-log-store.js';
@@ -57,8 +57,12 @@ export class PartLogService {
     private readonly hub: LogTailHub,
   ) {}
 
-  /** Stores a batch a part pushed, all or none; an unknown level refuses the whole batch. */
-  async ingest(principal: PartPrincipal, entries: readonly LogEntry[]): Promise<void> {
+  /**
+   * Stores a batch a part pushed, all or none; an unknown level refuses the whole batch. An
+   * entry sent without a time gets the server's.
+   */
+  async ingest(principal: PartPrincipal, entries: readonly PushedLogEntry[]): Promise<void> {
+    const nowUs = Date.now() * 1000;
     if (entries.length > MAX_LOG_BATCH)
       throw invalidArgument(`a Log call carries at most ${MAX_LOG_BATCH} entries, got ${entries.length}`);
     const rows = entries.map((e, i): NewLogRow => {
@@ -67,7 +71,7 @@ export class PartLogService {
       return {
         host: e.host,
         level,
-        timeUs: e.timeUs,
+        timeUs: e.timeUs ?? nowUs,
         loggerName: e.loggerName,
         message: e.message,
         caller: e.caller === undefined ? null : JSON.stringify(e.caller),
