@@ -4,11 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { isUniqueViolation, nowIso } from '../src/store/db.js';
+import SQLite from 'better-sqlite3';
 import {
   databaseTarget,
   isReachable,
   migrate,
   openDatabase,
+  sqliteFileIn,
   type OpenDatabase,
 } from '../src/store/database.js';
 import { createRepositories } from '../src/store/index.js';
@@ -90,6 +92,39 @@ forEachDialect('store', (newDatabase, dialect) => {
       /abort/,
     );
     assert.equal(await repos.organizations.findById(open.db, 'org-tx'), undefined);
+  });
+
+  it('a transaction that reads, then writes, is not broken by another connection writing in between (SQLite)', async (t) => {
+    if (dialect !== 'sqlite') return t.skip('SQLite only: one file, several connections');
+    const org = (id: string) => ({
+      id,
+      name: id,
+      public_namespace: null,
+      region: '',
+      cid: null,
+      metadata: '{}',
+      created_at: nowIso(),
+    });
+    // Another connection to the same file, as the log writer thread has; it never waits.
+    const other = new SQLite(sqliteFileIn(dataDir));
+    other.pragma('busy_timeout = 0');
+    let otherWrote = false;
+    try {
+      await open.db.transaction().execute(async (trx) => {
+        await repos.organizations.findById(trx, 'org-1');
+        try {
+          other.prepare('update organizations set region = region').run();
+          otherWrote = true;
+        } catch (error) {
+          assert.equal((error as { code?: string }).code, 'SQLITE_BUSY');
+        }
+        await repos.organizations.create(trx, org('org-after-read'));
+      });
+    } finally {
+      other.close();
+    }
+    assert.equal(otherWrote, false, 'the transaction holds the write lock from its start');
+    assert.equal((await repos.organizations.findById(open.db, 'org-after-read'))?.id, 'org-after-read');
   });
 
   it('lists an organization’s own and shared locations in creation order', async () => {

@@ -1,7 +1,17 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import {
+  CompiledQuery,
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  SqliteDriver,
+  sql,
+  type DatabaseConnection,
+  type Driver,
+  type SqliteDialectConfig,
+} from 'kysely';
 import { Migrator, type MigrationProvider } from 'kysely/migration';
 import pg from 'pg';
 import { migrations } from './migrations/index.js';
@@ -34,6 +44,29 @@ export function databaseTarget(dataDir: string, databaseUrl: string | undefined)
 // PostgreSQL returns COUNT(*) and BIGINT as strings; the store only counts small sets.
 pg.types.setTypeParser(20, (value: string) => Number(value));
 
+/**
+ * Kysely's SQLite driver, with transactions that take the write lock when they begin. Other
+ * connections write to the same file (the log writer and search threads); a deferred
+ * transaction that has read and then tries to write after one of them committed fails at once
+ * with SQLITE_BUSY (the busy timeout does not apply to that upgrade). Beginning IMMEDIATE waits
+ * for the lock instead. Transactions on this one connection already run one at a time.
+ */
+class ImmediateTransactionDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateTransactionDialect extends SqliteDialect {
+  constructor(private readonly settings: SqliteDialectConfig) {
+    super(settings);
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateTransactionDriver(this.settings);
+  }
+}
+
 /** Opens the database (creating a SQLite file if needed). Does not migrate. */
 export function openDatabase(target: DatabaseTarget): OpenDatabase {
   if (target.dialect === 'sqlite') {
@@ -43,7 +76,7 @@ export function openDatabase(target: DatabaseTarget): OpenDatabase {
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('synchronous = FULL');
     sqlite.pragma('busy_timeout = 5000');
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const db = new Kysely<Database>({ dialect: new ImmediateTransactionDialect({ database: sqlite }) });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }
   const pool = new pg.Pool({ connectionString: target.url, max: 10 });
