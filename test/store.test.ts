@@ -16,6 +16,17 @@ import {
 import { createRepositories } from '../src/store/index.js';
 import { forEachDialect, type TestDatabase } from './support/databases.js';
 
+/** An organization row named after its id. */
+const orgRow = (id: string, createdAt = nowIso()) => ({
+  id,
+  name: id,
+  public_namespace: null,
+  region: '',
+  cid: null,
+  metadata: '{}',
+  created_at: createdAt,
+});
+
 forEachDialect('store', (newDatabase, dialect) => {
   let database: TestDatabase;
   let open: OpenDatabase;
@@ -99,15 +110,6 @@ forEachDialect('store', (newDatabase, dialect) => {
   void sqliteOnly(
     'a transaction that reads, then writes, is not broken by another connection writing in between',
     async () => {
-      const org = (id: string) => ({
-        id,
-        name: id,
-        public_namespace: null,
-        region: '',
-        cid: null,
-        metadata: '{}',
-        created_at: nowIso(),
-      });
       // Another connection to the same file, as the log writer thread has; it never waits.
       const other = new SQLite(sqliteFileIn(dataDir));
       other.pragma('busy_timeout = 0');
@@ -121,7 +123,7 @@ forEachDialect('store', (newDatabase, dialect) => {
           } catch (error) {
             assert.equal((error as { code?: string }).code, 'SQLITE_BUSY');
           }
-          await repos.organizations.create(trx, org('org-after-read'));
+          await repos.organizations.create(trx, orgRow('org-after-read'));
         });
       } finally {
         other.close();
@@ -137,15 +139,7 @@ forEachDialect('store', (newDatabase, dialect) => {
       ['org-a', 1],
       ['org-b', 2],
     ] as const) {
-      await repos.organizations.create(open.db, {
-        id,
-        name: id,
-        public_namespace: null,
-        region: '',
-        cid: null,
-        metadata: '{}',
-        created_at: t(seconds),
-      });
+      await repos.organizations.create(open.db, orgRow(id, t(seconds)));
     }
     const loc = (id: string, org: string, s: number) => ({
       id,
