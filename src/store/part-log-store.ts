@@ -47,12 +47,6 @@ export interface LogRetention {
   intervalMs: number;
 }
 
-/** How far the search index runs behind what is stored (SQLite keeps it off the write path). */
-export interface SearchIndexLag {
-  newestSeq: number;
-  indexedThroughSeq: number;
-}
-
 /**
  * Where machine logs live. Ingestion, search and the feed of new entries are dialect-specific
  * (SQLite batches the search index in a worker; PostgreSQL uses pg_trgm and LISTEN/NOTIFY), so
@@ -71,8 +65,6 @@ export interface PartLogStore {
    * any replica, for the parts `watched` says yes to. Returns the unsubscribe function.
    */
   onAppended(listener: (batch: AppendedLogs) => void, watched: (partId: string) => boolean): () => void;
-  /** How far behind the search index is (for the benchmark and diagnostics). */
-  searchIndexLag(): Promise<SearchIndexLag>;
   /** Stops background work and closes the store's own connections. */
   close(): Promise<void>;
 }

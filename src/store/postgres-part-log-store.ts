@@ -9,7 +9,6 @@ import type {
   LogSearch,
   NewLogRow,
   PartLogStore,
-  SearchIndexLag,
 } from './part-log-store.js';
 import type { Database } from './schema.js';
 
@@ -118,16 +117,6 @@ export class PostgresPartLogStore implements PartLogStore, RetentionOps {
     const listener = { notify, watched };
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
-  }
-
-  async searchIndexLag(): Promise<SearchIndexLag> {
-    const row = await this.db
-      .selectFrom('part_logs')
-      .select((eb) => eb.fn.max('seq').as('newest'))
-      .executeTakeFirst();
-    const newestSeq = Number(row?.newest ?? 0);
-    // The trigram index is maintained by PostgreSQL within each insert.
-    return { newestSeq, indexedThroughSeq: newestSeq };
   }
 
   async close(): Promise<void> {

@@ -18,8 +18,7 @@ export interface SearchWorkerData {
 }
 
 /** What the worker tells the store. */
-export type SearchWorkerMessage =
-  { type: 'error'; message: string } | { type: 'retention'; deleted: number } | { type: 'stopped' };
+export type SearchWorkerMessage = { type: 'error'; message: string };
 
 /*
  * The worker thread behind SQLite log search: indexes new entries in batches and runs the
@@ -87,9 +86,7 @@ function retentionLoop(): void {
         setImmediate(() => (stopping ? reject(new Error('stopping')) : resolve())),
       ),
   )
-    .then((deleted) => {
-      if (deleted > 0) port.postMessage({ type: 'retention', deleted } satisfies SearchWorkerMessage);
-    })
+    .then(() => undefined)
     .catch((error: unknown) => {
       if (!stopping) report(error);
     })
@@ -107,7 +104,6 @@ port.on('message', (message: { type: 'stop' }) => {
   void (retentionRunning ?? Promise.resolve()).finally(() => {
     main.close();
     search.close();
-    port.postMessage({ type: 'stopped' } satisfies SearchWorkerMessage);
     port.close();
   });
 });

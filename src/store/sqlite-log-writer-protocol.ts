@@ -24,4 +24,4 @@ export type AppendOutcome =
   | { id: number; error: string };
 
 /** What the writer tells the store. */
-export type WriterMessage = { type: 'flushed'; outcomes: AppendOutcome[] } | { type: 'stopped' };
+export type WriterMessage = { type: 'flushed'; outcomes: AppendOutcome[] };

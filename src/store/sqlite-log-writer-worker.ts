@@ -102,6 +102,5 @@ port.on('message', (message: AppendRequest | { type: 'stop' }) => {
   }
   flush();
   db.close();
-  port.postMessage({ type: 'stopped' } satisfies WriterMessage);
   port.close();
 });

@@ -8,7 +8,6 @@ import type {
   LogSearch,
   NewLogRow,
   PartLogStore,
-  SearchIndexLag,
 } from './part-log-store.js';
 import { prepareSearchFile, searchFileFor, trigramQueryFor } from './sqlite-log-search.js';
 import type { SearchWorkerData, SearchWorkerMessage } from './sqlite-log-search-worker.js';
@@ -101,14 +100,6 @@ export class SqlitePartLogStore implements PartLogStore {
     const listener = { notify, watched };
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
-  }
-
-  searchIndexLag(): Promise<SearchIndexLag> {
-    const indexedThroughSeq = this.reader
-      .prepare('select indexed_through from search.search_state')
-      .pluck()
-      .get() as number;
-    return Promise.resolve({ newestSeq: this.newestSeq(), indexedThroughSeq });
   }
 
   async close(): Promise<void> {
