@@ -24,6 +24,8 @@ export interface ServerConfig {
   logRetention: LogRetention;
   /** Most log entries a live tail may have waiting for a slow client before it is stopped. */
   logTailBuffer: number;
+  /** Largest module file accepted by UploadModuleFile, in bytes. */
+  moduleFileMaxBytes: number;
 }
 
 /** Flags given on the command line; each overrides its environment variable. */
@@ -45,6 +47,7 @@ export const DEFAULT_LOG_MAX_AGE_SECONDS = 30 * 24 * 60 * 60;
 export const DEFAULT_LOG_MAX_ENTRIES_PER_PART = 1_000_000;
 export const DEFAULT_LOG_RETENTION_INTERVAL_SECONDS = 60;
 export const DEFAULT_LOG_TAIL_BUFFER = 10_000;
+export const DEFAULT_MODULE_FILE_MAX_BYTES = 512 * 1024 * 1024;
 
 /** The data directory: flag, then FLOTILLA_DATA_DIR, then ./data. */
 export const resolveDataDir = (flag: string | undefined, env: NodeJS.ProcessEnv): string =>
@@ -137,6 +140,11 @@ export function loadServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = pr
       env.FLOTILLA_LOG_TAIL_BUFFER,
       DEFAULT_LOG_TAIL_BUFFER,
       'FLOTILLA_LOG_TAIL_BUFFER',
+    ),
+    moduleFileMaxBytes: positiveInt(
+      env.FLOTILLA_MODULE_FILE_MAX_BYTES,
+      DEFAULT_MODULE_FILE_MAX_BYTES,
+      'FLOTILLA_MODULE_FILE_MAX_BYTES',
     ),
   };
 }

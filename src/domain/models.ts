@@ -1,4 +1,5 @@
 import type { OnlineState } from './online-state.js';
+import type { ModuleModel, RegistryItemStatus, RegistryItemType, RegistryVisibility } from './registry.js';
 
 /** The objects services hand to adapters (RPC handlers, the CLI). Times are Date objects. */
 
@@ -176,4 +177,45 @@ export interface FragmentUsage {
   organizations: number;
   machines: number;
   machinesInCurrentOrg: number;
+}
+
+/** One uploaded build of a module version, for one platform. */
+export interface ModuleFile {
+  platform: string;
+  sizeBytes: number;
+  /** SHA-256 of the bytes, lowercase hex. */
+  sha256: string;
+  uploadedAt: Date;
+}
+
+/** A module version: what the module declared when its first file was uploaded, and its files. */
+export interface ModuleVersion {
+  version: string;
+  models: ModuleModel[];
+  entrypoint: string;
+  firstRun: string | undefined;
+  /** Ordered by platform. */
+  files: ModuleFile[];
+}
+
+/** A registry item (a module, an ML model, ...), with its versions when it is a module. */
+export interface RegistryItem {
+  /** `<namespace>:<name>`, or `<organization id>:<name>` while the organization has no namespace. */
+  itemId: string;
+  organizationId: string;
+  publicNamespace: string;
+  name: string;
+  type: RegistryItemType;
+  visibility: RegistryVisibility;
+  status: RegistryItemStatus;
+  url: string;
+  description: string;
+  models: ModuleModel[];
+  entrypoint: string;
+  firstRun: string | undefined;
+  markdownDescription: string | undefined;
+  /** Ascending semver order. */
+  versions: ModuleVersion[];
+  createdAt: Date;
+  updatedAt: Date;
 }

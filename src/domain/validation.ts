@@ -1,4 +1,5 @@
 import { invalidArgument } from './errors.js';
+import { isUuid } from './ids.js';
 
 /** Longest name (organization, location, key) accepted, in characters. */
 export const MAX_NAME_LENGTH = 256;
@@ -38,6 +39,8 @@ export function requireNamespace(value: string | undefined): string {
       'public namespace may hold only lowercase letters, digits and dashes (1-63 characters, no dash at either end)',
     );
   }
+  // Registry ids are `<namespace or organization id>:<name>`: a namespace shaped like an id would be ambiguous.
+  if (isUuid(ns)) throw invalidArgument('public namespace must not have the form of an organization id');
   return ns;
 }
 

@@ -2,7 +2,9 @@ import { MethodKind } from '@bufbuild/protobuf';
 import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
 import type { AuthenticationService } from '../services/authentication-service.js';
 import type { Services } from '../services/index.js';
+import type { ModuleFileService } from '../services/module-file-service.js';
 import type { PartLogService } from '../services/part-log-service.js';
+import type { RegistryService } from '../services/registry-service.js';
 import { apiKeyHandlers } from './api-key-handlers.js';
 import { authHandlers } from './auth-handlers.js';
 import { AuthService } from './auth-service-descriptor.js';
@@ -13,6 +15,7 @@ import { machineHandlers } from './machine-handlers.js';
 import { memberHandlers } from './member-handlers.js';
 import { metadataHandlers } from './metadata-handlers.js';
 import { organizationHandlers } from './organization-handlers.js';
+import { registryHandlers } from './registry-handlers.js';
 import { robotServiceHandlers, servedRobotService } from './robot-service-handlers.js';
 import { roleHandlers } from './role-handlers.js';
 import { AppService, RobotService } from './service-descriptors.generated.js';
@@ -26,7 +29,11 @@ interface ServiceShape {
  * A full implementation of a service: the given handlers, and for every other method a handler
  * answering UNIMPLEMENTED with the method's name. Records each implemented procedure.
  */
-function complete<T extends object>(service: ServiceShape, handlers: T, implemented: Set<string>): T {
+export function completeService<T extends object>(
+  service: ServiceShape,
+  handlers: T,
+  implemented: Set<string>,
+): T {
   const impl: Record<string, unknown> = { ...(handlers as Record<string, unknown>) };
   for (const [local, method] of Object.entries(service.methods)) {
     if (typeof impl[local] === 'function') {
@@ -45,10 +52,18 @@ function complete<T extends object>(service: ServiceShape, handlers: T, implemen
   return impl as T;
 }
 
+/** Services built beside the use-case graph, from stores the server opens (log store, blob store). */
+export interface StoreBackedServices {
+  partLogs: PartLogService;
+  registry: RegistryService;
+  moduleFiles: ModuleFileService;
+}
+
 /** The routes of all three services, and which procedures need an authenticated caller. */
-export function createRoutes(services: Services, auth: AuthenticationService, partLogs: PartLogService) {
+export function createRoutes(services: Services, auth: AuthenticationService, stored: StoreBackedServices) {
+  const { partLogs } = stored;
   const implemented = new Set<string>();
-  const app = complete(
+  const app = completeService(
     AppService,
     {
       ...organizationHandlers(services.organizations, services.locations),
@@ -60,11 +75,16 @@ export function createRoutes(services: Services, auth: AuthenticationService, pa
       ...roleHandlers(services.roles),
       ...memberHandlers(services.members),
       ...logHandlers(partLogs),
+      ...registryHandlers(stored.registry, stored.moduleFiles),
     },
     implemented,
   );
-  const robot = complete(RobotService, robotServiceHandlers(services.machineAgent, partLogs), implemented);
-  const authService = complete(AuthService, authHandlers(auth), implemented);
+  const robot = completeService(
+    RobotService,
+    robotServiceHandlers(services.machineAgent, partLogs),
+    implemented,
+  );
+  const authService = completeService(AuthService, authHandlers(auth), implemented);
   const register = (router: ConnectRouter) => {
     router.service(AppService, app);
     router.service(servedRobotService, robot);

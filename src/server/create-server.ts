@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import type { ServerConfig } from '../config.js';
 import { loadServerKeys } from '../crypto/server-keys.js';
@@ -5,10 +6,14 @@ import { authenticationInterceptor, errorInterceptor } from '../rpc/interceptors
 import { createRoutes } from '../rpc/routes.js';
 import { databaseTarget, isReachable, migrate, openDatabase, openPartLogStore } from '../store/database.js';
 import type { PartLogStore } from '../store/part-log-store.js';
+import { FileBlobStore } from '../store/file-blob-store.js';
 import { LogTailHub } from '../services/log-tail-hub.js';
+import { ModuleFileService } from '../services/module-file-service.js';
+import { RegistryService } from '../services/registry-service.js';
 import { PartLogService } from '../services/part-log-service.js';
 import type { FleetSettings } from '../services/context.js';
 import { httpFront, type RequestHandler } from './http-front.js';
+import { moduleDownloadRoute } from './module-download-route.js';
 import { provisioningRoute } from './provisioning-route.js';
 import { invitePage } from './invite-page.js';
 import { createSmtpInviteMailer, inviteDelivery } from '../mail/invite-mailer.js';
@@ -36,8 +41,10 @@ export async function startServer(
   const target = databaseTarget(config.dataDir, config.databaseUrl);
   const database = openDatabase(target);
   let logStore: PartLogStore;
+  let blobs: FileBlobStore;
   try {
     await migrate(database.db);
+    blobs = await FileBlobStore.openIn(join(config.dataDir, 'blobs'));
     logStore = await openPartLogStore(target, database.db, config.logRetention, (message) =>
       logger.warn(message),
     );
@@ -65,7 +72,13 @@ export async function startServer(
     inviteDelivery(mailer, logger),
   );
   const tails = new LogTailHub(logStore, config.logTailBuffer);
-  const routes = createRoutes(services, auth, new PartLogService(deps, logStore, tails));
+  const registry = new RegistryService(deps, blobs);
+  const moduleFiles = new ModuleFileService(deps, blobs, registry, config.moduleFileMaxBytes);
+  const routes = createRoutes(services, auth, {
+    partLogs: new PartLogService(deps, logStore, tails),
+    registry,
+    moduleFiles,
+  });
 
   const rpc = connectNodeAdapter({
     routes: routes.register,
@@ -80,6 +93,7 @@ export async function startServer(
       rpc,
       () => isReachable(database.db),
       provisioningRoute(services.provisioning, auth),
+      moduleDownloadRoute(registry, moduleFiles, auth, logger),
       invitePage(services.members, logger),
     ),
     { host: config.host, port: config.port, tls: config.tls },

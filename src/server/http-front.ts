@@ -15,7 +15,9 @@ const ALLOWED_HEADERS = [
   'connect-protocol-version',
   'connect-timeout-ms',
 ].join(', ');
-const EXPOSED_HEADERS = ['grpc-status', 'grpc-message', 'grpc-status-details-bin'].join(', ');
+const EXPOSED_HEADERS = ['grpc-status', 'grpc-message', 'grpc-status-details-bin', 'x-content-sha256'].join(
+  ', ',
+);
 
 /**
  * Plain HTTP in front of the RPC handler: CORS for browsers using gRPC-web from another origin,
@@ -34,7 +36,7 @@ export function httpFront(
       res.setHeader('vary', 'origin');
       res.setHeader('access-control-expose-headers', EXPOSED_HEADERS);
       if (req.method === 'OPTIONS') {
-        res.setHeader('access-control-allow-methods', 'POST, GET, OPTIONS');
+        res.setHeader('access-control-allow-methods', 'POST, GET, HEAD, OPTIONS');
         res.setHeader('access-control-allow-headers', ALLOWED_HEADERS);
         res.setHeader('access-control-max-age', '7200');
         res.writeHead(204);

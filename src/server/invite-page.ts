@@ -2,7 +2,7 @@ import { DomainError } from '../domain/errors.js';
 import type { InviteSummary, MemberService } from '../services/member-service.js';
 import type { AnyRequest } from './http-front.js';
 import type { Logger } from './logger.js';
-import type { HttpRoute } from './provisioning-route.js';
+import type { HttpRoute } from './http-replies.js';
 
 const PATH = /^\/invite\/([A-Za-z0-9_-]{1,128})$/;
 /** Largest form body accepted, in bytes. */

@@ -113,7 +113,7 @@ export class OrganizationService {
     });
   }
 
-  /** Deletes an organization that holds no locations, with its keys and grants. */
+  /** Deletes an organization that holds no locations, fragments or registry items, with its keys and grants. */
   async delete(principal: FleetPrincipal, organizationId: string): Promise<void> {
     const id = requireId(organizationId, 'organization_id');
     const { repos, authz } = this.deps;
@@ -121,6 +121,14 @@ export class OrganizationService {
       await authz.require(trx, principal, { type: 'organization', id }, 'write_organization');
       if ((await repos.locations.countInOrganization(trx, id)) > 0) {
         throw failedPrecondition('the organization still holds locations; delete them first');
+      }
+      if ((await repos.fragments.countForOrganization(trx, id)) > 0) {
+        throw failedPrecondition('the organization still holds fragments; delete them first');
+      }
+      if ((await repos.registry.countForOrganization(trx, id)) > 0) {
+        throw failedPrecondition(
+          'the organization still holds registry items; delete or transfer them first',
+        );
       }
       await repos.locations.removeSharesWith(trx, id);
       await repos.authorizations.deleteForOrganization(trx, id);

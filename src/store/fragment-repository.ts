@@ -27,6 +27,15 @@ export class FragmentRepository {
       .execute();
   }
 
+  async countForOrganization(db: Db, organizationId: string): Promise<number> {
+    const row = await db
+      .selectFrom('fragments')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('organization_id', '=', organizationId)
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
   /** Fragments of an organization with one of these visibilities, oldest first. */
   listForOrganization(
     db: Db,

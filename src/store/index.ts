@@ -6,6 +6,7 @@ import { LocationRepository } from './location-repository.js';
 import { MetadataRepository } from './metadata-repository.js';
 import { OrganizationRepository } from './organization-repository.js';
 import { PartRepository } from './part-repository.js';
+import { RegistryRepository } from './registry-repository.js';
 import { RobotRepository } from './robot-repository.js';
 import { UserRepository } from './user-repository.js';
 
@@ -21,6 +22,7 @@ export interface Repositories {
   parts: PartRepository;
   fragments: FragmentRepository;
   invites: InviteRepository;
+  registry: RegistryRepository;
 }
 
 export function createRepositories(): Repositories {
@@ -35,5 +37,6 @@ export function createRepositories(): Repositories {
     parts: new PartRepository(),
     fragments: new FragmentRepository(),
     invites: new InviteRepository(),
+    registry: new RegistryRepository(),
   };
 }

@@ -39,6 +39,14 @@ export class OrganizationRepository {
       .execute();
   }
 
+  findByNamespace(db: Db, namespace: string): Promise<OrganizationRow | undefined> {
+    return db
+      .selectFrom('organizations')
+      .selectAll()
+      .where('public_namespace', '=', namespace)
+      .executeTakeFirst();
+  }
+
   async namespaceTaken(db: Db, namespace: string): Promise<boolean> {
     const row = await db
       .selectFrom('organizations')

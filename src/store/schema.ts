@@ -190,6 +190,49 @@ export interface OrganizationInviteTable {
   created_at: string;
 }
 
+/** A registry item: a module, an ML model, an archive... owned by one organization. */
+export interface RegistryItemTable {
+  id: string;
+  organization_id: string;
+  /** Unique in the organization; the public id is `<namespace or organization id>:<name>`. */
+  name: string;
+  type: string;
+  visibility: string;
+  description: string;
+  url: string;
+  /** Modules: the models they provide (JSON list), their entrypoint and first-run script. */
+  models: string;
+  entrypoint: string;
+  first_run: string | null;
+  markdown_description: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A module version, created by its first upload: what the module declared then. */
+export interface ModuleVersionTable {
+  item_id: string;
+  version: string;
+  models: string;
+  entrypoint: string;
+  first_run: string | null;
+  created_at: string;
+}
+
+/** An uploaded module file: one per item, version and platform; `id` names its blob. */
+export interface ModuleFileTable {
+  id: string;
+  item_id: string;
+  version: string;
+  platform: string;
+  /** JSON list of platform tags. */
+  platform_tags: string;
+  size_bytes: number;
+  /** Lowercase hex SHA-256 of the bytes. */
+  sha256: string;
+  uploaded_at: string;
+}
+
 export interface Database {
   users: UserTable;
   organizations: OrganizationTable;
@@ -208,6 +251,9 @@ export interface Database {
   fragment_tags: FragmentTagTable;
   fragment_uses: FragmentUseTable;
   organization_invites: OrganizationInviteTable;
+  registry_items: RegistryItemTable;
+  module_versions: ModuleVersionTable;
+  module_files: ModuleFileTable;
 }
 
 export type UserRow = Selectable<UserTable>;
@@ -228,3 +274,6 @@ export type FragmentRevisionRow = Selectable<FragmentRevisionTable>;
 export type FragmentTagRow = Selectable<FragmentTagTable>;
 export type FragmentUseRow = Selectable<FragmentUseTable>;
 export type OrganizationInviteRow = Selectable<OrganizationInviteTable>;
+export type RegistryItemRow = Selectable<RegistryItemTable>;
+export type ModuleVersionRow = Selectable<ModuleVersionTable>;
+export type ModuleFileRow = Selectable<ModuleFileTable>;
