@@ -2,12 +2,14 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, it } from 'node:test';
 import { Struct } from '@bufbuild/protobuf';
-import { Code, createPromiseClient } from '@connectrpc/connect';
-import { createConnectTransport } from '@connectrpc/connect-node';
+import { Code, createPromiseClient, type PromiseClient } from '@connectrpc/connect';
+import { createAsyncIterable } from '@connectrpc/connect/protocol';
+import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
 import { appApi, createViamClient, type AppClient } from '@viamrobotics/sdk';
 import { main } from '../src/cli/main.js';
 import { ALL_PERMISSIONS, ROLE_PERMISSIONS, type Permission } from '../src/authz/permissions.js';
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
+import { AppService } from '../src/rpc/service-descriptors.generated.js';
 import { forEachDialect } from './support/databases.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
@@ -39,6 +41,8 @@ interface OrgWorld {
   robot1: Machine;
   robot2: Machine;
   fragmentId: string;
+  /** A private module with an entrypoint, ready for uploads. */
+  moduleId: string;
   /** A key of this organization that grants in the matrix name (addRole's identity). */
   granteeKeyId: string;
   /** A user who is a member of this organization only. */
@@ -65,6 +69,8 @@ interface Grant {
 interface Principal {
   name: string;
   client: AppClient;
+  /** The access token behind `client`, for calls the SDK can't make (client streams). */
+  token: string;
   grants: Grant[];
   part: boolean;
   home: () => OrgWorld;
@@ -82,7 +88,7 @@ interface MethodSpec {
   perm: Permission;
   /** Builds a fresh object for this cell (destructive methods). */
   fresh?: (t: Target) => Promise<Target>;
-  call: (c: AppClient, t: Target) => Promise<unknown>;
+  call: (c: AppClient, t: Target, p: Principal) => Promise<unknown>;
   snapshot: (admin: AppClient, t: Target) => Promise<unknown>;
   /** The answer when the caller is allowed, if not OK (a rule past authorization refuses the call). */
   allowed?: Code;
@@ -139,6 +145,13 @@ forEachDialect('authorization matrix', (newDatabase) => {
   const clientForToken = async (token: string) =>
     (await createViamClient({ serviceHost: t.url, credentials: { type: 'access-token', payload: token } }))
       .appClient;
+  let grpcClient: PromiseClient<typeof AppService> | undefined;
+  /** One native gRPC client (HTTP/2) for the whole matrix. */
+  const grpcApp = () =>
+    (grpcClient ??= createPromiseClient(
+      AppService,
+      createGrpcTransport({ baseUrl: t.url, httpVersion: '2' }),
+    ));
   const authClient = () =>
     createPromiseClient(AuthService, createConnectTransport({ baseUrl: t.url, httpVersion: '1.1' }));
 
@@ -156,6 +169,8 @@ forEachDialect('authorization matrix', (newDatabase) => {
     const fragment = await admin.createFragment(orgId, uniq('frag'), Struct.fromJson({ components: [] }));
     assert.ok(fragment);
     const key = await admin.createKey([auth(orgId, 'organization', orgId, 'operator')], uniq('grantee'));
+    const { moduleId } = await admin.createModule(orgId, uniq('mod'));
+    await admin.updateModule(moduleId, appApi.Visibility.PRIVATE, '', '', [], 'bin/run');
     await admin.updateOrganizationMetadata(orgId, { tag: 'org' });
     await admin.updateLocationMetadata(l1.id, { tag: 'loc' });
     await admin.updateLocationMetadata(l2.id, { tag: 'loc' });
@@ -173,6 +188,7 @@ forEachDialect('authorization matrix', (newDatabase) => {
       robot1,
       robot2,
       fragmentId: fragment.id,
+      moduleId,
       granteeKeyId: key.id,
       member: await newMember(orgId),
     };
@@ -200,7 +216,11 @@ forEachDialect('authorization matrix', (newDatabase) => {
       grant.resourceId === org.id ? 'organization' : grant.resourceId === org.loc1.id ? 'location' : 'robot';
     const key = await admin.createKey([auth(org.id, type, grant.resourceId, grant.role)], uniq(name));
     const client = (await t.clientForKey(key.id, key.key)).appClient;
-    const p: Principal = { name, client, grants: [grant], part: false, home: () => org, other };
+    const { accessToken: token } = await authClient().authenticate({
+      entity: key.id,
+      credentials: { type: 'api-key', payload: key.key },
+    });
+    const p: Principal = { name, client, token, grants: [grant], part: false, home: () => org, other };
     principals.push(p);
   }
 
@@ -241,6 +261,7 @@ forEachDialect('authorization matrix', (newDatabase) => {
       {
         name: 'user (org owner)',
         client: userClient,
+        token: userToken,
         grants: userGrants,
         part: false,
         home: () => A,
@@ -249,6 +270,7 @@ forEachDialect('authorization matrix', (newDatabase) => {
       {
         name: 'user (org operator)',
         client: userClient,
+        token: userToken,
         grants: userGrants,
         part: false,
         home: () => C,
@@ -266,6 +288,7 @@ forEachDialect('authorization matrix', (newDatabase) => {
     principals.push({
       name: 'part token',
       client: await clientForToken(partToken),
+      token: partToken,
       grants: [],
       part: true,
       home: () => A,
@@ -378,6 +401,41 @@ forEachDialect('authorization matrix', (newDatabase) => {
     return [m.members.map((x) => x.userId).sort(), m.invites.map((i) => i.email).sort()];
   };
   const nothing = () => Promise.resolve(null);
+  const snapItems = async (a: AppClient, tg: Target) =>
+    (await a.listRegistryItems(tg.org.id, [], [], [], []))
+      .filter((i) => i.organizationId === tg.org.id)
+      .map((i) => [i.itemId, i.type, i.visibility, i.description])
+      .sort();
+  const snapModule = async (a: AppClient, tg: Target) => {
+    const m = await a.getModule(tg.extra ?? tg.org.moduleId).catch((e: { code?: Code }) => e.code);
+    return typeof m === 'object'
+      ? [m.moduleId, m.description, m.entrypoint, m.versions.map((v) => [v.version, v.files.length])]
+      : m;
+  };
+  const freshItem = async (tg: Target): Promise<Target> => {
+    const name = uniq('item');
+    await admin.createRegistryItem(tg.org.id, name, 2 /* ML model */);
+    return { ...tg, extra: `${tg.org.id}:${name}` };
+  };
+  const freshModule = async (tg: Target): Promise<Target> => ({
+    ...tg,
+    extra: (await admin.createModule(tg.org.id, uniq('mod'))).moduleId,
+  });
+  let uploads = 0;
+  /** One small module file for a new version, sent over native gRPC with the principal's token. */
+  const upload = (p: Principal, moduleId: string) => {
+    uploads += 1;
+    const messages = createAsyncIterable([
+      new appApi.UploadModuleFileRequest({
+        moduleFile: {
+          case: 'moduleFileInfo',
+          value: new appApi.ModuleFileInfo({ moduleId, version: `1.0.${uploads}`, platform: 'linux/amd64' }),
+        },
+      }),
+      new appApi.UploadModuleFileRequest({ moduleFile: { case: 'file', value: new Uint8Array([1, 2, 3]) } }),
+    ]);
+    return grpcApp().uploadModuleFile(messages, { headers: { authorization: `Bearer ${p.token}` } });
+  };
 
   const METHODS: MethodSpec[] = [
     // Organizations
@@ -564,6 +622,117 @@ forEachDialect('authorization matrix', (newDatabase) => {
         raw(a, 'getFragment')({ id: tg.extra ?? '', version: 'matrix-tag' }).then(() => 'tagged', codeOf),
       call: (c, tg) =>
         raw(c, 'setFragmentTag')({ fragmentId: tg.extra ?? '', tag: 'matrix-tag', revision: '1' }),
+    },
+    // Registry items and modules (a private module of the organization)
+    {
+      name: 'getRegistryItem',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'read_organization',
+      snapshot: nothing,
+      call: (c, tg) => c.getRegistryItem(tg.org.moduleId),
+    },
+    {
+      name: 'listRegistryItems',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'read_organization',
+      snapshot: nothing,
+      call: async (c, tg) => {
+        const name = tg.org.moduleId.split(':')[1];
+        const items = await c.listRegistryItems(tg.org.id, [], [], [], []);
+        mustShow(items.some((i) => i.organizationId === tg.org.id && i.name === name));
+      },
+    },
+    {
+      name: 'createRegistryItem',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_private_registry_item',
+      snapshot: snapItems,
+      call: (c, tg) => c.createRegistryItem(tg.org.id, uniq('item'), 1 /* archive */),
+    },
+    {
+      name: 'updateRegistryItem',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_private_registry_item',
+      fresh: freshItem,
+      snapshot: snapItems,
+      call: (c, tg) => c.updateRegistryItem(tg.extra ?? '', 2, uniq('described'), appApi.Visibility.PRIVATE),
+    },
+    {
+      name: 'deleteRegistryItem',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_private_registry_item',
+      fresh: freshItem,
+      snapshot: snapItems,
+      call: (c, tg) => c.deleteRegistryItem(tg.extra ?? ''),
+    },
+    {
+      name: 'renameRegistryItem',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_private_registry_item',
+      fresh: freshItem,
+      snapshot: snapItems,
+      call: (c, tg) => raw(c, 'renameRegistryItem')({ itemId: tg.extra ?? '', newName: uniq('renamed') }),
+    },
+    {
+      // No organization holds the namespace: an allowed caller meets that instead.
+      name: 'transferRegistryItem',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_private_registry_item',
+      allowed: Code.NotFound,
+      fresh: freshItem,
+      snapshot: snapItems,
+      call: (c, tg) =>
+        raw(c, 'transferRegistryItem')({ itemId: tg.extra ?? '', newPublicNamespace: 'nobody-holds-this' }),
+    },
+    {
+      name: 'createModule',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_private_registry_item',
+      snapshot: snapItems,
+      call: (c, tg) => c.createModule(tg.org.id, uniq('mod')),
+    },
+    {
+      name: 'updateModule',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_private_registry_item',
+      fresh: freshModule,
+      snapshot: snapModule,
+      call: (c, tg) =>
+        c.updateModule(tg.extra ?? '', appApi.Visibility.PRIVATE, '', uniq('described'), [], 'bin/run'),
+    },
+    {
+      name: 'getModule',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'read_organization',
+      snapshot: nothing,
+      call: (c, tg) => c.getModule(tg.org.moduleId),
+    },
+    {
+      name: 'listModules',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'read_organization',
+      snapshot: nothing,
+      call: async (c, tg) =>
+        mustShow((await c.listModules(tg.org.id)).some((m) => m.organizationId === tg.org.id)),
+    },
+    {
+      name: 'uploadModuleFile',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_private_registry_item',
+      snapshot: snapModule,
+      call: (_c, tg, p) => upload(p, tg.org.moduleId),
     },
     {
       name: 'rotateKey',
@@ -1203,7 +1372,7 @@ forEachDialect('authorization matrix', (newDatabase) => {
           const before = want === 'OK' ? null : await m.snapshot(admin, tg);
           let got: Outcome;
           try {
-            await m.call(p.client, tg);
+            await m.call(p.client, tg, p);
             got = 'OK';
           } catch (error) {
             const code = (error as { code?: unknown }).code;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { Struct } from '@bufbuild/protobuf';
 import { Code } from '@connectrpc/connect';
 import { appApi, type ViamClient } from '@viamrobotics/sdk';
 import { forEachDialect } from './support/databases.js';
@@ -322,6 +323,19 @@ forEachDialect('organizations', (newDatabase) => {
       assert.equal((await getOrg(admin, orgId)).publicNamespace, 'ns-guarded');
       assert.equal(await admin.getOrganizationNamespaceAvailability('ns-op'), true);
     });
+
+    it('refuses a namespace shaped like an organization id (registry ids would be ambiguous)', async () => {
+      const orgId = await newOrg('Org Ns Impostor');
+      await admin.updateOrganization(orgId, undefined, 'ns-impostor');
+      const victim = t.admin.organizationId;
+      await expectCode(
+        raw(admin).updateOrganizationNamespace({ organizationId: orgId, newPublicNamespace: victim }),
+        Code.InvalidArgument,
+      );
+      await expectCode(admin.updateOrganization(orgId, undefined, randomUUID()), Code.InvalidArgument);
+      await expectCode(admin.getOrganizationNamespaceAvailability(victim), Code.InvalidArgument);
+      assert.equal((await getOrg(admin, orgId)).publicNamespace, 'ns-impostor');
+    });
   });
 
   describe('DeleteOrganization', () => {
@@ -341,6 +355,24 @@ forEachDialect('organizations', (newDatabase) => {
       await admin.deleteOrganization(orgId);
       await expectCode(admin.getOrganization(orgId), Code.NotFound);
       assert.ok(!(await listIds(admin)).includes(orgId));
+    });
+
+    it('refuses while the organization holds a fragment or a registry item, then deletes it', async () => {
+      const orgId = await newOrg('Org With Things');
+      const fragment = await admin.createFragment(orgId, 'kept', Struct.fromJson({}));
+      assert.ok(fragment);
+      await expectCode(admin.deleteOrganization(orgId), Code.FailedPrecondition);
+      assert.equal((await admin.getFragment(fragment.id))?.id, fragment.id);
+
+      await admin.deleteFragment(fragment.id);
+      const { moduleId } = await admin.createModule(orgId, 'kept-module');
+      await expectCode(admin.deleteOrganization(orgId), Code.FailedPrecondition);
+      assert.equal((await getOrg(admin, orgId)).name, 'Org With Things');
+      assert.equal((await admin.getModule(moduleId))?.moduleId, moduleId);
+
+      await admin.deleteRegistryItem(moduleId);
+      await admin.deleteOrganization(orgId);
+      await expectCode(admin.getOrganization(orgId), Code.NotFound);
     });
 
     it('answers NOT_FOUND for an unknown organization', async () => {

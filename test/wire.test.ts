@@ -241,18 +241,9 @@ forEachDialect('the wire: gRPC, Connect JSON, gRPC-web, CORS, UNIMPLEMENTED', (n
 
   it('an unimplemented AppService method answers UNIMPLEMENTED with its name (SDK, gRPC-web)', async () => {
     await expectCode(
-      sdk.appClient.getRegistryItem('flotilla:not-built-yet'),
+      sdk.appClient.getAppBranding('flotilla', 'not-built-yet'),
       Code.Unimplemented,
-      'viam.app.v1.AppService.GetRegistryItem',
-    );
-  });
-
-  it('an unimplemented streaming method answers UNIMPLEMENTED over gRPC', async () => {
-    async function* nothing() {}
-    await expectCode(
-      grpcApp.uploadModuleFile(nothing(), { ...bearer(), timeoutMs: 5_000 }),
-      Code.Unimplemented,
-      'viam.app.v1.AppService.UploadModuleFile',
+      'viam.app.v1.AppService.GetAppBranding',
     );
   });
 
@@ -262,14 +253,17 @@ forEachDialect('the wire: gRPC, Connect JSON, gRPC-web, CORS, UNIMPLEMENTED', (n
 
   it('an unimplemented method called without any token still answers UNIMPLEMENTED', async () => {
     await expectCode(
-      grpcApp.getRegistryItem({ itemId: 'x' }),
+      grpcApp.getAppBranding({ publicNamespace: 'x', name: 'y' }),
       Code.Unimplemented,
-      'viam.app.v1.AppService.GetRegistryItem',
+      'viam.app.v1.AppService.GetAppBranding',
     );
-    const res = await postJson(`${t.url}/viam.app.v1.AppService/GetRegistryItem`, { itemId: 'x' });
+    const res = await postJson(`${t.url}/viam.app.v1.AppService/GetAppBranding`, {
+      publicNamespace: 'x',
+      name: 'y',
+    });
     assert.equal(res.json.code, 'unimplemented');
     assert.ok(
-      String(res.json.message).includes('viam.app.v1.AppService.GetRegistryItem'),
+      String(res.json.message).includes('viam.app.v1.AppService.GetAppBranding'),
       String(res.json.message),
     );
   });
