@@ -242,6 +242,7 @@ export function registryHandlers(registry: RegistryService, moduleFiles: ModuleF
           platformTags: [...info.platformTags],
         },
         bytes(),
+        ctx.signal,
       );
       return { url };
     },

@@ -54,12 +54,15 @@ export class ModuleFileService {
    * Stores one file for a module version and platform; returns the module's URL. The caller must
    * own the module's organization, and the module needs an entrypoint. The bytes go to a new blob
    * and are recorded in one transaction; any failure (a refusal, a stream that breaks off, a
-   * file over the limit) discards the blob, so nothing is left behind.
+   * file over the limit) discards the blob, so nothing is left behind. `cancelled` is the call's
+   * signal: a client that resets its stream can look, to the chunk iterator, like one that
+   * finished, so the signal is checked once the bytes end and again just before the commit.
    */
   async upload(
     principal: FleetPrincipal,
     info: ModuleFileInfo,
     chunks: AsyncIterable<Uint8Array>,
+    cancelled: AbortSignal,
   ): Promise<string> {
     const version = requireSemVer(info.version, 'version');
     const platform = requirePlatform(info.platform);
@@ -83,6 +86,7 @@ export class ModuleFileService {
         hash.update(chunk);
         await writer.write(chunk);
       }
+      cancelled.throwIfAborted();
       if (size === 0) throw invalidArgument('the upload carried no file bytes');
       const sha256 = hash.digest('hex');
       await writer.flush();
@@ -118,6 +122,7 @@ export class ModuleFileService {
         }
         await registry.update(trx, owned.item.id, { updated_at: now });
         // The blob takes its place before the records commit; if the commit fails it is removed below.
+        cancelled.throwIfAborted();
         await writer.commit(fileId);
         committed = true;
         return this.registry.moduleUrl(itemIdOf(owned.organization, owned.item.name));

@@ -281,7 +281,10 @@ export class RegistryService {
     return this.views(db, rows);
   }
 
-  /** Items as the API shows them, with their organization's namespace, versions and files. */
+  /**
+   * Items as the API shows them, with their organization's namespace, versions and files, by
+   * name then organization.
+   */
   async views(db: Db, rows: readonly RegistryItemRow[]): Promise<RegistryItem[]> {
     const { repos } = this.deps;
     const ids = rows.map((r) => r.id);
@@ -292,7 +295,11 @@ export class RegistryService {
       orgs.set(org.id, org);
     }
     const files = new Map<string, ModuleFileRow[]>();
-    for (const file of await repos.registry.listFiles(db, ids)) {
+    // Sorted here, not in SQL: a PostgreSQL collation could order `linux/arm/v7` and `linux/arm64` differently.
+    const fileRows = (await repos.registry.listFiles(db, ids)).sort((a, b) =>
+      byCodePoint(a.platform, b.platform),
+    );
+    for (const file of fileRows) {
       const key = `${file.item_id} ${file.version}`;
       files.set(key, [...(files.get(key) ?? []), file]);
     }
@@ -307,7 +314,10 @@ export class RegistryService {
       };
       versions.set(v.item_id, [...(versions.get(v.item_id) ?? []), version]);
     }
-    return rows.map((row) => {
+    const ordered = [...rows].sort(
+      (a, b) => byCodePoint(a.name, b.name) || byCodePoint(a.organization_id, b.organization_id),
+    );
+    return ordered.map((row) => {
       const org = orgs.get(row.organization_id);
       const own = (versions.get(row.id) ?? []).sort((a, b) => compareSemVer(a.version, b.version));
       return {
@@ -369,6 +379,8 @@ export function requireModule(owned: OwnedItem, moduleId: string): OwnedItem {
   if (owned.item.type !== 'module') throw notFound(`module ${moduleId} not found (the item is not a module)`);
   return owned;
 }
+
+const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 const toModuleFile = (f: ModuleFileRow): ModuleFile => ({
   platform: f.platform,

@@ -77,7 +77,7 @@ export class RegistryRepository {
     return Number(row?.n ?? 0);
   }
 
-  /** Items of the organization and (optionally) public ones, by name then organization. */
+  /** Items of the organization and (optionally) public ones, in no particular order. */
   list(db: Db, query: RegistryItemQuery): Promise<RegistryItemRow[]> {
     const { organizationId, includePublic, types, visibilities } = query;
     if (organizationId === undefined && !includePublic) return Promise.resolve([]);
@@ -90,7 +90,7 @@ export class RegistryRepository {
     });
     if (types.length > 0) q = q.where('type', 'in', [...types]);
     if (visibilities.length > 0) q = q.where('visibility', 'in', [...visibilities]);
-    return q.orderBy('name').orderBy('organization_id').execute();
+    return q.execute();
   }
 
   findVersion(db: Db, itemId: string, version: string): Promise<ModuleVersionRow | undefined> {
@@ -136,14 +136,13 @@ export class RegistryRepository {
     await db.insertInto('module_files').values(file).execute();
   }
 
-  /** The files of these items, by platform. */
+  /** The files of these items, in no particular order. */
   async listFiles(db: Db, itemIds: readonly string[]): Promise<ModuleFileRow[]> {
     if (itemIds.length === 0) return [];
     const rows = await db
       .selectFrom('module_files')
       .selectAll()
       .where('item_id', 'in', [...itemIds])
-      .orderBy('platform')
       .execute();
     // PostgreSQL returns bigint columns as strings.
     return rows.map((r) => ({ ...r, size_bytes: Number(r.size_bytes) }));
