@@ -14,16 +14,9 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { FileBlobStore } from '../src/store/file-blob-store.js';
+import { filesUnder } from './support/files.js';
 
 /** Every file under `dir` (recursively), relative to it, sorted. */
-function filesUnder(dir: string, prefix = ''): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true })
-    .flatMap((e) =>
-      e.isDirectory() ? filesUnder(join(dir, e.name), join(prefix, e.name)) : [join(prefix, e.name)],
-    )
-    .sort();
-}
 
 async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];

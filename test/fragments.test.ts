@@ -6,7 +6,8 @@ import { Code } from '@connectrpc/connect';
 import { appApi, type AppClient } from '@viamrobotics/sdk';
 import { structFromObject } from '../src/rpc/wire-values.js';
 import { forEachDialect } from './support/databases.js';
-import { expectCode } from './support/expect.js';
+import { clientForOrgRole } from './support/roles.js';
+import { defined, expectCode } from './support/expect.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 type Fragment = appApi.Fragment;
@@ -110,29 +111,6 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
   let locA: string;
   let locB: string;
 
-  const owned = <T>(value: T | undefined, what: string): T => {
-    assert.ok(value, `expected ${what}`);
-    return value;
-  };
-
-  async function clientForRole(organizationId: string, authorizationId: string, name: string) {
-    const issued = await admin.createKey(
-      [
-        new appApi.Authorization({
-          authorizationType: 'role',
-          authorizationId,
-          resourceType: 'organization',
-          resourceId: organizationId,
-          organizationId,
-          identityId: '',
-          identityType: '',
-        }),
-      ],
-      name,
-    );
-    return (await t.clientForKey(issued.id, issued.key)).appClient;
-  }
-
   /** Creates a fragment through the raw client (the SDK's wrapper cannot pass a visibility). */
   async function createFragment(
     name: string,
@@ -147,12 +125,12 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
       config: structFromObject(config),
       ...(visibility === undefined ? {} : { visibility }),
     });
-    return owned(res.fragment, `fragment ${name}`);
+    return defined(res.fragment, `fragment ${name}`);
   }
 
   /** Saves a new revision with this config, keeping the name. */
   async function saveConfig(fragment: Fragment, config: Record<string, unknown>, client = admin) {
-    return owned(
+    return defined(
       await client.updateFragment(fragment.id, fragment.name, structFromObject(config)),
       'an updated fragment',
     );
@@ -160,7 +138,7 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
 
   async function getFragment(id: string, version?: string, client = admin): Promise<Fragment> {
     const res = await raw(client).getFragment({ id, ...(version === undefined ? {} : { version }) });
-    return owned(res.fragment, `fragment ${id}@${version ?? 'latest'}`);
+    return defined(res.fragment, `fragment ${id}@${version ?? 'latest'}`);
   }
 
   async function fragmentState(id: string): Promise<FragmentState> {
@@ -219,7 +197,7 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
 
   async function partState(partId: string) {
     const res = await admin.getRobotPart(partId);
-    const part = owned(res.part, 'a part');
+    const part = defined(res.part, 'a part');
     return {
       name: part.name,
       configJson: JSON.parse(res.configJson) as unknown,
@@ -232,20 +210,20 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
     t = await startTestServer(await newDatabase());
     admin = (await t.clientForKey(t.admin.apiKeyId, t.admin.apiKey)).appClient;
     orgA = t.admin.organizationId;
-    operator = await clientForRole(orgA, 'organization_operator', 'operator');
-    orgB = owned(await admin.createOrganization('Org B'), 'org B').id;
-    bClient = await clientForRole(orgB, 'organization_owner', 'b-key');
-    orgC = owned(await admin.createOrganization('Org C'), 'org C').id;
+    operator = await clientForOrgRole(t, admin, orgA, 'operator', 'operator');
+    orgB = defined(await admin.createOrganization('Org B'), 'org B').id;
+    bClient = await clientForOrgRole(t, admin, orgB, 'owner', 'b-key');
+    orgC = defined(await admin.createOrganization('Org C'), 'org C').id;
     await admin.updateOrganization(orgA, undefined, 'org-a-fleet');
-    locA = owned(await admin.createLocation(orgA, 'Fragment Lab'), 'a location').id;
-    locB = owned(await bClient.createLocation(orgB, 'B Yard'), 'a location in B').id;
+    locA = defined(await admin.createLocation(orgA, 'Fragment Lab'), 'a location').id;
+    locB = defined(await bClient.createLocation(orgB, 'B Yard'), 'a location in B').id;
   });
   after(() => t.stop());
 
   it('CreateFragment: private by default at revision 1; PUBLIC needs a namespace; refusals create nothing', async () => {
     const config = motorConfig('create');
     const before = Date.now();
-    const f = owned(await admin.createFragment(orgA, 'base motor', structFromObject(config)), 'a fragment');
+    const f = defined(await admin.createFragment(orgA, 'base motor', structFromObject(config)), 'a fragment');
     assert.match(f.id, /^[0-9a-f-]{36}$/);
     assert.equal(f.name, 'base motor');
     assert.equal(f.revision, '1');
@@ -317,7 +295,7 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
     await admin.updateFragment(f.id, 'versions two', structFromObject(motorConfig('v2')));
     await admin.updateFragment(f.id, 'versions three', structFromObject(motorConfig('v3')));
 
-    const latest = owned(await admin.getFragment(f.id), 'the latest revision');
+    const latest = defined(await admin.getFragment(f.id), 'the latest revision');
     assert.equal(latest.revision, '3');
     assert.equal(latest.name, 'versions three');
     assert.deepEqual(latest.fragment?.toJson(), motorConfig('v3'));
@@ -360,7 +338,7 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
       FragmentVisibility.PUBLIC_UNLISTED,
     );
     for (const shared of [pub, unl]) {
-      const seen = owned(await bClient.getFragment(shared.id), 'a shared fragment for B');
+      const seen = defined(await bClient.getFragment(shared.id), 'a shared fragment for B');
       assert.equal(seen.id, shared.id);
       assert.equal(seen.name, shared.name);
       assert.equal(seen.organizationOwner, orgA);
@@ -381,7 +359,7 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
     // An identical save is still a new revision.
     const r3 = await saveConfig(r2, motorConfig('u2'));
     assert.equal(r3.revision, '3');
-    const renamed = owned(
+    const renamed = defined(
       await admin.updateFragment(f.id, 'renamed', structFromObject(motorConfig('u4'))),
       'a renamed fragment',
     );
@@ -400,17 +378,17 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
           id: f.id,
           name: 'stale',
           config: structFromObject(motorConfig('stale')),
-          lastKnownUpdate: owned(r3.lastUpdated, 'r3 time'),
+          lastKnownUpdate: defined(r3.lastUpdated, 'r3 time'),
         }),
       Code.FailedPrecondition,
     );
-    const guarded = owned(
+    const guarded = defined(
       (
         await raw(admin).updateFragment({
           id: f.id,
           name: 'guarded',
           config: structFromObject(motorConfig('u5')),
-          lastKnownUpdate: owned(read.lastUpdated, 'current time'),
+          lastKnownUpdate: defined(read.lastUpdated, 'current time'),
         })
       ).fragment,
       'a guarded update',
@@ -460,7 +438,7 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
         ),
       Code.FailedPrecondition,
     );
-    const cUnlisted = owned(
+    const cUnlisted = defined(
       await admin.updateFragment(
         c.id,
         c.name,
@@ -473,7 +451,7 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
     assert.equal(cUnlisted.visibility, FragmentVisibility.PUBLIC_UNLISTED);
 
     // In org A (namespace set): private -> public -> unlisted -> private.
-    const madePublic = owned(
+    const madePublic = defined(
       await admin.updateFragment(f.id, 'guarded', structFromObject(motorConfig('u5')), true),
       'a public fragment',
     );
@@ -481,7 +459,7 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
     assert.equal(madePublic.public, true);
     assert.equal(madePublic.revision, '6');
     assert.equal((await bClient.getFragment(f.id))?.revision, '6', 'org B now sees it');
-    const unlisted = owned(
+    const unlisted = defined(
       await admin.updateFragment(
         f.id,
         'guarded',
@@ -493,7 +471,7 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
     );
     assert.equal(unlisted.visibility, FragmentVisibility.PUBLIC_UNLISTED);
     assert.equal(unlisted.public, false);
-    const privateAgain = owned(
+    const privateAgain = defined(
       await admin.updateFragment(f.id, 'guarded', structFromObject(motorConfig('u5')), false),
       'a private fragment',
     );
@@ -626,7 +604,7 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
   });
 
   it('ListFragments: the organization’s fragments by visibility; what the SDK sends by default', async () => {
-    const orgD = owned(await admin.createOrganization('Org D'), 'org D').id;
+    const orgD = defined(await admin.createOrganization('Org D'), 'org D').id;
     await admin.updateOrganization(orgD, undefined, 'org-d-fleet');
     const priv = await createFragment('d private', {}, undefined, orgD);
     const pub = await createFragment('d public', {}, FragmentVisibility.PUBLIC, orgD);
@@ -762,7 +740,7 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
     const revisions: Fragment[] = [created];
     for (const n of [2, 3, 4]) {
       revisions.push(
-        owned(
+        defined(
           await admin.updateFragment(created.id, `history ${n}`, structFromObject(configs[n - 1]!)),
           'an update',
         ),

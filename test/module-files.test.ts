@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import http2 from 'node:http2';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
@@ -12,8 +12,10 @@ import { appApi, type AppClient } from '@viamrobotics/sdk';
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
 import { AppService } from '../src/rpc/service-descriptors.generated.js';
 import { forEachDialect } from './support/databases.js';
+import { organizationRole } from './support/roles.js';
 import { expectCode } from './support/expect.js';
 import { startTestServer, type TestServer } from './support/server.js';
+import { filesUnder } from './support/files.js';
 
 /*
  * Module files (issue 7) end to end: UploadModuleFile over native gRPC as the viam CLI sends it,
@@ -62,14 +64,6 @@ function uploadMessages(moduleId: string, version: string, platform: string, dat
 }
 
 /** Every file under `dir` (recursively), relative to it, sorted. */
-function filesUnder(dir: string, prefix = ''): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true })
-    .flatMap((e) =>
-      e.isDirectory() ? filesUnder(join(dir, e.name), join(prefix, e.name)) : [join(prefix, e.name)],
-    )
-    .sort();
-}
 
 /** Polls `done` every 10 ms; fails with `what` after `timeoutMs`. */
 async function waitUntil(done: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
@@ -115,17 +109,6 @@ forEachDialect('module files: UploadModuleFile, GetModule and downloads', (newDa
   const blobsDir = () => join(t.dataDir, 'blobs');
   const incoming = () => filesUnder(join(blobsDir(), 'incoming'));
   const committedBlobs = () => filesUnder(blobsDir()).filter((f) => !f.startsWith('incoming/'));
-
-  const orgRole = (role: 'owner' | 'operator', organizationId: string) =>
-    new appApi.Authorization({
-      authorizationType: 'role',
-      authorizationId: `organization_${role}`,
-      resourceType: 'organization',
-      resourceId: organizationId,
-      organizationId,
-      identityId: '',
-      identityType: '',
-    });
 
   const apiKeyToken = async (id: string, key: string) =>
     (await auth.authenticate({ entity: id, credentials: { type: 'api-key', payload: key } })).accessToken;
@@ -250,9 +233,9 @@ forEachDialect('module files: UploadModuleFile, GetModule and downloads', (newDa
       const org = await admin.createOrganization('Org B');
       assert.ok(org);
       orgB = org.id;
-      const operator = await admin.createKey([orgRole('operator', orgA)], 'a-operator');
+      const operator = await admin.createKey([organizationRole('operator', orgA)], 'a-operator');
       operatorToken = await apiKeyToken(operator.id, operator.key);
-      const b = await admin.createKey([orgRole('owner', orgB)], 'b-owner');
+      const b = await admin.createKey([organizationRole('owner', orgB)], 'b-owner');
       bOwner = (await t.clientForKey(b.id, b.key)).appClient;
       bToken = await apiKeyToken(b.id, b.key);
       partAToken = await partToken(orgA, 'rover-a');

@@ -3,8 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Struct } from '@bufbuild/protobuf';
 import { Code } from '@connectrpc/connect';
-import { appApi, type ViamClient } from '@viamrobotics/sdk';
+import type { appApi } from '@viamrobotics/sdk';
+import { type ViamClient } from '@viamrobotics/sdk';
 import { forEachDialect } from './support/databases.js';
+import { organizationRole } from './support/roles.js';
 import { expectCode } from './support/expect.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
@@ -20,16 +22,6 @@ interface RawAppClient {
 const raw = (client: AppClient) => (client as unknown as { client: RawAppClient }).client;
 
 /** An organization-scoped role for a new key. */
-const orgRole = (role: 'owner' | 'operator', organizationId: string) =>
-  new appApi.Authorization({
-    authorizationType: 'role',
-    authorizationId: `organization_${role}`,
-    resourceType: 'organization',
-    resourceId: organizationId,
-    organizationId,
-    identityId: '',
-    identityType: '',
-  });
 
 forEachDialect('organizations', (newDatabase) => {
   let t: TestServer;
@@ -53,7 +45,7 @@ forEachDialect('organizations', (newDatabase) => {
 
   /** A key holding only the operator role on the organization. */
   const operatorOn = async (organizationId: string) =>
-    clientFor(await admin.createKey([orgRole('operator', organizationId)], 'operator-key'));
+    clientFor(await admin.createKey([organizationRole('operator', organizationId)], 'operator-key'));
 
   const getOrg = async (client: AppClient, id: string) => {
     const org = await client.getOrganization(id);
@@ -69,7 +61,7 @@ forEachDialect('organizations', (newDatabase) => {
     admin = (await t.clientForKey(t.admin.apiKeyId, t.admin.apiKey)).appClient;
     orgA = t.admin.organizationId;
     orgB = await newOrg('Org B');
-    bKey = await clientFor(await admin.createKey([orgRole('owner', orgB)], 'b-key'));
+    bKey = await clientFor(await admin.createKey([organizationRole('owner', orgB)], 'b-key'));
   });
   after(() => t.stop());
 

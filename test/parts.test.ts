@@ -9,7 +9,8 @@ import { AuthService } from '../src/rpc/auth-service-descriptor.js';
 import { RobotService } from '../src/rpc/service-descriptors.generated.js';
 import { structFromObject, timestamp } from '../src/rpc/wire-values.js';
 import { forEachDialect } from './support/databases.js';
-import { expectCode } from './support/expect.js';
+import { defined, expectCode } from './support/expect.js';
+import { organizationRole } from './support/roles.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 type RobotPart = appApi.RobotPart;
@@ -82,11 +83,6 @@ forEachDialect('machine parts through the SDK', (newDatabase) => {
   let otherLoc: string;
   let bLoc: string;
 
-  const owned = <T>(value: T | undefined, what: string): T => {
-    assert.ok(value, `expected ${what}`);
-    return value;
-  };
-
   /** A new machine in `location`; resolves to its id and its main part. */
   async function newMachine(name: string, location = loc): Promise<{ machineId: string; main: RobotPart }> {
     const machineId = await admin.newRobot(location, name);
@@ -135,21 +131,8 @@ forEachDialect('machine parts through the SDK', (newDatabase) => {
     assert.deepEqual(await machineState(machineId), before, 'a refused call changed the parts');
   }
 
-  async function clientForRole(organizationId: string, authorizationId: string, name: string) {
-    const issued = await admin.createKey(
-      [
-        new appApi.Authorization({
-          authorizationType: 'role',
-          authorizationId,
-          resourceType: 'organization',
-          resourceId: organizationId,
-          organizationId,
-          identityId: '',
-          identityType: '',
-        }),
-      ],
-      name,
-    );
+  async function clientForRole(organizationId: string, role: 'owner' | 'operator', name: string) {
+    const issued = await admin.createKey([organizationRole(role, organizationId)], name);
     return { issued, client: (await t.clientForKey(issued.id, issued.key)).appClient };
   }
 
@@ -157,16 +140,16 @@ forEachDialect('machine parts through the SDK', (newDatabase) => {
     t = await startTestServer(await newDatabase());
     admin = (await t.clientForKey(t.admin.apiKeyId, t.admin.apiKey)).appClient;
     orgA = t.admin.organizationId;
-    loc = owned(await admin.createLocation(orgA, 'Parts Lab'), 'a location').id;
-    otherLoc = owned(await admin.createLocation(orgA, 'Annex'), 'a location').id;
-    const op = await clientForRole(orgA, 'organization_operator', 'operator');
+    loc = defined(await admin.createLocation(orgA, 'Parts Lab'), 'a location').id;
+    otherLoc = defined(await admin.createLocation(orgA, 'Annex'), 'a location').id;
+    const op = await clientForRole(orgA, 'operator', 'operator');
     operator = op.client;
     operatorKey = op.issued;
-    const orgB = owned(await admin.createOrganization('Org B'), 'org B').id;
-    const b = await clientForRole(orgB, 'organization_owner', 'b-key');
+    const orgB = defined(await admin.createOrganization('Org B'), 'org B').id;
+    const b = await clientForRole(orgB, 'owner', 'b-key');
     bClient = b.client;
     bKey = b.issued;
-    bLoc = owned(await bClient.createLocation(orgB, 'B Yard'), 'a location in B').id;
+    bLoc = defined(await bClient.createLocation(orgB, 'B Yard'), 'a location in B').id;
   });
   after(() => t.stop());
 
@@ -201,7 +184,7 @@ forEachDialect('machine parts through the SDK', (newDatabase) => {
   it('GetRobotPart returns the part, its addresses, secrets and config_json', async () => {
     const { machineId, main } = await newMachine('Scout One');
     const res = await admin.getRobotPart(main.id);
-    const part = owned(res.part, 'a part');
+    const part = defined(res.part, 'a part');
     assert.equal(part.id, main.id);
     assert.equal(part.name, 'Scout One-main');
     assert.equal(part.dnsName, 'scout-one-main');
@@ -234,7 +217,7 @@ forEachDialect('machine parts through the SDK', (newDatabase) => {
 
     // An operator sees the part without its config or secrets.
     const seen = await operator.getRobotPart(main.id);
-    const opPart = owned(seen.part, 'a part for the operator');
+    const opPart = defined(seen.part, 'a part for the operator');
     assert.equal(opPart.id, main.id);
     assert.equal(opPart.name, part.name);
     assert.equal(opPart.fqdn, part.fqdn);
@@ -249,7 +232,7 @@ forEachDialect('machine parts through the SDK', (newDatabase) => {
       assert.equal(p.secret, '');
       assert.deepEqual(p.secrets, []);
     }
-    const byName = owned(
+    const byName = defined(
       (await operator.getRobotPartByNameAndLocation(part.name, loc)).part,
       'a part by name for the operator',
     );
@@ -264,7 +247,7 @@ forEachDialect('machine parts through the SDK', (newDatabase) => {
 
   it('GetRobotPartByNameAndLocation finds a part by its name in its location only', async () => {
     const { main } = await newMachine('finder');
-    const found = owned((await admin.getRobotPartByNameAndLocation('finder-main', loc)).part, 'a part');
+    const found = defined((await admin.getRobotPartByNameAndLocation('finder-main', loc)).part, 'a part');
     assert.equal(found.id, main.id);
     assert.equal(found.secret, main.secret);
     assert.ok(found.secret.length > 0);
@@ -284,7 +267,7 @@ forEachDialect('machine parts through the SDK', (newDatabase) => {
     ];
     for (const [name, dns] of cases) {
       const id = await admin.newRobotPart(machineId, name);
-      const part = owned((await admin.getRobotPart(id)).part, 'a new part');
+      const part = defined((await admin.getRobotPart(id)).part, 'a new part');
       assert.equal(part.name, name.trim());
       assert.equal(part.dnsName, dns, `dns name of ${JSON.stringify(name)}`);
       assert.equal(part.fqdn, `${dns}.${loc}.flotilla.local`);
@@ -314,7 +297,7 @@ forEachDialect('machine parts through the SDK', (newDatabase) => {
     );
     // The same name in another location is fine.
     const { machineId: elsewhere } = await newMachine('namer-annex', otherLoc);
-    const annexPart = owned(
+    const annexPart = defined(
       (await admin.getRobotPart(await admin.newRobotPart(elsewhere, 'Arm #2 (left)'))).part,
       'a part in the annex',
     );
@@ -334,7 +317,7 @@ forEachDialect('machine parts through the SDK', (newDatabase) => {
     const { machineId } = await newMachine('updater');
     const id = await admin.newRobotPart(machineId, 'Old Name');
     const config = configNamed('u1');
-    const updated = owned(
+    const updated = defined(
       await admin.updateRobotPart(id, 'New Name 7', structFromObject(config)),
       'the updated part',
     );
@@ -388,7 +371,7 @@ forEachDialect('machine parts through the SDK', (newDatabase) => {
     const { machineId } = await newMachine('optimist');
     const id = await admin.newRobotPart(machineId, 'lk');
     const raw = rawClientOf(admin);
-    const first = owned((await admin.getRobotPart(id)).part, 'the part');
+    const first = defined((await admin.getRobotPart(id)).part, 'the part');
     const stamp = first.lastUpdated!;
 
     // The part's own last_updated is fresh: accepted.
@@ -417,7 +400,7 @@ forEachDialect('machine parts through the SDK', (newDatabase) => {
         Code.FailedPrecondition,
       );
     }
-    const current = owned((await admin.getRobotPart(id)).part, 'the part');
+    const current = defined((await admin.getRobotPart(id)).part, 'the part');
     assert.equal(current.name, 'lk');
     assert.deepEqual(current.robotConfig?.toJson(), c1);
     assert.equal((await admin.getRobotPartHistory(id)).length, 1, 'only the accepted update is in history');
@@ -475,12 +458,12 @@ forEachDialect('machine parts through the SDK', (newDatabase) => {
     const { machineId } = await newMachine('historian');
     const id = await admin.newRobotPart(machineId, 'hist');
     assert.deepEqual(await admin.getRobotPartHistory(id), []);
-    const original = owned((await admin.getRobotPart(id)).part, 'the part');
+    const original = defined((await admin.getRobotPart(id)).part, 'the part');
 
     const c1 = configNamed('h1');
     const c2 = configNamed('h2');
     await admin.updateRobotPart(id, 'hist-1', structFromObject(c1));
-    const v1 = owned((await admin.getRobotPart(id)).part, 'the part');
+    const v1 = defined((await admin.getRobotPart(id)).part, 'the part');
     await admin.updateRobotPart(id, 'hist-2', structFromObject(c2));
 
     const history = await admin.getRobotPartHistory(id);
@@ -600,11 +583,11 @@ forEachDialect('machine parts through the SDK', (newDatabase) => {
   it('CreateRobotPartSecret / DeleteRobotPartSecret keep one or two secrets', async () => {
     const { machineId } = await newMachine('keeper');
     const id = await admin.newRobotPart(machineId, 'secretive');
-    const secretsOf = async () => owned((await admin.getRobotPart(id)).part, 'the part').secrets;
+    const secretsOf = async () => defined((await admin.getRobotPart(id)).part, 'the part').secrets;
     const [first] = await secretsOf();
     assert.ok(first);
 
-    const created = owned(await admin.createRobotPartSecret(id), 'the part with a new secret');
+    const created = defined(await admin.createRobotPartSecret(id), 'the part with a new secret');
     assert.equal(created.id, id);
     assert.equal(created.secrets.length, 2);
     const second = created.secrets.find((s) => s.id !== first.id)!;
@@ -750,7 +733,7 @@ forEachDialect('machine parts through the SDK', (newDatabase) => {
     const raw = rawClientOf(admin);
     for (let round = 0; round < ROUNDS; round++) {
       const id = await admin.newRobotPart(machineId, `race-update-${round}`);
-      const stamp = owned((await admin.getRobotPart(id)).part, 'the part').lastUpdated!;
+      const stamp = defined((await admin.getRobotPart(id)).part, 'the part').lastUpdated!;
       const updates = await settled(
         [1, 2, 3, 4].map((n) =>
           raw.updateRobotPart({
@@ -775,7 +758,7 @@ forEachDialect('machine parts through the SDK', (newDatabase) => {
     for (let round = 0; round < ROUNDS; round++) {
       const id = await admin.newRobotPart(machineId, `race-create-${round}`);
       const creates = await settled([1, 2, 3, 4].map(() => admin.createRobotPartSecret(id)));
-      const count = owned((await admin.getRobotPart(id)).part, 'the part').secrets.length;
+      const count = defined((await admin.getRobotPart(id)).part, 'the part').secrets.length;
       assert.equal(count, 2, `round ${round}: two secrets`);
       assert.deepEqual(creates, {
         ok: 1,
@@ -788,10 +771,10 @@ forEachDialect('machine parts through the SDK', (newDatabase) => {
     const { machineId } = await newMachine('race-delete');
     for (let round = 0; round < ROUNDS; round++) {
       const id = await admin.newRobotPart(machineId, `race-delete-${round}`);
-      const secrets = owned(await admin.createRobotPartSecret(id), 'the part').secrets;
+      const secrets = defined(await admin.createRobotPartSecret(id), 'the part').secrets;
       assert.equal(secrets.length, 2);
       const deletes = await settled(secrets.map((s) => admin.deleteRobotPartSecret(id, s.id)));
-      const count = owned((await admin.getRobotPart(id)).part, 'the part').secrets.length;
+      const count = defined((await admin.getRobotPart(id)).part, 'the part').secrets.length;
       assert.equal(count, 1, `round ${round}: one secret left`);
       assert.deepEqual(deletes, { ok: 1, codes: [Code.FailedPrecondition] });
     }
@@ -812,7 +795,7 @@ forEachDialect('machine parts through the SDK', (newDatabase) => {
     const other = await startTestServer(await newDatabase(), { FLOTILLA_DOMAIN: 'robots.example' });
     try {
       const client = (await other.clientForKey(other.admin.apiKeyId, other.admin.apiKey)).appClient;
-      const location = owned(
+      const location = defined(
         await client.createLocation(other.admin.organizationId, 'Dock'),
         'a location',
       ).id;
@@ -821,7 +804,7 @@ forEachDialect('machine parts through the SDK', (newDatabase) => {
       assert.equal(main?.fqdn, `dock-bot-main.${location}.robots.example`);
       assert.equal(main?.localFqdn, `dock-bot-main.${location}.local.robots.example`);
       const id = await client.newRobotPart(machine, 'Wheel L');
-      const part = owned((await client.getRobotPart(id)).part, 'a part');
+      const part = defined((await client.getRobotPart(id)).part, 'a part');
       assert.equal(part.fqdn, `wheel-l.${location}.robots.example`);
       assert.equal(part.localFqdn, `wheel-l.${location}.local.robots.example`);
       const renamed = await client.updateRobotPart(id, 'Wheel R', structFromObject({}));

@@ -9,7 +9,8 @@ import { appApi, type AppClient } from '@viamrobotics/sdk';
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
 import { AppService } from '../src/rpc/service-descriptors.generated.js';
 import { forEachDialect } from './support/databases.js';
-import { expectCode } from './support/expect.js';
+import { clientForOrgRole } from './support/roles.js';
+import { defined, expectCode } from './support/expect.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 /**
@@ -82,31 +83,8 @@ forEachDialect('registry items and modules', (newDatabase) => {
   /** The admin key's access token, for native gRPC calls. */
   let adminToken: string;
 
-  const owned = <T>(value: T | undefined, what: string): T => {
-    assert.ok(value, `expected ${what}`);
-    return value;
-  };
-
-  async function clientForRole(organizationId: string, authorizationId: string, name: string) {
-    const issued = await admin.createKey(
-      [
-        new appApi.Authorization({
-          authorizationType: 'role',
-          authorizationId,
-          resourceType: 'organization',
-          resourceId: organizationId,
-          organizationId,
-          identityId: '',
-          identityType: '',
-        }),
-      ],
-      name,
-    );
-    return (await t.clientForKey(issued.id, issued.key)).appClient;
-  }
-
   async function newOrg(name: string, namespace?: string): Promise<string> {
-    const id = owned(await admin.createOrganization(name), `organization ${name}`).id;
+    const id = defined(await admin.createOrganization(name), `organization ${name}`).id;
     if (namespace !== undefined) await setNamespace(id, namespace);
     return id;
   }
@@ -120,11 +98,11 @@ forEachDialect('registry items and modules', (newDatabase) => {
   }
 
   async function getItem(itemId: string, client = admin): Promise<RegistryItem> {
-    return owned(await client.getRegistryItem(itemId), `registry item ${itemId}`);
+    return defined(await client.getRegistryItem(itemId), `registry item ${itemId}`);
   }
 
   async function getModule(moduleId: string, client = admin): Promise<appApi.Module> {
-    return owned(await client.getModule(moduleId), `module ${moduleId}`);
+    return defined(await client.getModule(moduleId), `module ${moduleId}`);
   }
 
   /** A module with an entrypoint (so files can be uploaded), with this visibility and description. */
@@ -206,8 +184,8 @@ forEachDialect('registry items and modules', (newDatabase) => {
     orgB = await newOrg('Org B', 'bravo');
     orgC = await newOrg('Org C');
     orgX = await newOrg('Org X', 'xray');
-    operator = await clientForRole(orgA, 'organization_operator', 'a-operator');
-    stranger = await clientForRole(orgX, 'organization_owner', 'x-owner');
+    operator = await clientForOrgRole(t, admin, orgA, 'operator', 'a-operator');
+    stranger = await clientForOrgRole(t, admin, orgX, 'owner', 'x-owner');
     const transport = createGrpcTransport({ baseUrl: t.url, httpVersion: '2' });
     grpcApp = createPromiseClient(AppService, transport);
     const auth = createPromiseClient(AuthService, transport);
@@ -433,7 +411,7 @@ forEachDialect('registry items and modules', (newDatabase) => {
       assert.ok(m.organizationId === org || m.visibility === Visibility.PUBLIC, `${m.moduleId} listed`);
     }
     assert.equal(new Set(listed.map((m) => m.moduleId)).size, listed.length, 'no module listed twice');
-    const shelfPublic = owned(
+    const shelfPublic = defined(
       listed.find((m) => m.moduleId === 'shelf:shelf-public'),
       'shelf-public',
     );
@@ -514,7 +492,7 @@ forEachDialect('registry items and modules', (newDatabase) => {
     const everything = ['alpha-mod', 'beta-mod', 'delta-box', 'epsilon-train', 'gamma-net', 'other-pub'];
     assert.deepEqual(await names({}), everything);
     const full = await list(org);
-    const beta = owned(
+    const beta = defined(
       full.find((i) => i.itemId === 'lister:beta-mod'),
       'beta-mod',
     );
@@ -605,7 +583,7 @@ forEachDialect('registry items and modules', (newDatabase) => {
     await admin.createRegistryItem(orgA, 'taken-name', ARCHIVE);
 
     const res = await raw(admin).renameRegistryItem({ itemId: 'alpha:old-name', newName: 'new-name' });
-    const renamed = owned(res.item, 'the renamed item');
+    const renamed = defined(res.item, 'the renamed item');
     assert.equal(renamed.itemId, 'alpha:new-name');
     assert.equal(renamed.name, 'new-name');
     assert.equal(renamed.organizationId, orgA);

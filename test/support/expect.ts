@@ -8,3 +8,9 @@ export async function expectCode(call: Promise<unknown>, code: Code): Promise<vo
     return true;
   });
 }
+
+/** The value, asserted present (the SDK answers `T | undefined` where the API always sends one). */
+export function defined<T>(value: T | undefined, what: string): T {
+  assert.ok(value, `expected ${what}`);
+  return value;
+}
