@@ -63,8 +63,6 @@ function uploadMessages(moduleId: string, version: string, platform: string, dat
   return messages;
 }
 
-/** Every file under `dir` (recursively), relative to it, sorted. */
-
 /** Polls `done` every 10 ms; fails with `what` after `timeoutMs`. */
 async function waitUntil(done: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -89,7 +87,7 @@ forEachDialect('module files: UploadModuleFile, GetModule and downloads', (newDa
   let admin: AppClient;
   let app: PromiseClient<typeof AppService>;
   let auth: PromiseClient<typeof AuthService>;
-  /** The native client's HTTP/2 connections. */
+  /** The native client's HTTP/2 connections, closed before the server stops. */
   let sessions: Http2SessionManager | undefined;
   let orgA: string;
   let orgB: string;
@@ -246,8 +244,6 @@ forEachDialect('module files: UploadModuleFile, GetModule and downloads', (newDa
     }
   });
   after(async () => {
-    // An upload refused before its body was read leaves its HTTP/2 stream open on the client's
-    // side; dropping the client's connections lets the server stop without waiting out its grace.
     sessions?.abort();
     await t.stop();
   });
@@ -588,6 +584,53 @@ forEachDialect('module files: UploadModuleFile, GetModule and downloads', (newDa
       [['3.0.0', ['linux/amd64']]],
     );
     await expectDownload(`/modules/${moduleId}/3.0.0/linux/amd64`, ownerToken, data);
+    await assertBlobsConsistent();
+  });
+
+  it('a refused upload ends the stream after the reply, so a client still sending stops', async () => {
+    const moduleId = await newModule('refused-early');
+    const session = http2.connect(t.url);
+    session.on('error', () => {});
+    try {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': `/${AppService.typeName}/${AppService.methods.uploadModuleFile.name}`,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        authorization: `Bearer ${ownerToken}`,
+      });
+      stream.on('error', () => {});
+      stream.resume();
+      const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once('trailers', resolve));
+      const closed = new Promise<number | undefined>((resolve) =>
+        stream.once('close', () => resolve(stream.rstCode)),
+      );
+      // The version is refused before any byte is read; the client goes on sending 4 MiB,
+      // far more than the stream's flow-control window, and never ends its side by itself.
+      stream.write(grpcFrame(infoMessage(moduleId, 'v1.0.0', 'linux/amd64')));
+      const chunk = grpcFrame(fileMessage(fileBytes(CHUNK, 'refused-early')));
+      let written = 0;
+      const pump = () => {
+        while (written < 64 && !stream.closed) {
+          written += 1;
+          if (!stream.write(chunk)) return void stream.once('drain', pump);
+        }
+      };
+      pump();
+      assert.equal((await trailers)['grpc-status'], String(Code.InvalidArgument));
+      // Without the server's reset the stream would stay open, its writes stalled, until the client gave up.
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve('still open after 10 s'), 10_000);
+      });
+      const ended = await Promise.race([closed, bound]);
+      clearTimeout(timer);
+      assert.equal(ended, http2.constants.NGHTTP2_NO_ERROR);
+      assert.ok(written < 64, `the client stopped sending after ${written} of 64 chunks`);
+    } finally {
+      session.destroy();
+    }
+    assert.deepEqual(await versionsOf(moduleId), []);
     await assertBlobsConsistent();
   });
 

@@ -41,6 +41,24 @@ export function createListener(handler: RequestHandler, options: ListenerOptions
     };
     res.on('finish', finish);
     res.on('close', finish);
+    if (req instanceof http2.Http2ServerRequest) {
+      // A reply sent before the request body ended (an upload refused early, say) leaves the
+      // client sending into a stream nobody reads, stalled by flow control. Once the trailers
+      // are handed over, a reset with NO_ERROR tells the client to stop, as HTTP/2 allows. The
+      // compatibility layer sends the trailers from a 'wantTrailers' listener it adds later
+      // than this one, hence setImmediate; a reset any earlier (at 'finish', say) drops them.
+      const stream = req.stream;
+      stream.once('wantTrailers', () =>
+        setImmediate(() => {
+          if (req.complete || stream.closed) return;
+          stream.close(http2.constants.NGHTTP2_NO_ERROR);
+          // The reset is queued after the trailers. What the client sent and nobody read would
+          // keep the stream from ending (and shutdown waiting its grace out for a call long
+          // over), so it is thrown away with the stream.
+          stream.destroy();
+        }),
+      );
+    }
     handler(req, res);
   };
 
