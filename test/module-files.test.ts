@@ -393,7 +393,7 @@ forEachDialect('module files: UploadModuleFile, GetModule and downloads', (newDa
         ]),
       Code.InvalidArgument,
     );
-    for (const version of ['v1.0.0', '1.0', '01.0.0', '', '1.0.0-', '2.0.0 ']) {
+    for (const version of ['v1.0.0', '1.0', '01.0.0', '', '1.0.0-', '2.0.0 ', '2.0.0+build.1']) {
       await expectRefused(
         moduleId,
         () => upload(moduleId, version, 'linux/amd64', data),

@@ -7,6 +7,7 @@ import {
   parseItemId,
   requireItemName,
   requireModels,
+  requireModuleVersion,
   requirePlatform,
   type ModuleModel,
 } from '../src/domain/registry.js';
@@ -138,6 +139,22 @@ describe('requireSemVer', () => {
       (error: Error) =>
         error.message.includes(`"${'x'.repeat(64)}"`) && !error.message.includes('x'.repeat(65)),
     );
+  });
+});
+
+describe('requireModuleVersion', () => {
+  it('takes releases and prereleases', () => {
+    for (const v of ['1.2.0', '0.0.1', '1.2.0-rc.1']) assert.equal(requireModuleVersion(v), v);
+  });
+
+  it('refuses build metadata: such versions could not be told apart by precedence', () => {
+    for (const v of ['1.2.0+build.5', '1.2.0-rc.1+abc']) {
+      throwsDomain(() => requireModuleVersion(v), 'invalid_argument', /build metadata/);
+    }
+  });
+
+  it('refuses what is not semver at all', () => {
+    throwsDomain(() => requireModuleVersion('v1.2.0'), 'invalid_argument', /semantic version/);
   });
 });
 

@@ -1,4 +1,5 @@
 import { invalidArgument } from './errors.js';
+import { requireSemVer } from './semver.js';
 
 /** What a registry item holds (PackageType on the wire). */
 export type RegistryItemType = 'archive' | 'ml_model' | 'module' | 'slam_map' | 'ml_training';
@@ -131,6 +132,18 @@ export function requireDocsUrl(value: string): string {
   }
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
     throw invalidArgument('url must be an http:// or https:// address');
+  }
+  return value;
+}
+
+/**
+ * A module version: semver without build metadata. Versions that differ only after `+` have the
+ * same precedence, so a machine could not tell which of them is newer.
+ */
+export function requireModuleVersion(value: string): string {
+  requireSemVer(value, 'version');
+  if (value.includes('+')) {
+    throw invalidArgument(`version may not carry build metadata ("+...") (got "${value.slice(0, 64)}")`);
   }
   return value;
 }

@@ -10,8 +10,7 @@ import {
 } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
 import type { RegistryItem } from '../domain/models.js';
-import { itemIdOf, requirePlatform } from '../domain/registry.js';
-import { requireSemVer } from '../domain/semver.js';
+import { itemIdOf, requireModuleVersion, requirePlatform } from '../domain/registry.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { isUniqueViolation, nowIso, type Db } from '../store/db.js';
 import type { ServiceDeps } from './context.js';
@@ -64,7 +63,7 @@ export class ModuleFileService {
     chunks: AsyncIterable<Uint8Array>,
     cancelled: AbortSignal,
   ): Promise<string> {
-    const version = requireSemVer(info.version, 'version');
+    const version = requireModuleVersion(info.version);
     const platform = requirePlatform(info.platform);
     const platformTags = requirePlatformTags(info.platformTags);
     // Refuse before reading any bytes when the answer is already known.
