@@ -81,6 +81,19 @@ function grpcFrame(message: UploadMessage): Buffer {
   return frame;
 }
 
+/** An UploadModuleFile call opened by hand on an HTTP/2 session, for what a client library won't do. */
+function rawUploadStream(session: http2.ClientHttp2Session, token: string): http2.ClientHttp2Stream {
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': `/${AppService.typeName}/${AppService.methods.uploadModuleFile.name}`,
+    'content-type': 'application/grpc',
+    te: 'trailers',
+    authorization: `Bearer ${token}`,
+  });
+  stream.on('error', () => {});
+  return stream;
+}
+
 forEachDialect('module files: UploadModuleFile, GetModule and downloads', (newDatabase) => {
   let t: TestServer;
   /** The admin key: owner of org A and of org B. */
@@ -553,14 +566,7 @@ forEachDialect('module files: UploadModuleFile, GetModule and downloads', (newDa
       const session = http2.connect(t.url);
       session.on('error', () => {});
       try {
-        const stream = session.request({
-          ':method': 'POST',
-          ':path': `/${AppService.typeName}/${AppService.methods.uploadModuleFile.name}`,
-          'content-type': 'application/grpc',
-          te: 'trailers',
-          authorization: `Bearer ${ownerToken}`,
-        });
-        stream.on('error', () => {});
+        const stream = rawUploadStream(session, ownerToken);
         for (const message of sent) stream.write(grpcFrame(message));
         // Every byte sent is in the server's temporary file before the client goes away.
         const inFlight = () => {
@@ -592,14 +598,7 @@ forEachDialect('module files: UploadModuleFile, GetModule and downloads', (newDa
     const session = http2.connect(t.url);
     session.on('error', () => {});
     try {
-      const stream = session.request({
-        ':method': 'POST',
-        ':path': `/${AppService.typeName}/${AppService.methods.uploadModuleFile.name}`,
-        'content-type': 'application/grpc',
-        te: 'trailers',
-        authorization: `Bearer ${ownerToken}`,
-      });
-      stream.on('error', () => {});
+      const stream = rawUploadStream(session, ownerToken);
       stream.resume();
       const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once('trailers', resolve));
       const closed = new Promise<number | undefined>((resolve) =>
