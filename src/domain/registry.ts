@@ -3,13 +3,6 @@ import { requireSemVer } from './semver.js';
 
 /** What a registry item holds (PackageType on the wire). */
 export type RegistryItemType = 'archive' | 'ml_model' | 'module' | 'slam_map' | 'ml_training';
-export const REGISTRY_ITEM_TYPES: readonly RegistryItemType[] = [
-  'archive',
-  'ml_model',
-  'module',
-  'slam_map',
-  'ml_training',
-];
 
 /** Private items are seen only inside their organization; public and public-unlisted ones by everyone. */
 export type RegistryVisibility = 'private' | 'public' | 'public_unlisted';

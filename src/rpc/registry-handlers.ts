@@ -107,7 +107,7 @@ function metadataOf(item: RegistryItem, markdown: boolean): appApi.RegistryItem[
   }
 }
 
-export const registryItemToProto = (item: RegistryItem, markdown = false) =>
+const registryItemToProto = (item: RegistryItem, markdown = false) =>
   new appApi.RegistryItem({
     itemId: item.itemId,
     organizationId: item.organizationId,
@@ -122,7 +122,7 @@ export const registryItemToProto = (item: RegistryItem, markdown = false) =>
     updatedAt: timestamp(item.updatedAt),
   });
 
-export const moduleToProto = (item: RegistryItem, markdown = false) =>
+const moduleToProto = (item: RegistryItem, markdown = false) =>
   new appApi.Module({
     moduleId: item.itemId,
     name: item.name,
