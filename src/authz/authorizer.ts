@@ -3,7 +3,7 @@ import type { Db } from '../store/db.js';
 import type { Repositories } from '../store/index.js';
 import type { AuthorizationRow, LocationRow, ResourceType, RoleName } from '../store/schema.js';
 import { ROLE_PERMISSIONS, type Permission } from './permissions.js';
-import type { FleetPrincipal } from './principal.js';
+import type { FleetPrincipal, Principal } from './principal.js';
 
 /** A resource that roles can be held on. */
 export interface ResourceRef {
@@ -174,6 +174,19 @@ export class Authorizer {
       }
       throw error;
     }
+  }
+
+  /**
+   * Whether the caller belongs inside the organization: a user or key holding any role in it,
+   * or a machine part of one of its locations.
+   */
+  async isInsideOrganization(db: Db, principal: Principal, organizationId: string): Promise<boolean> {
+    if (principal.kind === 'robot-part') {
+      const part = await this.repos.parts.findById(db, principal.id);
+      const location = part && (await this.repos.locations.findById(db, part.location_id));
+      return location?.organization_id === organizationId;
+    }
+    return this.seesOrganization(await this.grantsOf(db, principal), organizationId);
   }
 
   /** Ids of the organizations the principal can see. */

@@ -38,13 +38,7 @@ export class RegistryAccess {
   /** Whether the caller (a user, key or machine part) may read the item. */
   async canRead(db: Db, principal: Principal, item: RegistryItemRow): Promise<boolean> {
     if (item.visibility !== 'private') return true;
-    if (principal.kind === 'robot-part') {
-      const part = await this.deps.repos.parts.findById(db, principal.id);
-      const location = part && (await this.deps.repos.locations.findById(db, part.location_id));
-      return location?.organization_id === item.organization_id;
-    }
-    const grants = await this.deps.authz.grantsOf(db, principal);
-    return this.deps.authz.seesOrganization(grants, item.organization_id);
+    return this.deps.authz.isInsideOrganization(db, principal, item.organization_id);
   }
 
   /** The item, if the caller may read it; NOT_FOUND otherwise (missing and hidden alike). */
