@@ -430,7 +430,10 @@ forEachDialect('machine parts through the SDK', (newDatabase) => {
       [{ components: { name: 'arm' } }, 'components'],
       [{ components: 'arm' }, 'components'],
       [{ components: [{ model: 'rdk:builtin:fake', api: 'rdk:component:arm' }] }, 'components[0].name'],
-      [{ components: [{ name: 'ok', api: 'rdk:component:arm' }, { name: '' }] }, 'components[1].name'],
+      [
+        { components: [{ name: 'ok', api: 'rdk:component:arm', model: 'fake' }, { name: '' }] },
+        'components[1].name',
+      ],
       [{ components: [42] }, 'components[0]'],
       [{ services: { nav: {} } }, 'services'],
       [{ modules: 'all' }, 'modules'],

@@ -175,6 +175,7 @@ function realisticConfig() {
         name: 'viam_cartographer',
         type: 'registry',
         module_id: 'viam:cartographer',
+        version: '1.4.0',
         executable_path: '${packages.modules.viam_cartographer}/run.sh',
         log_level: 'debug',
         env: { CARTO_THREADS: '4' },
@@ -492,7 +493,9 @@ describe('toRobotConfigJson', () => {
   it('maps every orientation form to the proto oneof', () => {
     const orientation = (type: string, value?: unknown) =>
       decode({
-        components: [{ name: 'x', type: 'arm', frame: { parent: 'world', orientation: { type, value } } }],
+        components: [
+          { name: 'x', type: 'arm', model: 'fake', frame: { parent: 'world', orientation: { type, value } } },
+        ],
       }).components[0]!.frame!.orientation!.type;
     assert.deepEqual(orientation('', undefined), {
       case: 'noOrientation',
@@ -521,7 +524,7 @@ describe('toRobotConfigJson', () => {
   it('maps geometries to common.v1.Geometry, inferring a missing type as viam-server does', () => {
     const geometry = (g: Record<string, unknown>) =>
       decode({
-        components: [{ name: 'x', type: 'arm', frame: { parent: 'world', geometry: g } }],
+        components: [{ name: 'x', type: 'arm', model: 'fake', frame: { parent: 'world', geometry: g } }],
       }).components[0]!.frame!.geometry!.toJson();
     assert.deepEqual(geometry({ type: 'box', x: 1, y: 2, z: 3, Label: 'legacy-label' }), {
       center: { oZ: 1 },
@@ -547,8 +550,9 @@ describe('toRobotConfigJson', () => {
   it('converts a geometry offset orientation to the orientation vector (degrees) of its center pose', () => {
     const center = (orientation: unknown) => {
       const geometry = { type: 'sphere', r: 1, translation: { x: 1, y: 2, z: 3 }, orientation };
-      const pose = decode({ components: [{ name: 'x', type: 'arm', frame: { parent: 'world', geometry } }] })
-        .components[0]!.frame!.geometry!.center!;
+      const pose = decode({
+        components: [{ name: 'x', type: 'arm', model: 'fake', frame: { parent: 'world', geometry } }],
+      }).components[0]!.frame!.geometry!.center!;
       assert.deepEqual([pose.x, pose.y, pose.z], [1, 2, 3]);
       return pose;
     };
@@ -691,7 +695,7 @@ describe('toRobotConfigJson', () => {
       ['log not a list', { log: { pattern: 'x' } }, 'log: must be a list of objects'],
       [
         'component without name',
-        { components: [{ name: 'a', type: 'arm' }, { type: 'arm' }] },
+        { components: [{ name: 'a', type: 'arm', model: 'fake' }, { type: 'arm' }] },
         'components[1].name: must be a non-empty string',
       ],
       [
@@ -708,9 +712,9 @@ describe('toRobotConfigJson', () => {
         'duplicate component names',
         {
           components: [
-            { name: 'a', type: 'arm' },
-            { name: 'b', type: 'arm' },
-            { name: 'a', type: 'motor' },
+            { name: 'a', type: 'arm', model: 'fake' },
+            { name: 'b', type: 'arm', model: 'fake' },
+            { name: 'a', type: 'motor', model: 'fake' },
           ],
         },
         'components[2].name: duplicate name "a" (also used by components[0])',
@@ -719,8 +723,8 @@ describe('toRobotConfigJson', () => {
         'duplicate service names',
         {
           services: [
-            { name: 's', type: 'slam' },
-            { name: 's', type: 'motion' },
+            { name: 's', type: 'slam', model: 'builtin' },
+            { name: 's', type: 'motion', model: 'builtin' },
           ],
         },
         'services[1].name: duplicate name "s" (also used by services[0])',
@@ -760,7 +764,7 @@ describe('toRobotConfigJson', () => {
       ['attributes a list', component({ attributes: [] }), 'components[0].attributes: must be an object'],
       [
         'service attributes a string',
-        { services: [{ name: 's', type: 'slam', attributes: 'x' }] },
+        { services: [{ name: 's', type: 'slam', model: 'builtin', attributes: 'x' }] },
         'services[0].attributes: must be an object',
       ],
       [
@@ -924,18 +928,18 @@ describe('toRobotConfigJson', () => {
       ],
       [
         'module env with a non-string',
-        { modules: [{ name: 'm', env: { 'MY-VAR': true } }] },
+        { modules: [{ name: 'm', executable_path: '/x', env: { 'MY-VAR': true } }] },
         'modules[0].env.MY-VAR: must be a string',
       ],
       [
         'module first_run_timeout in words',
-        { modules: [{ name: 'm', first_run_timeout: 'soon' }] },
+        { modules: [{ name: 'm', executable_path: '/x', first_run_timeout: 'soon' }] },
         'modules[0].first_run_timeout: must be a duration like "10s"',
       ],
       [
-        'package without version',
+        'package without type',
         { packages: [{ name: 'p', package: 'org/p' }] },
-        'packages[0].version: must be a non-empty string',
+        'packages[0].type: must be one of ml_model, module, slam_map, archive',
       ],
       [
         'package without package',
@@ -971,15 +975,15 @@ describe('toRobotConfigJson', () => {
       [
         'auth handler of an unknown type',
         { auth: { handlers: [{ type: 'oauth-web-auth', config: {} }] } },
-        `auth.handlers[0].type: ${CREDENTIALS}`,
+        'auth.handlers[0].type: must be "api-key" (viam-server accepts no other handler)',
       ],
       [
         'duplicate auth handler types',
         {
           auth: {
             handlers: [
-              { type: 'api-key', config: {} },
-              { type: 'api-key', config: {} },
+              { type: 'api-key', config: API_KEY_CONFIG },
+              { type: 'api-key', config: API_KEY_CONFIG },
             ],
           },
         },
@@ -1011,7 +1015,11 @@ describe('toRobotConfigJson', () => {
         { disable_log_deduplication: [] },
         'disable_log_deduplication: must be true or false',
       ],
-      ['job command a list', { jobs: [{ name: 'j', command: [] }] }, 'jobs[0].command: must be an object'],
+      [
+        'job command a list',
+        { jobs: [{ name: 'j', schedule: '1h', resource: 'r', method: 'DoCommand', command: [] }] },
+        'jobs[0].command: must be an object',
+      ],
       ['log pattern a number', { log: [{ pattern: 1, level: 'info' }] }, 'log[0].pattern: must be a string'],
       [
         'malformed maintenance sensor name',
@@ -1061,7 +1069,7 @@ describe('toRobotConfigJson', () => {
     const nested = (levels: number): Record<string, unknown> =>
       levels === 0 ? {} : { a: nested(levels - 1) };
     const withAttributes = (levels: number) => ({
-      components: [{ name: 'c', type: 'arm', attributes: nested(levels) }],
+      components: [{ name: 'c', type: 'arm', model: 'fake', attributes: nested(levels) }],
     });
     const deepest = MAX_CONFIG_DEPTH - 4;
     const rc = decode(withAttributes(deepest));
@@ -1164,7 +1172,10 @@ describe('toRobotConfigJson', () => {
         modules: times(2).map((i) => ({
           name: `m${i}`,
           executable_path: '/bin/m',
-          type: pick(['local', 'registry']),
+          ...pick([
+            { type: 'local' },
+            { type: 'registry', module_id: 'acme:m', version: pick(['1.0.0', 'latest']) },
+          ]),
           env: { A: 'b' },
           first_run_timeout: duration(),
           tcp_mode: maybe(),
@@ -1186,7 +1197,9 @@ describe('toRobotConfigJson', () => {
               },
             }
           : {}),
-        ...(maybe() ? { auth: { handlers: [{ type: 'api-key', config: { keys: ['k'] } }] } } : {}),
+        ...(maybe()
+          ? { auth: { handlers: [{ type: 'api-key', config: { keys: ['k'], k: 'secret' } }] } }
+          : {}),
         ...(maybe() ? { debug: maybe() } : {}),
         ...(maybe()
           ? { jobs: [{ name: 'j', schedule: '5m', resource: 'r', method: 'DoCommand', command: {} }] }

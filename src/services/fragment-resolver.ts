@@ -8,6 +8,7 @@ import {
   type LoadedFragment,
   type MergeStatus,
 } from '../domain/fragment-merge.js';
+import { toRobotConfigJson } from '../domain/robot-config.js';
 import type { Db } from '../store/db.js';
 import type { Repositories } from '../store/index.js';
 import type { FragmentRevisionRow, FragmentRow } from '../store/schema.js';
@@ -55,10 +56,14 @@ export class FragmentResolver {
       if (override && override.id === ref.id) return { id: ref.id, revision: 'new', config: override.config };
       const fragment = await this.repos.fragments.findById(db, ref.id);
       if (!fragment || !usableBy(fragment, organizationId)) {
-        throw invalidArgument(`fragment ${ref.id} does not exist or may not be used by this organization`);
+        throw invalidArgument(
+          `fragment ${clip(ref.id)} does not exist or may not be used by this organization`,
+        );
       }
       const revision = await this.revisionOf(db, fragment, ref.version);
-      if (!revision) throw invalidArgument(`fragment ${ref.id} has no version "${ref.version ?? ''}"`);
+      if (!revision) {
+        throw invalidArgument(`fragment ${clip(ref.id)} has no version "${clip(ref.version ?? '')}"`);
+      }
       return {
         id: ref.id,
         revision: String(revision.revision),
@@ -87,38 +92,90 @@ export class FragmentResolver {
   /**
    * After a fragment changed (a save, a tag moved), checks every fragment and part that includes
    * it, directly or through others, still has a valid tree: no cycle, no sixth level, nothing
-   * unusable. INVALID_ARGUMENT naming the first that does not; the caller's transaction then
+   * unusable. With `brokenBefore` (from `partsWithInvalidConfig`, taken before the change), each
+   * such part's merged config must also still be one viam-server accepts, unless it already was
+   * not. INVALID_ARGUMENT naming the first user that does not pass; the caller's transaction then
    * rolls the change back.
    */
-  async recheckUsersOf(db: Db, fragmentId: string): Promise<void> {
-    const seen = new Set<string>([fragmentId]);
-    const queue = [fragmentId];
-    const parts = new Set<string>();
-    while (queue.length > 0) {
-      const current = queue.shift() ?? '';
-      for (const use of await this.repos.fragments.listUsesOf(db, current)) {
-        if (use.user_type === 'part') {
-          parts.add(use.user_id);
-          continue;
-        }
-        if (seen.has(use.user_id)) continue;
-        seen.add(use.user_id);
-        queue.push(use.user_id);
-        const user = await this.repos.fragments.findById(db, use.user_id);
-        if (!user) continue;
-        const config = JSON.parse(user.config) as Record<string, unknown>;
-        await this.explain(`fragment ${user.id}`, () =>
-          this.checkReferences(db, user.organization_id, config, { id: user.id }),
-        );
-      }
+  async recheckUsersOf(db: Db, fragmentId: string, brokenBefore?: ReadonlySet<string>): Promise<void> {
+    const { fragments, parts } = await this.usersOf(db, fragmentId);
+    for (const fragmentUser of fragments) {
+      const user = await this.repos.fragments.findById(db, fragmentUser);
+      if (!user) continue;
+      const config = JSON.parse(user.config) as Record<string, unknown>;
+      await this.explain(`fragment ${user.id}`, () =>
+        this.checkReferences(db, user.organization_id, config, { id: user.id }),
+      );
     }
     for (const partId of parts) {
       const part = await this.repos.parts.findById(db, partId);
       const location = part ? await this.repos.locations.findById(db, part.location_id) : undefined;
       if (!part || !location) continue;
       const config = JSON.parse(part.config) as Record<string, unknown>;
-      await this.explain(`part ${part.id}`, () => this.checkReferences(db, location.organization_id, config));
+      await this.explain(`part ${part.id}`, async () => {
+        await this.checkReferences(db, location.organization_id, config);
+        if (brokenBefore && !brokenBefore.has(part.id)) {
+          await this.checkMerged(db, location.organization_id, config);
+        }
+      });
     }
+  }
+
+  /**
+   * The parts that include the fragment, directly or through others, whose merged config
+   * viam-server would refuse now: a later `recheckUsersOf` does not blame a change for them.
+   */
+  async partsWithInvalidConfig(db: Db, fragmentId: string): Promise<Set<string>> {
+    const broken = new Set<string>();
+    for (const partId of (await this.usersOf(db, fragmentId)).parts) {
+      const part = await this.repos.parts.findById(db, partId);
+      const location = part ? await this.repos.locations.findById(db, part.location_id) : undefined;
+      if (!part || !location) continue;
+      try {
+        // Broken references need no record: recheckUsersOf refuses them whatever this says.
+        await this.checkMerged(
+          db,
+          location.organization_id,
+          JSON.parse(part.config) as Record<string, unknown>,
+        );
+      } catch (error) {
+        if (!(error instanceof DomainError)) throw error;
+        broken.add(part.id);
+      }
+    }
+    return broken;
+  }
+
+  /**
+   * Checks that a part's config with its fragments merged in is one viam-server accepts (the
+   * conversion RobotService.Config serves). INVALID_ARGUMENT naming the key path in the merged
+   * config otherwise.
+   */
+  async checkMerged(db: Db, organizationId: string, config: Record<string, unknown>): Promise<void> {
+    toRobotConfigJson((await this.merged(db, organizationId, config)).config);
+  }
+
+  /**
+   * The fragments and parts that include the fragment, directly or through other fragments;
+   * fragments nearest first.
+   */
+  private async usersOf(db: Db, fragmentId: string): Promise<{ fragments: string[]; parts: Set<string> }> {
+    const seen = new Set<string>([fragmentId]);
+    const queue = [fragmentId];
+    const fragments: string[] = [];
+    const parts = new Set<string>();
+    while (queue.length > 0) {
+      const current = queue.shift() ?? '';
+      for (const use of await this.repos.fragments.listUsesOf(db, current)) {
+        if (use.user_type === 'part') parts.add(use.user_id);
+        else if (!seen.has(use.user_id)) {
+          seen.add(use.user_id);
+          queue.push(use.user_id);
+          fragments.push(use.user_id);
+        }
+      }
+    }
+    return { fragments, parts };
   }
 
   private async explain(user: string, check: () => Promise<unknown>): Promise<void> {
@@ -187,6 +244,9 @@ export class FragmentResolver {
     return { config: result.config, statuses: [...statuses, ...result.statuses] };
   }
 }
+
+/** A user-supplied id or version for a message, cut to 64 characters. */
+const clip = (value: string) => (value.length > 64 ? `${value.slice(0, 64)}...` : value);
 
 function withoutFragmentKeys(config: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(

@@ -102,6 +102,8 @@ export class FragmentService {
       const config = update.config ?? (JSON.parse(current.config) as Record<string, unknown>);
       const json = serializeConfig(config);
       const refs = await this.resolver.checkReferences(trx, current.organization_id, config, { id });
+      // Parts served a config viam-server refuses already are not this change's doing.
+      const brokenBefore = await this.resolver.partsWithInvalidConfig(trx, id);
       const now = new Date(Math.max(Date.now(), new Date(current.updated_at).getTime() + 1)).toISOString();
       await this.deps.repos.fragments.addRevision(trx, {
         fragment_id: id,
@@ -113,7 +115,7 @@ export class FragmentService {
         ...editorOf(principal),
       });
       await this.deps.repos.fragments.setUses(trx, 'fragment', id, usesOf(refs));
-      await this.resolver.recheckUsersOf(trx, id);
+      await this.resolver.recheckUsersOf(trx, id, brokenBefore);
       return this.view(trx, await this.load(trx, id), undefined);
     });
   }
@@ -286,10 +288,11 @@ export class FragmentService {
     return this.deps.db.transaction().execute(async (trx) => {
       await this.loadWritable(trx, principal, id, true);
       if (Number.isNaN(number) || !(await this.deps.repos.fragments.findRevision(trx, id, number))) {
-        throw invalidArgument(`the fragment has no revision "${revision}"`);
+        throw invalidArgument(`the fragment has no revision "${revision.slice(0, 64)}"`);
       }
+      const brokenBefore = await this.resolver.partsWithInvalidConfig(trx, id);
       await this.deps.repos.fragments.setTag(trx, { fragment_id: id, tag, revision: number });
-      await this.resolver.recheckUsersOf(trx, id);
+      await this.resolver.recheckUsersOf(trx, id, brokenBefore);
       return this.tags(trx, id);
     });
   }

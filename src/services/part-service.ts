@@ -1,7 +1,13 @@
 import type { Access } from '../authz/authorizer.js';
 import type { Permission } from '../authz/permissions.js';
 import type { FleetPrincipal } from '../authz/principal.js';
-import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../domain/errors.js';
+import {
+  alreadyExists,
+  DomainError,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+} from '../domain/errors.js';
 import { newId, newSharedSecret } from '../domain/ids.js';
 import type { Editor, MachinePart, PartHistoryEntry } from '../domain/models.js';
 import { dnsNameOf } from '../domain/part-address.js';
@@ -143,11 +149,17 @@ export class PartService {
       if (config !== undefined && update.config !== undefined) {
         changes.config = config;
         const location = await this.deps.repos.locations.findById(trx, part.location_id);
-        const refs = await this.fragments.checkReferences(
-          trx,
-          location?.organization_id ?? '',
-          update.config,
-        );
+        const organizationId = location?.organization_id ?? '';
+        const refs = await this.fragments.checkReferences(trx, organizationId, update.config);
+        if (refs.length > 0) {
+          // What the machine is served is the part merged with its fragments: it must convert too.
+          await this.fragments.checkMerged(trx, organizationId, update.config).catch((error: unknown) => {
+            if (error instanceof DomainError && error.kind === 'invalid_argument') {
+              throw invalidArgument(`the config merged with its fragments is not valid: ${error.message}`);
+            }
+            throw error;
+          });
+        }
         await this.deps.repos.fragments.setUses(trx, 'part', id, usesOf(refs));
       }
       try {
