@@ -10,6 +10,7 @@ export interface ServerConfig {
   tls: { certFile: string; keyFile: string } | undefined;
   tokenTtlSeconds: number;
   logLevel: LogLevel;
+  /** FLOTILLA_PUBLIC_URL with an explicit port (`https://fleet.example.com:443`), if set. */
   publicUrl: string | undefined;
   /** SMTP server for invite mails (`smtp://user:pass@host:587`, `smtps://…`); unset: links are logged. */
   smtpUrl: string | undefined;
@@ -24,8 +25,10 @@ export interface ServerConfig {
   logRetention: LogRetention;
   /** Most log entries a live tail may have waiting for a slow client before it is stopped. */
   logTailBuffer: number;
-  /** Largest module file accepted by UploadModuleFile, in bytes. */
+  /** Largest module file or package accepted by UploadModuleFile and CreatePackage, in bytes. */
   moduleFileMaxBytes: number;
+  /** How long a signed package download URL stays valid, in seconds. */
+  packageUrlTtlSeconds: number;
 }
 
 /** Flags given on the command line; each overrides its environment variable. */
@@ -48,6 +51,7 @@ export const DEFAULT_LOG_MAX_ENTRIES_PER_PART = 1_000_000;
 export const DEFAULT_LOG_RETENTION_INTERVAL_SECONDS = 60;
 export const DEFAULT_LOG_TAIL_BUFFER = 10_000;
 export const DEFAULT_MODULE_FILE_MAX_BYTES = 512 * 1024 * 1024;
+export const DEFAULT_PACKAGE_URL_TTL_SECONDS = 60 * 60;
 
 /** The data directory: flag, then FLOTILLA_DATA_DIR, then ./data. */
 export const resolveDataDir = (flag: string | undefined, env: NodeJS.ProcessEnv): string =>
@@ -78,6 +82,49 @@ function positiveInt(value: string | undefined, fallback: number, name: string):
     throw new ConfigError(`${name} must be a positive integer, got "${value}"`);
   return n;
 }
+
+/**
+ * FLOTILLA_PUBLIC_URL as machines need it: an http(s) URL without query or fragment, always with
+ * a port (viam-server dials `host:port`), the scheme's default added when none is given, and no
+ * trailing slash.
+ */
+export function normalizePublicUrl(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash) {
+    throw new ConfigError(
+      `FLOTILLA_PUBLIC_URL must be an http:// or https:// URL such as https://fleet.example.com, got "${value}"`,
+    );
+  }
+  if (url.username || url.password)
+    throw new ConfigError('FLOTILLA_PUBLIC_URL must not carry a user or password');
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  return `${url.protocol}//${url.hostname}:${port}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+/** Whether a listen host accepts connections on every address (so it names no address to give out). */
+export const isWildcardHost = (host: string): boolean =>
+  host === '' || host === '0.0.0.0' || host === '::' || host === '0:0:0:0:0:0:0:0';
+
+/** `http(s)://HOST:PORT` of a listen address. */
+export function listenUrl(host: string, port: number, tls: boolean): string {
+  const hostForUrl = host.includes(':') ? `[${host}]` : host;
+  return `${tls ? 'https' : 'http'}://${hostForUrl}:${port}`;
+}
+
+/**
+ * The URL machines and invitees are given: FLOTILLA_PUBLIC_URL, else the listen address unless
+ * that is a wildcard (`0.0.0.0`, `::`), which names no reachable address: then empty, and what
+ * needs a URL asks for FLOTILLA_PUBLIC_URL.
+ */
+export const publicUrlFor = (config: ServerConfig, port: number): string =>
+  config.publicUrl ??
+  (isWildcardHost(config.host) ? '' : listenUrl(config.host, port, config.tls !== undefined));
 
 function smtpUrl(value: string | undefined): string | undefined {
   if (!value) return undefined;
@@ -113,7 +160,7 @@ export function loadServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = pr
       ? parseDuration(env.FLOTILLA_TOKEN_TTL, 'FLOTILLA_TOKEN_TTL')
       : DEFAULT_TOKEN_TTL_SECONDS,
     logLevel,
-    publicUrl: env.FLOTILLA_PUBLIC_URL || undefined,
+    publicUrl: normalizePublicUrl(env.FLOTILLA_PUBLIC_URL),
     smtpUrl: smtpUrl(env.FLOTILLA_SMTP_URL),
     domain: env.FLOTILLA_DOMAIN || 'flotilla.local',
     readMaxBytes: positiveInt(env.FLOTILLA_MAX_MESSAGE_BYTES, 4 * 1024 * 1024, 'FLOTILLA_MAX_MESSAGE_BYTES'),
@@ -146,5 +193,8 @@ export function loadServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = pr
       DEFAULT_MODULE_FILE_MAX_BYTES,
       'FLOTILLA_MODULE_FILE_MAX_BYTES',
     ),
+    packageUrlTtlSeconds: env.FLOTILLA_PACKAGE_URL_TTL
+      ? parseDuration(env.FLOTILLA_PACKAGE_URL_TTL, 'FLOTILLA_PACKAGE_URL_TTL')
+      : DEFAULT_PACKAGE_URL_TTL_SECONDS,
   };
 }

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { MethodKind } from '@bufbuild/protobuf';
 import { appApi, appRobotApi } from '@viamrobotics/sdk';
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
+import * as packagesApi from '../src/rpc/package-service.generated.js';
 import { AppService, RobotService } from '../src/rpc/service-descriptors.generated.js';
 
 /** One method as the SDK's generated connect `.d.ts` declares it. */
@@ -148,6 +149,64 @@ describe('service descriptors match the SDK', () => {
       assert.deepEqual([...bytes], [0x0a, 1, 0x65, 0x12, 6, 0x0a, 1, 0x74, 0x12, 1, 0x70]);
       const out = new AuthService.methods.authenticate.O({ accessToken: 'x' }).toBinary();
       assert.deepEqual([...out], [0x0a, 1, 0x78]);
+    });
+  });
+
+  describe('PackageService (messages built from the SDK declarations, which the SDK does not bundle)', () => {
+    const dts = readFileSync(path.join(sdkDist, 'gen/app/packages/v1/packages_pb.d.ts'), 'utf8');
+    const connect = readFileSync(path.join(sdkDist, 'gen/app/packages/v1/packages_connect.d.ts'), 'utf8');
+
+    it('names the four methods with the kinds the SDK declares', () => {
+      const declared = [...connect.matchAll(/readonly name: "(\w+)",[^}]*?MethodKind\.(\w+)/gs)]
+        .map(([, name, kind]) => `${name}:${kind}`)
+        .sort();
+      const ours = Object.values(packagesApi.PackageService.methods)
+        .map((m) => `${m.name}:${kindName(m.kind)}`)
+        .sort();
+      assert.deepEqual(ours, declared);
+      assert.deepEqual(ours, [
+        'CreatePackage:ClientStreaming',
+        'DeletePackage:Unary',
+        'GetPackage:Unary',
+        'ListPackages:Unary',
+      ]);
+    });
+
+    it('every message has exactly the fields, numbers and labels of its declaration', () => {
+      const chunks = dts.split('@generated from message viam.app.packages.v1.').slice(1);
+      assert.equal(chunks.length, 11);
+      for (const chunk of chunks) {
+        const name = /^(\w+)/.exec(chunk)?.[1] ?? '';
+        const declared = [
+          ...chunk.matchAll(/@generated from field: (optional |repeated )?[\w.]+ (\w+) = (\d+);/g),
+        ]
+          .map(([, label, field, no]) => `${no} ${field} ${(label ?? '').trim()}`)
+          .sort();
+        const type = (
+          packagesApi as unknown as Record<
+            string,
+            { fields?: { list(): { no: number; name: string; repeated: boolean; opt: boolean }[] } }
+          >
+        )[name];
+        assert.ok(type?.fields, `no message type ${name}`);
+        const built = type.fields
+          .list()
+          .map((f) => `${f.no} ${f.name} ${f.repeated ? 'repeated' : f.opt ? 'optional' : ''}`)
+          .sort();
+        assert.deepEqual(built, declared, name);
+      }
+    });
+
+    it('encodes GetPackageRequest with packages.proto field numbers', () => {
+      const bytes = new packagesApi.GetPackageRequest({
+        id: 'a',
+        version: 'b',
+        includeUrl: true,
+        type: packagesApi.PackageType.MODULE,
+        platform: 'c',
+      }).toBinary();
+      // 1: "a", 2: "b", 3: true, 4: 3 (PACKAGE_TYPE_MODULE), 5: "c"
+      assert.deepEqual([...bytes], [0x0a, 1, 0x61, 0x12, 1, 0x62, 0x18, 1, 0x20, 3, 0x2a, 1, 0x63]);
     });
   });
 });

@@ -275,7 +275,7 @@ forEachDialect('fragments merged into RobotService.Config, and refused on save',
   // ---------------------------------------------------------------------------------------------
   // Duplicates and mods that cannot apply: reported, the rest served.
 
-  it("a part's resource beats a fragment's, the first listed fragment beats a later one; both reported", async () => {
+  it("a part's resource beats a fragment's, the first listed fragment beats a later one; neither is a failure", async () => {
     const later = await newFragment('F-later', {
       components: [camera('cameraX')],
       services: [service('nav', 'navigation', { store: 'later' })],
@@ -288,16 +288,9 @@ forEachDialect('fragments merged into RobotService.Config, and refused on save',
     assert.deepEqual(sorted(got.services.keys()), ['nav']);
     assert.deepEqual(got.components.get('motorA'), { own: 'part' }, "the part's motorA wins");
     assert.deepEqual(got.services.get('nav'), { store: 'memory' }, "F1's nav (listed first) wins");
-
-    assert.equal(got.statuses.length, 2, got.statuses.join('\n'));
-    const [fromF1, fromLater] = [
-      got.statuses.find((s) => s.startsWith(`fragment ${f1}: `)),
-      got.statuses.find((s) => s.startsWith(`fragment ${later}: `)),
-    ];
-    assert.ok(fromF1, `no status for F1's dropped motorA: ${got.statuses.join('\n')}`);
-    assert.match(fromF1, /motorA/);
-    assert.ok(fromLater, `no status for F-later's dropped nav: ${got.statuses.join('\n')}`);
-    assert.match(fromLater, /"nav"/);
+    // viam-server logs each overwrite_fragment_status entry at error level on every poll, so an
+    // ordinary overlap is not reported there: only mods that failed are.
+    assert.deepEqual(got.statuses, []);
   });
 
   it('a mod that cannot apply is reported; the other mods and every resource are served', async () => {

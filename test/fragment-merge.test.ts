@@ -689,40 +689,53 @@ describe('mergeFragments: fragment_mods', () => {
       {
         fragmentId: 'F',
         error: `${prefix}$set "components.motor1.model.kind" was not applied: components.motor1.model is a string, not an object`,
+        failedMod: true,
       },
       {
         fragmentId: 'F',
         error: `${prefix}$set "components.motor9.attributes.max_rpm" was not applied: components has no "motor9"`,
+        failedMod: true,
       },
       {
         fragmentId: 'F',
         error: `${prefix}$unset "components.motor9" was not applied: components has no "motor9"`,
+        failedMod: true,
       },
       {
         fragmentId: 'F',
         error: `${prefix}$set "components.motor1.attributes.list.3" was not applied: components.motor1.attributes.list is a list of 3, which has no index "3"`,
+        failedMod: true,
       },
       {
         fragmentId: 'F',
         error: `${prefix}$unset "components.motor1.attributes.list.first" was not applied: components.motor1.attributes.list is a list of 3, which has no index "first"`,
+        failedMod: true,
       },
       {
         fragmentId: 'F',
         error: `${prefix}$set "components.motor1.attributes.max_rpm.x" was not applied: components.motor1.attributes.max_rpm is a number, not an object`,
+        failedMod: true,
       },
       {
         fragmentId: 'F',
         error: `${prefix}$set "components.motor2" was not applied: an entry of components can only be replaced by an object`,
+        failedMod: true,
       },
       {
         fragmentId: 'F',
         error: `${prefix}$set "components.motor2" was not applied: the new value's name is not "motor2"`,
+        failedMod: true,
       },
       {
         fragmentId: 'F',
         error: `${prefix}$set "remotes.r1.address" was not applied: the config has no remotes`,
+        failedMod: true,
       },
-      { fragmentId: 'F', error: `${prefix}$set "components.0.model" was not applied: components has no "0"` },
+      {
+        fragmentId: 'F',
+        error: `${prefix}$set "components.0.model" was not applied: components has no "0"`,
+        failedMod: true,
+      },
     ]);
     // Only the applicable mod changed anything.
     const expected = fragmentF().config;
@@ -762,6 +775,7 @@ describe('mergeFragments: fragment_mods', () => {
         fragmentId: 'F',
         error:
           'fragment_mods for fragment F: $set "components.motor1.x" was not applied: components is an object, not a list',
+        failedMod: true,
       },
     ]);
     assert.deepEqual(odd.config, { components: { motor1: {} } });
@@ -802,6 +816,7 @@ describe('mergeFragments: fragment_mods', () => {
       {
         fragmentId: 'ghost',
         error: 'fragment_mods for fragment ghost were not applied: the part does not use that fragment',
+        failedMod: true,
       },
     ]);
     const components = config.components as Json[];

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { loadServerConfig } from '../config.js';
+import { loadServerConfig, publicUrlFor } from '../config.js';
 import { loadServerKeys } from '../crypto/server-keys.js';
 import { wireServices } from '../server/wiring.js';
 import { databaseTarget, migrate, openDatabase } from '../store/database.js';
@@ -17,8 +17,7 @@ export async function inviteLink(
 ): Promise<string> {
   const config = loadServerConfig({ dataDir }, env);
   const keys = loadServerKeys(config.dataDir, env);
-  const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const publicUrl = config.publicUrl ?? `${config.tls ? 'https' : 'http'}://${hostForUrl}:${config.port}`;
+  const publicUrl = publicUrlFor(config, config.port);
   const database = openDatabase(databaseTarget(config.dataDir, config.databaseUrl));
   try {
     await migrate(database.db);

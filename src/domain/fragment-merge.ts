@@ -47,7 +47,8 @@ export type FragmentMod = { op: '$set'; path: string; value: unknown } | { op: '
 export type FragmentModSet = { fragmentId: string; mods: FragmentMod[] };
 
 /** A problem merging a fragment (maps to `overwrite_fragment_status`); it never stops the merge. */
-export type MergeStatus = { fragmentId: string; error: string };
+/** Something that could not be merged; `failedMod` marks a `fragment_mods` entry that failed. */
+export type MergeStatus = { fragmentId: string; error: string; failedMod?: boolean };
 
 /** Top-level lists of named resources, with the key that names each item. */
 export const RESOURCE_SECTIONS: ReadonlyMap<string, 'name' | 'id'> = new Map<string, 'name' | 'id'>([
@@ -377,6 +378,7 @@ export function mergeFragments(
       statuses.push({
         fragmentId,
         error: `fragment_mods for fragment ${fragmentId} were not applied: the part does not use that fragment`,
+        failedMod: true,
       });
       continue;
     }
@@ -386,6 +388,7 @@ export function mergeFragments(
         statuses.push({
           fragmentId,
           error: `fragment_mods for fragment ${fragmentId}: ${mod.op} ${JSON.stringify(mod.path)} was not applied: ${problem}`,
+          failedMod: true,
         });
       }
     }

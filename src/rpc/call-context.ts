@@ -17,6 +17,9 @@ function principalOf(ctx: HandlerContext): Principal {
   return principal;
 }
 
+/** The caller of a method open to users, keys and machine parts alike (a package download). */
+export const anyCallerOf = (ctx: HandlerContext): Principal => principalOf(ctx);
+
 /** The caller of a fleet API (AppService) method: a user or an API key, never a part. */
 export const callerOf = (ctx: HandlerContext): FleetPrincipal => requireFleetPrincipal(principalOf(ctx));
 

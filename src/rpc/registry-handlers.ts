@@ -1,29 +1,13 @@
 import { appApi } from '@viamrobotics/sdk';
-import { invalidArgument } from '../domain/errors.js';
 import type { ModuleVersion, RegistryItem } from '../domain/models.js';
-import type {
-  ModuleModel,
-  RegistryItemStatus,
-  RegistryItemType,
-  RegistryVisibility,
-} from '../domain/registry.js';
+import type { ModuleModel, RegistryItemStatus, RegistryVisibility } from '../domain/registry.js';
 import type { ModuleFileService } from '../services/module-file-service.js';
 import type { RegistryService } from '../services/registry-service.js';
 import type { AppHandlers } from './app-service-impl.js';
 import { callerOf } from './call-context.js';
 import { timestamp } from './wire-values.js';
-
-/** viam.app.packages.v1.PackageType, which the SDK does not export. */
-const PACKAGE_TYPES: Record<number, RegistryItemType> = {
-  1: 'archive',
-  2: 'ml_model',
-  3: 'module',
-  4: 'slam_map',
-  5: 'ml_training',
-};
-const PACKAGE_TYPE_NUMBERS = Object.fromEntries(
-  Object.entries(PACKAGE_TYPES).map(([n, t]) => [t, Number(n)]),
-) as Record<RegistryItemType, number>;
+import { enumOf, PACKAGE_TYPE_NUMBERS, PACKAGE_TYPES } from './wire-enums.js';
+import { splitUpload } from './upload-stream.js';
 
 const VISIBILITIES: Record<number, RegistryVisibility> = {
   [appApi.Visibility.PRIVATE]: 'private',
@@ -40,17 +24,6 @@ const STATUSES: Record<number, RegistryItemStatus> = {
   [appApi.RegistryItemStatus.PUBLISHED]: 'published',
   [appApi.RegistryItemStatus.IN_DEVELOPMENT]: 'in_development',
 };
-
-/**
- * An enum value from the wire: UNSPECIFIED (0) reads as undefined, a number the API does not
- * define is INVALID_ARGUMENT.
- */
-function enumOf<T>(table: Record<number, T>, value: number, field: string): T | undefined {
-  if (value === 0) return undefined;
-  const known = table[value];
-  if (known === undefined) throw invalidArgument(`${field} has an unknown value ${value}`);
-  return known;
-}
 
 /** A repeated enum filter: UNSPECIFIED entries are dropped. */
 const enumsOf = <T>(table: Record<number, T>, values: readonly number[], field: string): T[] =>
@@ -216,23 +189,16 @@ export function registryHandlers(registry: RegistryService, moduleFiles: ModuleF
     },
     async uploadModuleFile(requests, ctx) {
       const principal = callerOf(ctx);
-      const messages = requests[Symbol.asyncIterator]();
-      const first = await messages.next();
-      if (first.done || first.value.moduleFile.case !== 'moduleFileInfo') {
-        throw invalidArgument('the first message of an upload must carry module_file_info');
-      }
-      const info = first.value.moduleFile.value;
-      async function* bytes(): AsyncGenerator<Uint8Array> {
-        for (;;) {
-          const next = await messages.next();
-          if (next.done) return;
-          const part = next.value.moduleFile;
-          if (part.case === 'moduleFileInfo') {
-            throw invalidArgument('module_file_info may be sent only once, in the first message');
-          }
-          if (part.case === 'file' && part.value.byteLength > 0) yield part.value;
-        }
-      }
+      const { info, bytes } = await splitUpload<appApi.UploadModuleFileRequest, appApi.ModuleFileInfo>(
+        requests,
+        ({ moduleFile: part }) =>
+          part.case === 'moduleFileInfo'
+            ? { info: part.value }
+            : part.case === 'file'
+              ? { bytes: part.value }
+              : undefined,
+        'module_file_info',
+      );
       const url = await moduleFiles.upload(
         principal,
         {
@@ -241,7 +207,7 @@ export function registryHandlers(registry: RegistryService, moduleFiles: ModuleF
           platform: info.platform,
           platformTags: [...info.platformTags],
         },
-        bytes(),
+        bytes,
         ctx.signal,
       );
       return { url };

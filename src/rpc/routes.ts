@@ -5,10 +5,14 @@ import type { Services } from '../services/index.js';
 import type { ModuleFileService } from '../services/module-file-service.js';
 import type { PartLogService } from '../services/part-log-service.js';
 import type { RegistryService } from '../services/registry-service.js';
+import type { MachineAgentService } from '../services/machine-agent-service.js';
+import type { PackageService as Packages } from '../services/package-service.js';
 import { apiKeyHandlers } from './api-key-handlers.js';
 import { authHandlers } from './auth-handlers.js';
 import { AuthService } from './auth-service-descriptor.js';
 import { fragmentHandlers } from './fragment-handlers.js';
+import { packageHandlers } from './package-handlers.js';
+import { PackageService } from './package-service.generated.js';
 import { locationHandlers } from './location-handlers.js';
 import { logHandlers } from './log-handlers.js';
 import { machineHandlers } from './machine-handlers.js';
@@ -57,9 +61,11 @@ export interface StoreBackedServices {
   partLogs: PartLogService;
   registry: RegistryService;
   moduleFiles: ModuleFileService;
+  packages: Packages;
+  machineAgent: MachineAgentService;
 }
 
-/** The routes of all three services, and which procedures need an authenticated caller. */
+/** The routes of all four services, and which procedures need an authenticated caller. */
 export function createRoutes(services: Services, auth: AuthenticationService, stored: StoreBackedServices) {
   const { partLogs } = stored;
   const implemented = new Set<string>();
@@ -81,14 +87,16 @@ export function createRoutes(services: Services, auth: AuthenticationService, st
   );
   const robot = completeService(
     RobotService,
-    robotServiceHandlers(services.machineAgent, partLogs),
+    robotServiceHandlers(stored.machineAgent, partLogs),
     implemented,
   );
+  const packages = completeService(PackageService, packageHandlers(stored.packages), implemented);
   const authService = completeService(AuthService, authHandlers(auth), implemented);
   const register = (router: ConnectRouter) => {
     router.service(AppService, app);
     router.service(servedRobotService, robot);
     router.service(AuthService, authService);
+    router.service(PackageService, packages);
   };
   const authenticate = `${AuthService.typeName}/${AuthService.methods.authenticate.name}`;
   /** Methods not implemented yet answer UNIMPLEMENTED to anyone, so they skip authentication. */

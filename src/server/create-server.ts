@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
-import type { ServerConfig } from '../config.js';
+import { listenUrl, publicUrlFor, type ServerConfig } from '../config.js';
 import { loadServerKeys } from '../crypto/server-keys.js';
 import { authenticationInterceptor, errorInterceptor } from '../rpc/interceptors.js';
 import { createRoutes } from '../rpc/routes.js';
@@ -11,9 +11,14 @@ import { LogTailHub } from '../services/log-tail-hub.js';
 import { ModuleFileService } from '../services/module-file-service.js';
 import { RegistryService } from '../services/registry-service.js';
 import { PartLogService } from '../services/part-log-service.js';
+import { FragmentResolver } from '../services/fragment-resolver.js';
+import { MachineAgentService } from '../services/machine-agent-service.js';
+import { PackageService } from '../services/package-service.js';
+import { UrlSigner } from '../crypto/url-signer.js';
 import type { FleetSettings } from '../services/context.js';
 import { httpFront, type RequestHandler } from './http-front.js';
 import { moduleDownloadRoute } from './module-download-route.js';
+import { packageDownloadRoute } from './package-download-route.js';
 import { provisioningRoute } from './provisioning-route.js';
 import { invitePage } from './invite-page.js';
 import { createSmtpInviteMailer, inviteDelivery } from '../mail/invite-mailer.js';
@@ -74,10 +79,16 @@ export async function startServer(
   const tails = new LogTailHub(logStore, config.logTailBuffer);
   const registry = new RegistryService(deps, blobs);
   const moduleFiles = new ModuleFileService(deps, blobs, registry, config.moduleFileMaxBytes);
+  const packages = new PackageService(deps, blobs, new UrlSigner(keys.tokenSigningKey), {
+    maxFileBytes: config.moduleFileMaxBytes,
+    urlTtlSeconds: config.packageUrlTtlSeconds,
+  });
   const routes = createRoutes(services, auth, {
     partLogs: new PartLogService(deps, logStore, tails),
     registry,
     moduleFiles,
+    packages,
+    machineAgent: new MachineAgentService(deps, new FragmentResolver(deps.repos), packages),
   });
 
   const rpc = connectNodeAdapter({
@@ -94,6 +105,7 @@ export async function startServer(
       () => isReachable(database.db),
       provisioningRoute(services.provisioning, auth),
       moduleDownloadRoute(registry, moduleFiles, auth, logger),
+      packageDownloadRoute(packages, auth, logger),
       invitePage(services.members, logger),
     ),
     { host: config.host, port: config.port, tls: config.tls },
@@ -108,9 +120,8 @@ export async function startServer(
     await database.close();
     throw error;
   }
-  const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const url = `${config.tls ? 'https' : 'http'}://${hostForUrl}:${port}`;
-  if (!config.publicUrl) settings.publicUrl = url;
+  const url = listenUrl(config.host, port, config.tls !== undefined);
+  settings.publicUrl = publicUrlFor(config, port);
   let closing: Promise<void> | undefined;
   return {
     url,

@@ -1,11 +1,10 @@
 import { pipeline } from 'node:stream/promises';
-import { DomainError, notFound, unauthenticated } from '../domain/errors.js';
+import { notFound, unauthenticated } from '../domain/errors.js';
 import type { RegistryItem } from '../domain/models.js';
 import type { AuthenticationService } from '../services/authentication-service.js';
 import type { ModuleFileService } from '../services/module-file-service.js';
 import type { RegistryService } from '../services/registry-service.js';
-import type { AnyResponse } from './http-front.js';
-import { bearerToken, replyJson, type HttpRoute } from './http-replies.js';
+import { bearerToken, failDownload, replyJson, type HttpRoute } from './http-replies.js';
 import type { Logger } from './logger.js';
 
 const PREFIX = '/modules/';
@@ -87,29 +86,10 @@ export function moduleDownloadRoute(
         return;
       }
       await pipeline(file.body, res as NodeJS.WritableStream);
-    })().catch((error: unknown) => fail(res, error, logger));
+    })().catch((error: unknown) =>
+      // Missing, hidden and malformed alike: nothing here for this caller.
+      failDownload(res, error, logger, 'module download', (e) => (e.kind === 'unauthenticated' ? 401 : 404)),
+    );
     return true;
   };
-}
-
-function fail(res: AnyResponse, error: unknown, logger: Logger): void {
-  if (res.headersSent) {
-    // The body broke off (the client left, or the file could not be read): end the exchange.
-    if (!(error instanceof Error && 'code' in error && error.code === 'ERR_STREAM_PREMATURE_CLOSE')) {
-      logger.warn('module download ended early', { error: String(error) });
-    }
-    res.destroy();
-    return;
-  }
-  if (error instanceof DomainError && error.kind === 'unauthenticated') {
-    replyJson(res, 401, { error: error.message }, { 'www-authenticate': 'Bearer' });
-  } else if (error instanceof DomainError) {
-    // Missing, hidden and malformed alike: nothing here for this caller.
-    replyJson(res, 404, { error: error.message });
-  } else {
-    logger.error('module download failed', {
-      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
-    });
-    replyJson(res, 500, { error: 'internal error' });
-  }
 }

@@ -41,15 +41,32 @@ export class AuthenticationService {
 
   /** An access token for valid credentials; UNAUTHENTICATED otherwise, without saying which part was wrong. */
   async authenticate(entity: string, type: string, payload: string): Promise<string> {
+    const { principal, credentialVersion } = await this.verify(entity, type, payload);
+    return this.tokens.mint({
+      subject: principal.id,
+      kind: principal.kind,
+      credentialVersion,
+    });
+  }
+
+  /**
+   * The principal behind credentials presented directly, without a token (a package download's
+   * `part_id` / `secret` or `key_id` / `key` headers); UNAUTHENTICATED if they are wrong.
+   */
+  async principalForCredentials(entity: string, type: string, payload: string): Promise<Principal> {
+    return (await this.verify(entity, type, payload)).principal;
+  }
+
+  private async verify(
+    entity: string,
+    type: string,
+    payload: string,
+  ): Promise<{ principal: Principal; credentialVersion: string }> {
     switch (type) {
       case 'api-key': {
         const key = entity ? await this.repos.apiKeys.findById(this.db, entity) : undefined;
         if (!key || !digestsEqual(key.key_hash, hashApiKey(payload))) throw unauthenticated(BAD_CREDENTIALS);
-        return this.tokens.mint({
-          subject: key.id,
-          kind: 'api-key',
-          credentialVersion: fingerprint(key.key_hash),
-        });
+        return { principal: { kind: 'api-key', id: key.id }, credentialVersion: fingerprint(key.key_hash) };
       }
       case 'password': {
         const user = entity
@@ -59,21 +76,23 @@ export class AuthenticationService {
           throw unauthenticated(BAD_CREDENTIALS);
         }
         await this.onPasswordLogin(user);
-        return this.tokens.mint({
-          subject: user.id,
-          kind: 'user',
+        return {
+          principal: { kind: 'user', id: user.id, email: user.email },
           credentialVersion: fingerprint(user.password_hash),
-        });
+        };
       }
       case 'robot-secret': {
         const part = entity ? await this.repos.parts.findById(this.db, entity) : undefined;
         const secrets = part ? await this.repos.parts.listSecrets(this.db, part.id) : [];
         const match = secrets.find((s) => sameSecret(this.secrets.open(s.secret_ciphertext), payload));
         if (!part || !match) throw unauthenticated(BAD_CREDENTIALS);
-        return this.tokens.mint({ subject: part.id, kind: 'robot-part', credentialVersion: match.id });
+        return {
+          principal: { kind: 'robot-part', id: part.id, secretId: match.id },
+          credentialVersion: match.id,
+        };
       }
       default:
-        throw unauthenticated(`unsupported credential type "${type}"`);
+        throw unauthenticated(`unsupported credential type "${type.slice(0, 64)}"`);
     }
   }
 

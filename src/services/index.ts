@@ -4,7 +4,6 @@ import type { ServiceDeps } from './context.js';
 import { FragmentResolver } from './fragment-resolver.js';
 import { FragmentService } from './fragment-service.js';
 import { LocationService } from './location-service.js';
-import { MachineAgentService } from './machine-agent-service.js';
 import { MachineService } from './machine-service.js';
 import { MemberService } from './member-service.js';
 import { MetadataService } from './metadata-service.js';
@@ -21,7 +20,6 @@ export interface Services {
   metadata: MetadataService;
   machines: MachineService;
   parts: PartService;
-  machineAgent: MachineAgentService;
   provisioning: ProvisioningService;
   fragments: FragmentService;
   roles: RoleService;
@@ -39,7 +37,6 @@ export function createServices(deps: ServiceDeps, inviteDelivery: InviteDelivery
     metadata: new MetadataService(deps),
     machines: new MachineService(deps, parts),
     parts,
-    machineAgent: new MachineAgentService(deps, resolver),
     provisioning: new ProvisioningService(deps),
     fragments: new FragmentService(deps, resolver),
     roles: new RoleService(deps),

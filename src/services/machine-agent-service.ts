@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { PartPrincipal } from '../authz/principal.js';
 import type { IssuedCertificate } from '../crypto/certificate-authority.js';
-import { notFound } from '../domain/errors.js';
+import { DomainError, failedPrecondition, notFound } from '../domain/errors.js';
 import type { AgentInfo } from '../domain/models.js';
 import { partAddresses } from '../domain/part-address.js';
 import { toRobotConfigJson } from '../domain/robot-config.js';
 import { nowIso, type Db } from '../store/db.js';
 import type { RobotPartRow } from '../store/schema.js';
-import type { ServiceDeps } from './context.js';
+import { signalingInsecure, type ServiceDeps } from './context.js';
 import type { FragmentResolver } from './fragment-resolver.js';
+import type { PackageService } from './package-service.js';
 
 /** The `cloud` section a machine needs to run: who it is, where it lives, how it authenticates. */
 export interface CloudSection {
@@ -35,6 +36,23 @@ export interface ServedConfig {
 }
 
 /**
+ * The merged config converted for the machine. A config stored before a rule it breaks existed is
+ * the server's state, not the machine's request: FAILED_PRECONDITION, naming what to fix.
+ */
+function servable(config: Record<string, unknown>): Record<string, unknown> {
+  try {
+    return toRobotConfigJson(config);
+  } catch (error) {
+    if (error instanceof DomainError && error.kind === 'invalid_argument') {
+      throw failedPrecondition(
+        `the part's config, merged with its fragments, is not one viam-server accepts; fix it with UpdateRobotPart: ${error.message}`,
+      );
+    }
+    throw error;
+  }
+}
+
+/**
  * The machine-facing side: what a part (viam-server, authenticated with its secret) asks for
  * itself: its config, whether to restart, a certificate (its logs go to PartLogService). Every
  * call records that the part was seen.
@@ -43,6 +61,7 @@ export class MachineAgentService {
   constructor(
     private readonly deps: ServiceDeps,
     private readonly fragments: FragmentResolver,
+    private readonly packages: PackageService,
   ) {}
 
   async config(principal: PartPrincipal, agentInfo: AgentInfo | undefined): Promise<ServedConfig> {
@@ -56,7 +75,10 @@ export class MachineAgentService {
       location.organization_id,
       JSON.parse(part.config) as Record<string, unknown>,
     );
-    const body = toRobotConfigJson(merged.config);
+    const body = servable(merged.config);
+    // The platform viam-server reports, such as `linux/arm64` (bounded: it is echoed in module errors).
+    const platform = agentInfo?.platform?.slice(0, 64) || 'any';
+    await this.serveRegistryModules(db, principal, platform, merged.config, body);
     const partSecrets = await repos.parts.listSecrets(db, part.id);
     const locationSecrets = await repos.locations.listSecrets(db, location.id);
     const { fqdn, localFqdn } = partAddresses(part.dns_name, part.location_id, settings.domain);
@@ -69,14 +91,74 @@ export class MachineAgentService {
       locationId: location.id,
       machineId: robot.id,
       primaryOrgId: location.organization_id,
-      signalingInsecure: !settings.tls,
+      signalingInsecure: signalingInsecure(settings),
     };
-    const fragmentStatuses = merged.statuses;
+    // viam-server logs every entry at error level on every poll: only mods that failed belong there.
+    const fragmentStatuses = merged.statuses
+      .filter((s) => s.failedMod)
+      .map(({ fragmentId, error }) => ({ fragmentId, error }));
     const revision = createHash('sha256')
       .update(JSON.stringify([body, cloud, fragmentStatuses]))
       .digest('hex')
       .slice(0, 32);
     return { body, fragmentStatuses, cloud, revision };
+  }
+
+  /**
+   * Gives each registry module of the served config what viam-server needs to run it: a
+   * `packages` entry naming the concrete version for the machine's platform, and an
+   * `executable_path` inside that package. A module that can't be resolved is still served, with
+   * `status.error` saying why, so the rest of the machine starts.
+   */
+  private async serveRegistryModules(
+    db: Db,
+    principal: PartPrincipal,
+    platform: string,
+    config: Record<string, unknown>,
+    body: Record<string, unknown>,
+  ): Promise<void> {
+    const raw = Array.isArray(config.modules) ? (config.modules as unknown[]) : [];
+    const served = Array.isArray(body.modules) ? (body.modules as Record<string, unknown>[]) : [];
+    const wanted: { index: number; moduleId: string; version: string }[] = [];
+    raw.forEach((module, index) => {
+      if (typeof module !== 'object' || module === null) return;
+      const { type, module_id: moduleId, version } = module as Record<string, unknown>;
+      if (type !== 'registry') return;
+      wanted.push({
+        index,
+        moduleId: typeof moduleId === 'string' ? moduleId : '',
+        version: typeof version === 'string' ? version : '',
+      });
+    });
+    if (wanted.length === 0) return;
+    const resolved = await this.packages.resolveModules(db, principal, platform, wanted);
+    const packages = Array.isArray(body.packages) ? (body.packages as Record<string, unknown>[]) : [];
+    // Package names the config already uses, with the version each stands for.
+    const taken = new Map(packages.map((p) => [p.name, p.version]));
+    wanted.forEach(({ index, moduleId }, i) => {
+      const module = served[index];
+      let result = resolved[i];
+      if (!module || !result) return;
+      if (
+        result.ok &&
+        taken.has(result.package.name) &&
+        taken.get(result.package.name) !== result.package.version
+      ) {
+        result = {
+          ok: false,
+          error: `module ${moduleId} is configured twice with different versions, or its package name is taken`,
+        };
+      }
+      if (!result.ok) {
+        module.status = { error: result.error };
+        delete module.path;
+        return;
+      }
+      module.path = result.executablePath;
+      if (!taken.has(result.package.name)) packages.push(result.package);
+      taken.set(result.package.name, result.package.version);
+    });
+    if (packages.length > 0) body.packages = packages;
   }
 
   /** True exactly once after MarkPartForRestart; and how often to ask again. */

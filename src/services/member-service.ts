@@ -7,7 +7,7 @@ import { requireEmail, requireId } from '../domain/validation.js';
 import type { InviteDelivery } from '../mail/invite-mailer.js';
 import { nowIso, type Db } from '../store/db.js';
 import type { OrganizationInviteRow, ResourceType, RoleName } from '../store/schema.js';
-import type { ServiceDeps } from './context.js';
+import { requirePublicUrl, type ServiceDeps } from './context.js';
 import {
   parseAuthorization,
   requireOwnerOfGrant,
@@ -111,6 +111,8 @@ export class MemberService {
     const { repos, authz } = this.deps;
     const { row, organizationName } = await this.deps.db.transaction().execute(async (trx) => {
       await authz.require(trx, principal, { type: 'organization', id: orgId }, 'write_organization');
+      // The invite is useless without a link to it: refused before anything is stored.
+      requirePublicUrl(this.deps.settings);
       for (const grant of requested) await requireOwnerOfGrant(authz, trx, principal, grant);
       if (await repos.invites.findByEmail(trx, orgId, email)) {
         throw alreadyExists(`an invite for ${email} is already pending`);
@@ -366,7 +368,7 @@ export class MemberService {
   }
 
   private link(token: string): string {
-    return `${this.deps.settings.publicUrl.replace(/\/+$/, '')}/invite/${token}`;
+    return `${requirePublicUrl(this.deps.settings)}/invite/${token}`;
   }
 }
 

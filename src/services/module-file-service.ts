@@ -1,19 +1,12 @@
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { FleetPrincipal, Principal } from '../authz/principal.js';
-import {
-  alreadyExists,
-  failedPrecondition,
-  invalidArgument,
-  notFound,
-  resourceExhausted,
-} from '../domain/errors.js';
-import { newId } from '../domain/ids.js';
+import { failedPrecondition, invalidArgument, notFound } from '../domain/errors.js';
 import type { RegistryItem } from '../domain/models.js';
 import { itemIdOf, requireModuleVersion, requirePlatform } from '../domain/registry.js';
 import type { BlobStore } from '../store/blob-store.js';
-import { isUniqueViolation, nowIso, type Db } from '../store/db.js';
+import type { Db } from '../store/db.js';
 import type { ServiceDeps } from './context.js';
+import { duplicateFile, receiveFile, recordItemFile } from './file-upload.js';
 import { RegistryAccess, type OwnedItem } from './registry-access.js';
 import { requireModule, type RegistryService } from './registry-service.js';
 
@@ -52,10 +45,8 @@ export class ModuleFileService {
   /**
    * Stores one file for a module version and platform; returns the module's URL. The caller must
    * own the module's organization, and the module needs an entrypoint. The bytes go to a new blob
-   * and are recorded in one transaction; any failure (a refusal, a stream that breaks off, a
-   * file over the limit) discards the blob, so nothing is left behind. `cancelled` is the call's
-   * signal: a client that resets its stream can look, to the chunk iterator, like one that
-   * finished, so the signal is checked once the bytes end and again just before the commit.
+   * and are recorded in one transaction (`receiveFile`): a refused, interrupted or cancelled
+   * upload leaves nothing behind.
    */
   async upload(
     principal: FleetPrincipal,
@@ -71,66 +62,18 @@ export class ModuleFileService {
       .transaction()
       .execute((trx) => this.checkUpload(trx, principal, info, version, platform));
 
-    const writer = await this.blobs.create();
-    const fileId = newId();
-    let committed = false;
-    try {
-      const hash = createHash('sha256');
-      let size = 0;
-      for await (const chunk of chunks) {
-        size += chunk.byteLength;
-        if (size > this.maxFileBytes) {
-          throw resourceExhausted(`the file is larger than the limit of ${this.maxFileBytes} bytes`);
-        }
-        hash.update(chunk);
-        await writer.write(chunk);
-      }
-      cancelled.throwIfAborted();
-      if (size === 0) throw invalidArgument('the upload carried no file bytes');
-      const sha256 = hash.digest('hex');
-      await writer.flush();
-      return await this.deps.db.transaction().execute(async (trx) => {
+    return receiveFile(
+      this.deps,
+      this.blobs,
+      chunks,
+      { maxBytes: this.maxFileBytes, gzip: false, cancelled },
+      async (trx, file) => {
         const owned = await this.checkUpload(trx, principal, info, version, platform);
         if (owned.item.id !== first.item.id) throw notFound(`module ${info.moduleId} not found`);
-        const now = nowIso();
-        const { registry } = this.deps.repos;
-        if (!(await registry.findVersion(trx, owned.item.id, version))) {
-          await registry.addVersion(trx, {
-            item_id: owned.item.id,
-            version,
-            models: owned.item.models,
-            entrypoint: owned.item.entrypoint,
-            first_run: owned.item.first_run,
-            created_at: now,
-          });
-        }
-        try {
-          await registry.addFile(trx, {
-            id: fileId,
-            item_id: owned.item.id,
-            version,
-            platform,
-            platform_tags: JSON.stringify(platformTags),
-            size_bytes: size,
-            sha256,
-            uploaded_at: now,
-          });
-        } catch (error) {
-          if (isUniqueViolation(error)) throw duplicate(version, platform);
-          throw error;
-        }
-        await registry.update(trx, owned.item.id, { updated_at: now });
-        // The blob takes its place before the records commit; if the commit fails it is removed below.
-        cancelled.throwIfAborted();
-        await writer.commit(fileId);
-        committed = true;
+        await recordItemFile(trx, this.deps.repos, owned.item, { version, platform, platformTags }, file);
         return this.registry.moduleUrl(itemIdOf(owned.organization, owned.item.name));
-      });
-    } catch (error) {
-      if (committed) await this.blobs.delete(fileId);
-      else await writer.abort();
-      throw error;
-    }
+      },
+    );
   }
 
   /** The file of a module version for a platform, if the caller may read the module. */
@@ -184,14 +127,11 @@ export class ModuleFileService {
       throw failedPrecondition('the module has no entrypoint yet; set it with UpdateModule before uploading');
     }
     if (await this.deps.repos.registry.findFile(trx, owned.item.id, version, platform)) {
-      throw duplicate(version, platform);
+      throw duplicateFile(version, platform);
     }
     return owned;
   }
 }
-
-const duplicate = (version: string, platform: string) =>
-  alreadyExists(`version ${version} already has a file for platform ${platform}`);
 
 function requirePlatformTags(tags: readonly string[]): string[] {
   if (tags.length > MAX_PLATFORM_TAGS) throw invalidArgument(`at most ${MAX_PLATFORM_TAGS} platform tags`);

@@ -1,7 +1,7 @@
 import type { FleetPrincipal } from '../authz/principal.js';
 import { notFound } from '../domain/errors.js';
 import { requireId } from '../domain/validation.js';
-import type { ServiceDeps } from './context.js';
+import { requirePublicUrl, type ServiceDeps } from './context.js';
 
 /** The file a machine needs to connect (`/etc/viam.json` on the machine). */
 export interface MachineCloudFile {
@@ -22,7 +22,7 @@ export class ProvisioningService {
     const [secret] = await repos.parts.listSecrets(db, id);
     return {
       cloud: {
-        app_address: settings.publicUrl,
+        app_address: requirePublicUrl(settings),
         id,
         secret: secret ? secrets.open(secret.secret_ciphertext) : '',
       },

@@ -86,24 +86,15 @@ export class RegistryService {
     if (!type) throw invalidArgument('type must be set (module, ml_model, ...)');
     return this.deps.db.transaction().execute(async (trx) => {
       await this.access.requireOrganization(trx, principal, orgId, 'write_private_registry_item');
-      const now = nowIso();
-      const row: RegistryItemRow = {
-        id: newId(),
-        organization_id: orgId,
-        name,
-        type,
-        visibility: 'private',
-        description: '',
-        url: '',
-        models: '[]',
-        entrypoint: '',
-        first_run: null,
-        markdown_description: null,
-        created_at: now,
-        updated_at: now,
-      };
+      let row: RegistryItemRow;
       try {
-        await this.deps.repos.registry.create(trx, row);
+        row = await this.deps.repos.registry.createPrivate(trx, {
+          id: newId(),
+          organizationId: orgId,
+          name,
+          type,
+          now: nowIso(),
+        });
       } catch (error) {
         if (isUniqueViolation(error))
           throw alreadyExists(`the organization already has an item named ${name}`);

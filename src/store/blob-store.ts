@@ -8,10 +8,16 @@ import type { Readable } from 'node:stream';
 export interface BlobStore {
   /** Starts a new blob. */
   create(): Promise<BlobWriter>;
-  /** The blob's bytes; undefined if no blob has that key. */
-  open(key: string): Promise<Readable | undefined>;
+  /** The blob's bytes (or the given range of them); undefined if no blob has that key. */
+  open(key: string, range?: BlobRange): Promise<Readable | undefined>;
   /** Removes a committed blob; a missing one is not an error. */
   delete(key: string): Promise<void>;
+}
+
+/** Bytes `start` through `end` of a blob, both inclusive (as HTTP ranges count). */
+export interface BlobRange {
+  start: number;
+  end: number;
 }
 
 export interface BlobWriter {

@@ -2,7 +2,7 @@ import { createReadStream, type ReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import type { BlobStore, BlobWriter } from './blob-store.js';
+import type { BlobRange, BlobStore, BlobWriter } from './blob-store.js';
 
 const KEY_RE = /^[A-Za-z0-9_-]{3,128}$/;
 
@@ -35,9 +35,9 @@ export class FileBlobStore implements BlobStore {
     return new FileBlobWriter(handle, temp, (key) => this.pathOf(key));
   }
 
-  async open(key: string): Promise<ReadStream | undefined> {
+  async open(key: string, range?: BlobRange): Promise<ReadStream | undefined> {
     const path = this.pathOf(requireKey(key));
-    const stream = createReadStream(path);
+    const stream = createReadStream(path, range && { start: range.start, end: range.end });
     return new Promise((resolve, reject) => {
       stream.once('open', () => resolve(stream));
       stream.once('error', (error: NodeJS.ErrnoException) =>

@@ -36,6 +36,30 @@ export class RegistryRepository {
     await db.insertInto('registry_items').values(item).execute();
   }
 
+  /** Inserts a new private item with nothing but its name and type; returns its row. */
+  async createPrivate(
+    db: Db,
+    item: { id: string; organizationId: string; name: string; type: string; now: string },
+  ): Promise<RegistryItemRow> {
+    const row: RegistryItemRow = {
+      id: item.id,
+      organization_id: item.organizationId,
+      name: item.name,
+      type: item.type,
+      visibility: 'private',
+      description: '',
+      url: '',
+      models: '[]',
+      entrypoint: '',
+      first_run: null,
+      markdown_description: null,
+      created_at: item.now,
+      updated_at: item.now,
+    };
+    await this.create(db, row);
+    return row;
+  }
+
   findById(db: Db, id: string): Promise<RegistryItemRow | undefined> {
     return db.selectFrom('registry_items').selectAll().where('id', '=', id).executeTakeFirst();
   }
@@ -129,7 +153,33 @@ export class RegistryRepository {
       .where('version', '=', version)
       .where('platform', '=', platform)
       .executeTakeFirst();
-    return row && { ...row, size_bytes: Number(row.size_bytes) };
+    return row && fileRow(row);
+  }
+
+  async findFileById(db: Db, id: string): Promise<ModuleFileRow | undefined> {
+    const row = await db.selectFrom('module_files').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && fileRow(row);
+  }
+
+  /** Records the CRC-32C of a file uploaded before checksums were kept. */
+  async setFileCrc32c(db: Db, id: string, crc32c: number): Promise<void> {
+    await db.updateTable('module_files').set({ crc32c }).where('id', '=', id).execute();
+  }
+
+  /** Deletes a version with its file records; returns the ids of the files (their blobs' keys). */
+  async deleteVersion(db: Db, itemId: string, version: string): Promise<string[]> {
+    const files = await db
+      .deleteFrom('module_files')
+      .where('item_id', '=', itemId)
+      .where('version', '=', version)
+      .returning('id')
+      .execute();
+    await db
+      .deleteFrom('module_versions')
+      .where('item_id', '=', itemId)
+      .where('version', '=', version)
+      .execute();
+    return files.map((f) => f.id);
   }
 
   async addFile(db: Db, file: ModuleFileRow): Promise<void> {
@@ -144,7 +194,13 @@ export class RegistryRepository {
       .selectAll()
       .where('item_id', 'in', [...itemIds])
       .execute();
-    // PostgreSQL returns bigint columns as strings.
-    return rows.map((r) => ({ ...r, size_bytes: Number(r.size_bytes) }));
+    return rows.map(fileRow);
   }
 }
+
+/** PostgreSQL returns bigint columns as strings. */
+const fileRow = (row: ModuleFileRow): ModuleFileRow => ({
+  ...row,
+  size_bytes: Number(row.size_bytes),
+  crc32c: row.crc32c === null ? null : Number(row.crc32c),
+});

@@ -209,7 +209,10 @@ export interface RegistryItemTable {
   updated_at: string;
 }
 
-/** A module version, created by its first upload: what the module declared then. */
+/**
+ * A version of a registry item, created by its first upload: for a module, what the module
+ * declared then (other packages keep an empty entrypoint and no models).
+ */
 export interface ModuleVersionTable {
   item_id: string;
   version: string;
@@ -219,7 +222,10 @@ export interface ModuleVersionTable {
   created_at: string;
 }
 
-/** An uploaded module file: one per item, version and platform; `id` names its blob. */
+/**
+ * An uploaded file of a registry item (a module or another package): one per item, version and
+ * platform; `id` names its blob.
+ */
 export interface ModuleFileTable {
   id: string;
   item_id: string;
@@ -230,6 +236,8 @@ export interface ModuleFileTable {
   size_bytes: number;
   /** Lowercase hex SHA-256 of the bytes. */
   sha256: string;
+  /** CRC-32C of the bytes (unsigned); null for files uploaded before it was recorded. */
+  crc32c: number | null;
   uploaded_at: string;
 }
 

@@ -25,6 +25,8 @@ export interface TestServer {
 export async function startTestServer(
   database: TestDatabase,
   env: Record<string, string> = {},
+  /** The listen address; a wildcard one (`0.0.0.0:0`) still answers on 127.0.0.1. */
+  listen = '127.0.0.1:0',
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'flotilla-test-'));
   const email = 'admin@example.com';
@@ -35,21 +37,23 @@ export async function startTestServer(
     password,
   });
   const config = loadServerConfig(
-    { dataDir, listen: '127.0.0.1:0', databaseUrl: database.databaseUrl },
+    { dataDir, listen, databaseUrl: database.databaseUrl },
     { ...env, FLOTILLA_LOG_LEVEL: env.FLOTILLA_LOG_LEVEL ?? 'error' },
   );
   const server = await startServer(
     config,
     createLogger('error', () => {}),
   );
+  // A wildcard listen address is reached through the loopback address.
+  const url = server.url.replace('//0.0.0.0:', '//127.0.0.1:');
   return {
-    url: server.url,
+    url,
     dataDir,
     admin: { ...admin, email, password },
     server,
     clientForKey: (id, key) =>
       createViamClient({
-        serviceHost: server.url,
+        serviceHost: url,
         credentials: { type: 'api-key', authEntity: id, payload: key },
       }),
     async stop() {

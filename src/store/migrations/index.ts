@@ -5,6 +5,7 @@ import * as fragments from './20261125180000_fragments.js';
 import * as invites from './20261126000000_invites.js';
 import * as logTimes from './20261126090000_log_times.js';
 import * as registry from './20261127000000_registry.js';
+import * as packageChecksums from './20261205000000_package_checksums.js';
 
 /**
  * Every migration, by its timestamped name. Listed here rather than read from the folder so the
@@ -17,4 +18,5 @@ export const migrations: Record<string, Migration> = {
   '20261126000000_invites': invites,
   '20261126090000_log_times': logTimes,
   '20261127000000_registry': registry,
+  '20261205000000_package_checksums': packageChecksums,
 };
