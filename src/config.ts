@@ -1,3 +1,4 @@
+import type { ConnectionLimits } from './server/listener.js';
 import { LOG_LEVELS, type LogLevel } from './server/logger.js';
 import type { LogRetention } from './store/part-log-store.js';
 
@@ -29,6 +30,8 @@ export interface ServerConfig {
   moduleFileMaxBytes: number;
   /** How long a signed package download URL stays valid, in seconds. */
   packageUrlTtlSeconds: number;
+  /** Timeouts and limits of every connection to the port. */
+  connections: ConnectionLimits;
 }
 
 /** Flags given on the command line; each overrides its environment variable. */
@@ -52,6 +55,17 @@ export const DEFAULT_LOG_RETENTION_INTERVAL_SECONDS = 60;
 export const DEFAULT_LOG_TAIL_BUFFER = 10_000;
 export const DEFAULT_MODULE_FILE_MAX_BYTES = 512 * 1024 * 1024;
 export const DEFAULT_PACKAGE_URL_TTL_SECONDS = 60 * 60;
+/** Connection timeouts (milliseconds) and limits; see ConnectionLimits. */
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+  firstByteTimeoutMs: 10_000,
+  headersTimeoutMs: 30_000,
+  requestTimeoutMs: 5 * 60_000,
+  keepAliveTimeoutMs: 5_000,
+  http2IdleTimeoutMs: 2 * 60_000,
+  bodyIdleTimeoutMs: 60_000,
+  maxConcurrentStreams: 100,
+  stalledStreamGraceMs: 30_000,
+};
 
 /** The data directory: flag, then FLOTILLA_DATA_DIR, then ./data. */
 export const resolveDataDir = (flag: string | undefined, env: NodeJS.ProcessEnv): string =>
@@ -73,6 +87,82 @@ export function parseDuration(value: string, name: string): number {
   const seconds = Number(match[1]) * unit;
   if (seconds < 1) throw new ConfigError(`${name} must be at least one second`);
   return seconds;
+}
+
+/** Longest timer Node schedules (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * A timeout such as `500ms`, `10`, `30s`, `2m` or `1h`, in milliseconds (a bare number is
+ * seconds, as for the other durations); unset or empty: `fallback`.
+ */
+export function parseTimeoutMs(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value === '') return fallback;
+  const match = /^(\d+)\s*(ms|[smhd]?)$/.exec(value.trim());
+  if (!match) throw new ConfigError(`${name} must be a duration like 500ms, 10s, 2m or 1h, got "${value}"`);
+  const unit = { ms: 1, '': 1000, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
+    match[2] as 'ms' | '' | 's' | 'm' | 'h' | 'd'
+  ];
+  const ms = Number(match[1]) * unit;
+  if (ms < 1) throw new ConfigError(`${name} must be longer than zero`);
+  if (ms > MAX_TIMER_MS) throw new ConfigError(`${name} must be at most 24d, got "${value}"`);
+  return ms;
+}
+
+/** FLOTILLA_* connection timeouts and limits (see ConnectionLimits and the README). */
+function connectionLimits(env: NodeJS.ProcessEnv): ConnectionLimits {
+  const d = DEFAULT_CONNECTION_LIMITS;
+  const limits: ConnectionLimits = {
+    firstByteTimeoutMs: parseTimeoutMs(
+      env.FLOTILLA_FIRST_BYTE_TIMEOUT,
+      d.firstByteTimeoutMs,
+      'FLOTILLA_FIRST_BYTE_TIMEOUT',
+    ),
+    headersTimeoutMs: parseTimeoutMs(
+      env.FLOTILLA_HEADERS_TIMEOUT,
+      d.headersTimeoutMs,
+      'FLOTILLA_HEADERS_TIMEOUT',
+    ),
+    requestTimeoutMs: parseTimeoutMs(
+      env.FLOTILLA_REQUEST_TIMEOUT,
+      d.requestTimeoutMs,
+      'FLOTILLA_REQUEST_TIMEOUT',
+    ),
+    keepAliveTimeoutMs: parseTimeoutMs(
+      env.FLOTILLA_KEEP_ALIVE_TIMEOUT,
+      d.keepAliveTimeoutMs,
+      'FLOTILLA_KEEP_ALIVE_TIMEOUT',
+    ),
+    http2IdleTimeoutMs: parseTimeoutMs(
+      env.FLOTILLA_HTTP2_IDLE_TIMEOUT,
+      d.http2IdleTimeoutMs,
+      'FLOTILLA_HTTP2_IDLE_TIMEOUT',
+    ),
+    bodyIdleTimeoutMs: parseTimeoutMs(
+      env.FLOTILLA_BODY_IDLE_TIMEOUT,
+      d.bodyIdleTimeoutMs,
+      'FLOTILLA_BODY_IDLE_TIMEOUT',
+    ),
+    maxConcurrentStreams: positiveInt(
+      env.FLOTILLA_HTTP2_MAX_CONCURRENT_STREAMS,
+      d.maxConcurrentStreams,
+      'FLOTILLA_HTTP2_MAX_CONCURRENT_STREAMS',
+    ),
+    stalledStreamGraceMs: parseTimeoutMs(
+      env.FLOTILLA_STALLED_STREAM_GRACE,
+      d.stalledStreamGraceMs,
+      'FLOTILLA_STALLED_STREAM_GRACE',
+    ),
+  };
+  // Node refuses a header timeout longer than the request timeout it is part of.
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    throw new ConfigError('FLOTILLA_HEADERS_TIMEOUT must not be longer than FLOTILLA_REQUEST_TIMEOUT');
+  }
+  // HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS is a 32-bit value.
+  if (limits.maxConcurrentStreams > 0xffff_ffff) {
+    throw new ConfigError('FLOTILLA_HTTP2_MAX_CONCURRENT_STREAMS must be at most 4294967295');
+  }
+  return limits;
 }
 
 function positiveInt(value: string | undefined, fallback: number, name: string): number {
@@ -196,5 +286,6 @@ export function loadServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = pr
     packageUrlTtlSeconds: env.FLOTILLA_PACKAGE_URL_TTL
       ? parseDuration(env.FLOTILLA_PACKAGE_URL_TTL, 'FLOTILLA_PACKAGE_URL_TTL')
       : DEFAULT_PACKAGE_URL_TTL_SECONDS,
+    connections: connectionLimits(env),
   };
 }

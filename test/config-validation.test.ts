@@ -10,8 +10,6 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Code, createPromiseClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
-import SQLite from 'better-sqlite3';
-import pg from 'pg';
 import type { AppClient } from '@viamrobotics/sdk';
 import { DomainError } from '../src/domain/errors.js';
 import { mergeFragments } from '../src/domain/fragment-merge.js';
@@ -19,8 +17,8 @@ import { toRobotConfigJson } from '../src/domain/robot-config.js';
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
 import { RobotService } from '../src/rpc/service-descriptors.generated.js';
 import { structFromObject } from '../src/rpc/wire-values.js';
-import { sqliteFileIn } from '../src/store/database.js';
 import { forEachDialect, type TestDatabase } from './support/databases.js';
+import { storePartConfigDirectly } from './support/direct-writes.js';
 import { defined } from './support/expect.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
@@ -717,7 +715,7 @@ forEachDialect('config validation through the SDK', (newDatabase) => {
       fragments: [fragmentId],
       components: [{ name: 'legacy', api: 'rdk:component:arm' }],
     };
-    await storePartConfigDirectly(legacy);
+    await storePartConfigDirectly(database, t.dataDir, partId, legacy);
     assert.deepEqual((await partState()).config, legacy);
     const next = { components: [{ ...FRAGMENT_ARM.components[0], attributes: { speed: 3 } }] };
     await saveFragment(next);
@@ -744,25 +742,4 @@ forEachDialect('config validation through the SDK', (newDatabase) => {
     );
     await savePart({});
   });
-
-  /** Writes a part's config behind the service's back, as an older version could have stored it. */
-  async function storePartConfigDirectly(config: Config): Promise<void> {
-    const json = JSON.stringify(config);
-    if (database.databaseUrl) {
-      const client = new pg.Client({ connectionString: database.databaseUrl });
-      await client.connect();
-      try {
-        await client.query('update robot_parts set config = $1 where id = $2', [json, partId]);
-      } finally {
-        await client.end();
-      }
-      return;
-    }
-    const db = new SQLite(sqliteFileIn(t.dataDir), { fileMustExist: true, timeout: 5000 });
-    try {
-      db.prepare('update robot_parts set config = ? where id = ?').run(json, partId);
-    } finally {
-      db.close();
-    }
-  }
 });

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, loadServerConfig, parseDuration, parseListen } from '../src/config.js';
+import {
+  ConfigError,
+  DEFAULT_CONNECTION_LIMITS,
+  loadServerConfig,
+  parseDuration,
+  parseListen,
+  parseTimeoutMs,
+} from '../src/config.js';
 
 describe('server configuration', () => {
   it('uses the documented defaults', () => {
@@ -53,5 +60,72 @@ describe('server configuration', () => {
     assert.equal(parseDuration('24h', 'x'), 86400);
     assert.equal(parseDuration('7d', 'x'), 604800);
     assert.throws(() => parseDuration('0', 'x'), ConfigError);
+  });
+
+  it('connection timeouts and limits: defaults, units, validation', () => {
+    assert.deepEqual(loadServerConfig({}, {}).connections, {
+      firstByteTimeoutMs: 10_000,
+      headersTimeoutMs: 30_000,
+      requestTimeoutMs: 300_000,
+      keepAliveTimeoutMs: 5_000,
+      http2IdleTimeoutMs: 120_000,
+      bodyIdleTimeoutMs: 60_000,
+      maxConcurrentStreams: 100,
+      stalledStreamGraceMs: 30_000,
+    });
+    assert.deepEqual(loadServerConfig({}, {}).connections, DEFAULT_CONNECTION_LIMITS);
+    const c = loadServerConfig(
+      {},
+      {
+        FLOTILLA_FIRST_BYTE_TIMEOUT: '500ms',
+        FLOTILLA_HEADERS_TIMEOUT: '2',
+        FLOTILLA_REQUEST_TIMEOUT: '1m',
+        FLOTILLA_KEEP_ALIVE_TIMEOUT: '65s',
+        FLOTILLA_HTTP2_IDLE_TIMEOUT: '1h',
+        FLOTILLA_BODY_IDLE_TIMEOUT: '90s',
+        FLOTILLA_HTTP2_MAX_CONCURRENT_STREAMS: '250',
+        FLOTILLA_STALLED_STREAM_GRACE: '10s',
+      },
+    ).connections;
+    assert.deepEqual(c, {
+      firstByteTimeoutMs: 500,
+      headersTimeoutMs: 2000,
+      requestTimeoutMs: 60_000,
+      keepAliveTimeoutMs: 65_000,
+      http2IdleTimeoutMs: 3_600_000,
+      bodyIdleTimeoutMs: 90_000,
+      maxConcurrentStreams: 250,
+      stalledStreamGraceMs: 10_000,
+    });
+    assert.equal(parseTimeoutMs(' 7d ', 1, 'x'), 7 * 86_400_000);
+    assert.equal(parseTimeoutMs('', 42, 'x'), 42);
+    for (const name of [
+      'FLOTILLA_FIRST_BYTE_TIMEOUT',
+      'FLOTILLA_HEADERS_TIMEOUT',
+      'FLOTILLA_REQUEST_TIMEOUT',
+      'FLOTILLA_KEEP_ALIVE_TIMEOUT',
+      'FLOTILLA_HTTP2_IDLE_TIMEOUT',
+      'FLOTILLA_BODY_IDLE_TIMEOUT',
+      'FLOTILLA_STALLED_STREAM_GRACE',
+    ]) {
+      for (const bad of ['soon', '0', '0ms', '-5s', '1.5s', '30d']) {
+        assert.throws(
+          () => loadServerConfig({}, { [name]: bad }),
+          (e: Error) => e instanceof ConfigError && e.message.startsWith(name),
+          `${name}=${bad}`,
+        );
+      }
+    }
+    for (const bad of ['0', '-1', '1.5', 'many', '4294967296']) {
+      assert.throws(
+        () => loadServerConfig({}, { FLOTILLA_HTTP2_MAX_CONCURRENT_STREAMS: bad }),
+        /FLOTILLA_HTTP2_MAX_CONCURRENT_STREAMS/,
+      );
+    }
+    // Node refuses a header timeout longer than the request it belongs to.
+    assert.throws(
+      () => loadServerConfig({}, { FLOTILLA_HEADERS_TIMEOUT: '10m' }),
+      /FLOTILLA_HEADERS_TIMEOUT must not be longer than FLOTILLA_REQUEST_TIMEOUT/,
+    );
   });
 });

@@ -45,3 +45,15 @@ export async function verifyPassword(password: string, stored: string): Promise<
   );
   return timingSafeEqual(key, expected);
 }
+
+let dummyHash: Promise<string> | undefined;
+
+/**
+ * The hash of a random password, made once per process with hashPassword's parameters. Checking a
+ * password against it costs what checking a real one does, so a login for an unknown email (or a
+ * user without a password) takes as long as a wrong password for a known one.
+ */
+export function dummyPasswordHash(): Promise<string> {
+  dummyHash ??= hashPassword(randomBytes(32).toString('base64'));
+  return dummyHash;
+}

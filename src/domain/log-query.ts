@@ -1,4 +1,6 @@
 import { invalidArgument } from './errors.js';
+import type { LogEntry } from './models.js';
+import { cutText, entryBytes, jsonBytes, omittedObject, structFieldBytes } from './reply-budget.js';
 
 /** The levels viam-server's logger emits, stored lowercase, least severe first. */
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'dpanic', 'panic', 'fatal'] as const;
@@ -78,3 +80,60 @@ export function messageFilter(filter: string): (message: string) => boolean {
 
 /** The LIKE pattern for a substring filter, with `\` as the escape character. */
 export const likePatternFor = (filter: string): string => `%${filter.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/** When an entry is too large for a reply: host and logger name are cut to this many bytes, */
+const MAX_CUT_NAME_BYTES = 1024;
+/** its caller is replaced by a note when its encoding is over this, */
+const MAX_CUT_CALLER_BYTES = 16 * 1024;
+/** its fields are kept, in order, while they add up to at most this (a note stands for the rest), */
+const MAX_CUT_FIELDS_BYTES = 1024 * 1024;
+/** its stack is cut to this, and its message gets whatever is left. */
+const MAX_CUT_STACK_BYTES = 512 * 1024;
+
+/** An entry of a GetRobotPartLogs reply, at most (see reply-budget.ts). */
+export function logEntryBytes(entry: LogEntry): number {
+  let payload = entry.caller ? structFieldBytes(entry.caller) : 0;
+  for (const field of entry.fields) payload += structFieldBytes(field);
+  return entryBytes(payload, entry.host, entry.level, entry.loggerName, entry.message, entry.stack);
+}
+
+/**
+ * An entry that fits in `maxBytes` of a reply, with its size: itself when it fits, else a copy
+ * cut down. Each part is cut only if large: host and logger name to 1 KiB, a caller over 16 KiB
+ * replaced by a note, fields kept in order up to 1 MiB with a last field noting how many were
+ * dropped, the stack to 512 KiB, and the message to what is left. Cut text ends with
+ * "… [truncated by Flotilla: N bytes]", N being its original size.
+ */
+export function fitLogEntry(entry: LogEntry, maxBytes: number): { entry: LogEntry; bytes: number } {
+  const bytes = logEntryBytes(entry);
+  if (bytes <= maxBytes) return { entry, bytes };
+  const why = 'the entry is too large for one reply';
+  let caller = entry.caller;
+  if (caller && structFieldBytes(caller) > MAX_CUT_CALLER_BYTES)
+    caller = omittedObject('caller', jsonBytes(caller), why);
+  const fields: Record<string, unknown>[] = [];
+  let fieldBytes = 0;
+  for (const field of entry.fields) {
+    const size = structFieldBytes(field);
+    if (fieldBytes + size > MAX_CUT_FIELDS_BYTES) break;
+    fieldBytes += size;
+    fields.push(field);
+  }
+  if (fields.length < entry.fields.length) {
+    const dropped = entry.fields.slice(fields.length);
+    fields.push({
+      _truncated: `${dropped.length} of ${entry.fields.length} fields (${jsonBytes(dropped)} bytes) omitted by Flotilla: ${why}`,
+    });
+  }
+  const cut: LogEntry = {
+    ...entry,
+    host: cutText(entry.host, MAX_CUT_NAME_BYTES),
+    loggerName: cutText(entry.loggerName, MAX_CUT_NAME_BYTES),
+    caller,
+    stack: cutText(entry.stack, MAX_CUT_STACK_BYTES),
+    fields,
+    message: '',
+  };
+  cut.message = cutText(entry.message, maxBytes - logEntryBytes(cut));
+  return { entry: cut, bytes: logEntryBytes(cut) };
+}

@@ -11,6 +11,14 @@ import { unauthenticated } from '../domain/errors.js';
 /** The authenticated caller of the current call, set by the authentication interceptor. */
 export const principalKey = createContextKey<Principal | undefined>(undefined, { description: 'principal' });
 
+/**
+ * The address of the client's TCP connection, set from the socket when a request arrives (never
+ * from X-Forwarded-For or other headers a client controls); undefined if unknown.
+ */
+export const sourceAddressKey = createContextKey<string | undefined>(undefined, {
+  description: 'source address',
+});
+
 function principalOf(ctx: HandlerContext): Principal {
   const principal = ctx.values.get(principalKey);
   if (!principal) throw unauthenticated('authentication required');

@@ -80,7 +80,7 @@ export function fragmentHandlers(fragments: FragmentService): AppHandlers {
         name: req.name,
         config: req.config ? structToObject(req.config) : undefined,
         visibility,
-        lastKnownUpdate: dateOf(req.lastKnownUpdate),
+        lastKnownUpdate: dateOf(req.lastKnownUpdate, 'last_known_update'),
       });
       return { fragment: toProto(fragment) };
     },

@@ -5,6 +5,7 @@ import { DomainError, type ErrorKind } from '../domain/errors.js';
 import type { AuthenticationService } from '../services/authentication-service.js';
 import type { Logger } from '../server/logger.js';
 import { principalKey } from './call-context.js';
+import { checkDecoded, checkedStream } from './request-guards.js';
 
 const CODES: Record<ErrorKind, Code> = {
   invalid_argument: Code.InvalidArgument,
@@ -16,14 +17,39 @@ const CODES: Record<ErrorKind, Code> = {
   resource_exhausted: Code.ResourceExhausted,
 };
 
+/** Longest error message sent to a client: messages can carry client input, and a header too
+ * large for HTTP/2 would take the whole connection down with the call. */
+export const MAX_ERROR_MESSAGE_LENGTH = 512;
+
+/** A message cut to MAX_ERROR_MESSAGE_LENGTH characters, marked when cut. */
+export function boundedMessage(message: string): string {
+  return message.length > MAX_ERROR_MESSAGE_LENGTH
+    ? `${message.slice(0, MAX_ERROR_MESSAGE_LENGTH - 15)}… (truncated)`
+    : message;
+}
+
 /**
  * The one error translation: domain errors keep their message and get their code; Connect errors
- * pass; anything else is logged with a request id and reaches the client as "internal error".
+ * pass; a call its client cancelled is CANCELLED (logged at debug); anything else is logged with
+ * a request id and reaches the client as "internal error". Every message is bounded. It also
+ * refuses requests that did not decode, or whose lists are too long (`request-guards.ts`),
+ * before any handler sees them.
  */
 export function errorInterceptor(logger: Logger): Interceptor {
-  const translate = (error: unknown, procedure: string): ConnectError => {
-    if (error instanceof DomainError) return new ConnectError(error.message, CODES[error.kind]);
-    if (error instanceof ConnectError) return error;
+  const translate = (error: unknown, procedure: string, signal: AbortSignal | undefined): ConnectError => {
+    if (error instanceof DomainError) {
+      return new ConnectError(boundedMessage(error.message), CODES[error.kind]);
+    }
+    if (error instanceof ConnectError) {
+      if (error.code === Code.Canceled) logger.debug('call cancelled by its client', { procedure });
+      return error.rawMessage.length > MAX_ERROR_MESSAGE_LENGTH
+        ? new ConnectError(boundedMessage(error.rawMessage), error.code, error.metadata)
+        : error;
+    }
+    if (signal?.aborted) {
+      logger.debug('call cancelled by its client', { procedure });
+      return new ConnectError('the call was cancelled', Code.Canceled);
+    }
     const requestId = randomUUID();
     logger.error('call failed', {
       procedure,
@@ -35,11 +61,13 @@ export function errorInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {
     const procedure = `${req.service.typeName}/${req.method.name}`;
     try {
+      if (req.stream) req = { ...req, message: checkedStream(req.message) };
+      else checkDecoded(req.message);
       const res = await next(req);
       if (!res.stream) return res;
-      return { ...res, message: guardStream(res, (e) => translate(e, procedure)) };
+      return { ...res, message: guardStream(res, (e) => translate(e, procedure, req.signal)) };
     } catch (error) {
-      throw translate(error, procedure);
+      throw translate(error, procedure, req.signal);
     }
   };
 }

@@ -1,7 +1,8 @@
 import type { BinaryWriteOptions, JsonWriteStringOptions } from '@bufbuild/protobuf';
-import type { ServiceImpl } from '@connectrpc/connect';
+import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import { appApi } from '@viamrobotics/sdk';
 import type { LogEntry } from '../domain/models.js';
+import { callTransportKey } from '../server/listener.js';
 import type { PartLogService } from '../services/part-log-service.js';
 import { callerOf } from './call-context.js';
 import type { AppService } from './service-descriptors.generated.js';
@@ -53,19 +54,36 @@ export function logHandlers(partLogs: PartLogService): Partial<ServiceImpl<typeo
         levels: req.levels,
         errorsOnly: req.errorsOnly,
         pageToken: req.pageToken,
-        startUs: req.start ? microsOf(req.start) : undefined,
-        endUs: req.end ? microsOf(req.end) : undefined,
+        startUs: req.start ? microsOf(req.start, 'start') : undefined,
+        endUs: req.end ? microsOf(req.end, 'end') : undefined,
         limit: req.limit === undefined ? undefined : Number(req.limit),
       });
       return { logs: page.entries.map(logEntryToWire), nextPageToken: page.nextPageToken };
     },
     async *tailRobotPartLogs(req, ctx) {
-      const batches = partLogs.tail(
-        callerOf(ctx),
-        { partId: req.id, errorsOnly: req.errorsOnly, filter: req.filter },
-        ctx.signal,
-      );
-      for await (const batch of batches) yield tailResponseFor(batch);
+      // A tail that fell behind, or whose deadline passed, ends with its status at the next pull.
+      // A client that reads nothing never lets the stream pull again (flow control holds the
+      // write), so the transport resets the stream unless it has ended within a grace period.
+      const transport = ctx.values.get(callTransportKey);
+      const isDeadline = () =>
+        ctx.signal.reason instanceof ConnectError && ctx.signal.reason.code === Code.DeadlineExceeded;
+      const onAbort = () => {
+        if (isDeadline()) transport?.abandon('cancelled');
+      };
+      ctx.signal.addEventListener('abort', onAbort);
+      try {
+        const batches = partLogs.tail(
+          callerOf(ctx),
+          { partId: req.id, errorsOnly: req.errorsOnly, filter: req.filter },
+          ctx.signal,
+          () => transport?.abandon('resource-exhausted'),
+        );
+        for await (const batch of batches) yield tailResponseFor(batch);
+      } finally {
+        ctx.signal.removeEventListener('abort', onAbort);
+      }
+      // The tail ends quietly when its signal aborts; a deadline is the client's to hear about.
+      if (ctx.signal.aborted && isDeadline()) throw ctx.signal.reason;
     },
   };
 }

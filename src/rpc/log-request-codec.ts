@@ -1,7 +1,7 @@
 import type { JsonReadOptions } from '@bufbuild/protobuf';
 import { appRobotApi } from '@viamrobotics/sdk';
 import type { PushedLogEntry } from '../domain/models.js';
-import { microsOf, structToObject } from './wire-values.js';
+import { structToObject } from './wire-values.js';
 
 /*
  * RobotService.Log is the busiest call a fleet makes (every machine, every 100 ms, up to
@@ -139,6 +139,8 @@ function struct(r: WireReader, depth: number): Record<string, unknown> {
       else if (t === (2 << 3) + LEN) value = structValue(entry.sub(), depth + 1);
       else entry.skip(t & 7);
     }
+    // As an ordinary key, `__proto__` would set the object's prototype: refused, as in configs.
+    if (key === '__proto__') throw new Error('a Struct key "__proto__" is not allowed');
     out[key] = value;
   }
   return out;
@@ -156,6 +158,8 @@ function structValue(r: WireReader, depth: number): unknown {
         break;
       case (2 << 3) + FIXED64:
         value = r.double();
+        if (!Number.isFinite(value))
+          throw new Error('a Struct number is NaN or infinite, which JSON cannot hold');
         break;
       case (3 << 3) + LEN:
         value = r.string();
@@ -193,8 +197,28 @@ function timestampMicros(r: WireReader): number {
     else if (tag === (2 << 3) + VARINT) nanos = r.int32();
     else r.skip(tag & 7);
   }
-  return seconds * 1_000_000 + Math.floor(nanos / 1000);
+  return logTimeMicros(BigInt(seconds), nanos);
 }
+
+/**
+ * A log entry's time as microseconds since the epoch. Times are kept as microseconds in a number,
+ * exact only within about ±285 years of 1970, so a time outside that (or outside Timestamp's own
+ * range) is refused rather than stored altered.
+ */
+function logTimeMicros(seconds: bigint, nanos: number): number {
+  if (seconds < MIN_SECONDS || seconds > MAX_SECONDS || nanos < 0 || nanos > 999_999_999) {
+    throw new Error('a log time is outside the range of google.protobuf.Timestamp (years 1 to 9999)');
+  }
+  const micros = seconds * 1_000_000n + BigInt(Math.floor(nanos / 1000));
+  if (micros > BigInt(Number.MAX_SAFE_INTEGER) || micros < BigInt(Number.MIN_SAFE_INTEGER)) {
+    throw new Error('a log time must fall between the years 1685 and 2255 to be kept to the microsecond');
+  }
+  return Number(micros);
+}
+
+/** google.protobuf.Timestamp's range, in seconds. */
+const MIN_SECONDS = -62_135_596_800n;
+const MAX_SECONDS = 253_402_300_799n;
 
 function logEntry(r: WireReader): PushedLogEntry {
   const entry: PushedLogEntry = {
@@ -262,7 +286,7 @@ function fromGenerated(req: appRobotApi.LogRequest): DecodedLogRequest {
     logs: req.logs.map((l) => ({
       host: l.host,
       level: l.level,
-      timeUs: l.time ? microsOf(l.time) : undefined,
+      timeUs: l.time ? logTimeMicros(l.time.seconds, l.time.nanos) : undefined,
       loggerName: l.loggerName,
       message: l.message,
       caller: l.caller ? structToObject(l.caller) : undefined,

@@ -150,7 +150,7 @@ export function machineHandlers(machines: MachineService, parts: PartService): A
       const part = await parts.update(callerOf(ctx), req.id, {
         name: req.name,
         config: req.robotConfig ? structToObject(req.robotConfig) : undefined,
-        lastKnownUpdate: dateOf(req.lastKnownUpdate),
+        lastKnownUpdate: dateOf(req.lastKnownUpdate, 'last_known_update'),
       });
       return { part: partToProto(part) };
     },

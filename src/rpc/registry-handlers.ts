@@ -25,9 +25,10 @@ const STATUSES: Record<number, RegistryItemStatus> = {
   [appApi.RegistryItemStatus.IN_DEVELOPMENT]: 'in_development',
 };
 
-/** A repeated enum filter: UNSPECIFIED entries are dropped. */
-const enumsOf = <T>(table: Record<number, T>, values: readonly number[], field: string): T[] =>
-  values.flatMap((v) => enumOf(table, v, field) ?? []);
+/** A repeated enum filter: UNSPECIFIED entries are dropped, repeats counted once. */
+const enumsOf = <T>(table: Record<number, T>, values: readonly number[], field: string): T[] => [
+  ...new Set(values.flatMap((v) => enumOf(table, v, field) ?? [])),
+];
 
 const modelsOf = (models: readonly appApi.Model[]): ModuleModel[] =>
   models.map((m) => ({

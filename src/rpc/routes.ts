@@ -23,6 +23,7 @@ import { registryHandlers } from './registry-handlers.js';
 import { robotServiceHandlers, servedRobotService } from './robot-service-handlers.js';
 import { roleHandlers } from './role-handlers.js';
 import { AppService, RobotService } from './service-descriptors.generated.js';
+import { withTolerantRequests } from './request-guards.js';
 
 interface ServiceShape {
   typeName: string;
@@ -92,14 +93,21 @@ export function createRoutes(services: Services, auth: AuthenticationService, st
   );
   const packages = completeService(PackageService, packageHandlers(stored.packages), implemented);
   const authService = completeService(AuthService, authHandlers(auth), implemented);
+  // Requests decode tolerantly: what does not decode is refused as the client's mistake.
   const register = (router: ConnectRouter) => {
-    router.service(AppService, app);
-    router.service(servedRobotService, robot);
-    router.service(AuthService, authService);
-    router.service(PackageService, packages);
+    router.service(withTolerantRequests(AppService), app);
+    router.service(withTolerantRequests(servedRobotService), robot);
+    router.service(withTolerantRequests(AuthService), authService);
+    router.service(withTolerantRequests(PackageService), packages);
   };
+  /** Every procedure served, as its request path (`/<service>/<Method>`). */
+  const procedures = new Set(
+    [AppService, RobotService, AuthService, PackageService].flatMap((service) =>
+      Object.values(service.methods).map((m: { name: string }) => `/${service.typeName}/${m.name}`),
+    ),
+  );
   const authenticate = `${AuthService.typeName}/${AuthService.methods.authenticate.name}`;
   /** Methods not implemented yet answer UNIMPLEMENTED to anyone, so they skip authentication. */
   const needsCaller = (procedure: string) => implemented.has(procedure) && procedure !== authenticate;
-  return { register, needsCaller };
+  return { register, needsCaller, procedures };
 }

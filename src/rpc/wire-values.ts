@@ -13,13 +13,63 @@ export function timestamp(date: Date): { seconds: bigint; nanos: number } {
   return { seconds: BigInt(seconds), nanos: (ms - seconds * 1000) * 1_000_000 };
 }
 
-/** A google.protobuf.Struct field read as a JSON object; absent reads as {}. */
+/**
+ * A google.protobuf.Struct field read as a JSON object; absent reads as {}. A number that is NaN
+ * or infinite has no JSON form, and a key `__proto__` would be dropped by the decoder (it sets
+ * the object's prototype instead of a key): both are INVALID_ARGUMENT, as the config checks
+ * refuse them too.
+ */
 export function structToObject(struct: { toJson(): JsonValue } | undefined): Record<string, unknown> {
   if (!struct) return {};
-  const value = struct.toJson();
+  checkStructValue(struct, 0);
+  let value: JsonValue;
+  try {
+    value = struct.toJson();
+  } catch (error) {
+    throw invalidArgument(`a Struct value has no JSON form: ${(error as Error).message}`);
+  }
   if (value === null || typeof value !== 'object' || Array.isArray(value))
     throw invalidArgument('expected a JSON object');
   return value;
+}
+
+const MAX_STRUCT_DEPTH = 100;
+
+/** Walks a decoded Struct / Value / ListValue for what its JSON form would lose. */
+function checkStructValue(node: unknown, depth: number): void {
+  if (typeof node !== 'object' || node === null || depth > MAX_STRUCT_DEPTH) return;
+  const fields = (node as { fields?: unknown }).fields;
+  if (typeof fields === 'object' && fields !== null) {
+    if (Object.getPrototypeOf(fields) !== Object.prototype && Object.getPrototypeOf(fields) !== null) {
+      throw invalidArgument('a Struct key "__proto__" is not allowed');
+    }
+    for (const value of Object.values(fields)) checkStructValue(value, depth + 1);
+    return;
+  }
+  const kind = (node as { kind?: { case?: string; value?: unknown } }).kind;
+  if (kind?.case === 'numberValue' && !Number.isFinite(kind.value)) {
+    throw invalidArgument('a Struct number is NaN or infinite, which JSON cannot hold');
+  }
+  if (kind?.case === 'structValue') checkStructValue(kind.value, depth + 1);
+  if (kind?.case === 'listValue') {
+    for (const item of (kind.value as { values?: unknown[] }).values ?? []) checkStructValue(item, depth + 1);
+  }
+}
+
+/** google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z. */
+const MIN_TIMESTAMP_SECONDS = -62_135_596_800n;
+const MAX_TIMESTAMP_SECONDS = 253_402_300_799n;
+
+/** INVALID_ARGUMENT for a Timestamp outside its documented range (or with nanos out of range). */
+export function requireTimestampInRange(ts: { seconds: bigint; nanos: number }, field: string): void {
+  if (
+    ts.seconds < MIN_TIMESTAMP_SECONDS ||
+    ts.seconds > MAX_TIMESTAMP_SECONDS ||
+    ts.nanos < 0 ||
+    ts.nanos > 999_999_999
+  ) {
+    throw invalidArgument(`${field} is outside the range of google.protobuf.Timestamp (years 1 to 9999)`);
+  }
 }
 
 /** The SDK's own google.protobuf.Struct class (its runtime is bundled, so it is found through a field). */
@@ -34,15 +84,29 @@ export const structFromObject = (value: Record<string, unknown>): Struct =>
   // The SDK's messages are typed with @bufbuild/protobuf's Struct; at run time they need the SDK's class.
   SdkStruct.fromJson(value as JsonValue) as unknown as Struct;
 
-/** A google.protobuf.Timestamp read as a Date. */
-export function dateOf(ts: { seconds: bigint; nanos: number } | undefined): Date | undefined {
+/** A google.protobuf.Timestamp read as a Date; INVALID_ARGUMENT outside the Timestamp range. */
+export function dateOf(
+  ts: { seconds: bigint; nanos: number } | undefined,
+  field = 'timestamp',
+): Date | undefined {
   if (!ts) return undefined;
+  requireTimestampInRange(ts, field);
   return new Date(Number(ts.seconds) * 1000 + Math.floor(ts.nanos / 1_000_000));
 }
 
-/** A google.protobuf.Timestamp as microseconds since the epoch (nanoseconds below a microsecond dropped). */
-export const microsOf = (ts: { seconds: bigint; nanos: number }): number =>
-  Number(ts.seconds) * 1_000_000 + Math.floor(ts.nanos / 1000);
+/**
+ * A google.protobuf.Timestamp as microseconds since the epoch (nanoseconds below a microsecond
+ * dropped), for a time filter; INVALID_ARGUMENT outside the Timestamp range.
+ */
+export function microsOf(ts: { seconds: bigint; nanos: number }, field = 'timestamp'): number {
+  requireTimestampInRange(ts, field);
+  const micros = ts.seconds * 1_000_000n + BigInt(Math.floor(ts.nanos / 1000));
+  // Bounds of a filter beyond what a stored time can be (years 1685 to 2255, the range a number
+  // holds to the microsecond) mean the same as those limits.
+  if (micros > BigInt(Number.MAX_SAFE_INTEGER)) return Number.MAX_SAFE_INTEGER;
+  if (micros < BigInt(Number.MIN_SAFE_INTEGER)) return Number.MIN_SAFE_INTEGER;
+  return Number(micros);
+}
 
 /** Microseconds since the epoch as a google.protobuf.Timestamp. */
 export function timestampFromMicros(us: number): { seconds: bigint; nanos: number } {

@@ -1,9 +1,11 @@
 import { join } from 'node:path';
+import { createContextValues } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { listenUrl, publicUrlFor, type ServerConfig } from '../config.js';
 import { loadServerKeys } from '../crypto/server-keys.js';
 import { authenticationInterceptor, errorInterceptor } from '../rpc/interceptors.js';
 import { createRoutes } from '../rpc/routes.js';
+import { sourceAddressKey } from '../rpc/call-context.js';
 import { databaseTarget, isReachable, migrate, openDatabase, openPartLogStore } from '../store/database.js';
 import type { PartLogStore } from '../store/part-log-store.js';
 import { FileBlobStore } from '../store/file-blob-store.js';
@@ -17,13 +19,14 @@ import { PackageService } from '../services/package-service.js';
 import { UrlSigner } from '../crypto/url-signer.js';
 import type { FleetSettings } from '../services/context.js';
 import { httpFront, type RequestHandler } from './http-front.js';
+import { guardedRpc } from './rpc-guard.js';
 import { moduleDownloadRoute } from './module-download-route.js';
 import { packageDownloadRoute } from './package-download-route.js';
 import { provisioningRoute } from './provisioning-route.js';
 import { invitePage } from './invite-page.js';
 import { createSmtpInviteMailer, inviteDelivery } from '../mail/invite-mailer.js';
 import { wireServices } from './wiring.js';
-import { createListener } from './listener.js';
+import { callTransportKey, callTransportOf, createListener } from './listener.js';
 import { createLogger, type Logger } from './logger.js';
 
 export interface RunningServer {
@@ -75,6 +78,7 @@ export async function startServer(
     settings,
     config.tokenTtlSeconds,
     inviteDelivery(mailer, logger),
+    logger,
   );
   const tails = new LogTailHub(logStore, config.logTailBuffer);
   const registry = new RegistryService(deps, blobs);
@@ -95,20 +99,29 @@ export async function startServer(
     routes: routes.register,
     interceptors: [errorInterceptor(logger), authenticationInterceptor(auth, routes.needsCaller)],
     readMaxBytes: config.readMaxBytes,
+    // The client's address, from the connection itself (HTTP/2: its session's socket), never a header.
+    contextValues: (req) =>
+      createContextValues()
+        .set(
+          sourceAddressKey,
+          'stream' in req ? req.stream.session?.socket.remoteAddress : req.socket.remoteAddress,
+        )
+        // What a handler needs to end a call whose client reads nothing (log tails).
+        .set(callTransportKey, callTransportOf(req)),
     grpc: true,
     grpcWeb: true,
     connect: true,
   }) as RequestHandler;
   const listener = createListener(
     httpFront(
-      rpc,
+      guardedRpc(rpc, routes.procedures),
       () => isReachable(database.db),
       provisioningRoute(services.provisioning, auth),
       moduleDownloadRoute(registry, moduleFiles, auth, logger),
       packageDownloadRoute(packages, auth, logger),
       invitePage(services.members, logger),
     ),
-    { host: config.host, port: config.port, tls: config.tls },
+    { host: config.host, port: config.port, tls: config.tls, limits: config.connections },
   );
   let port: number;
   try {

@@ -5,11 +5,13 @@ import { SecretBox } from '../crypto/secret-box.js';
 import type { ServerKeys } from '../crypto/server-keys.js';
 import { TokenIssuer } from '../crypto/tokens.js';
 import { AuthenticationService } from '../services/authentication-service.js';
+import { LoginThrottle, type LoginThrottleSettings } from '../services/login-throttle.js';
 import type { FleetSettings, ServiceDeps } from '../services/context.js';
 import { createServices, type Services } from '../services/index.js';
 import type { InviteDelivery } from '../mail/invite-mailer.js';
 import { createRepositories, type Repositories } from '../store/index.js';
 import type { Database } from '../store/schema.js';
+import type { Logger } from './logger.js';
 
 export interface Wiring {
   deps: ServiceDeps;
@@ -26,6 +28,10 @@ export function wireServices(
   settings: FleetSettings,
   tokenTtlSeconds: number,
   inviteDelivery?: InviteDelivery,
+  /** Where failed password logins are reported; none for the command-line tools. */
+  logger?: Logger,
+  /** The password login backoff (defaults in login-throttle.ts); its state lives in this process. */
+  loginThrottle: Partial<LoginThrottleSettings> = {},
 ): Wiring {
   CertificateAuthority.ensureIn(dataDir);
   const repos = createRepositories();
@@ -46,6 +52,7 @@ export function wireServices(
     secrets,
     // Invites that were not mailed are claimed when their user logs in with a password.
     (user) => services.members.claimUnmailedInvites(user),
+    { logger, throttle: new LoginThrottle(loginThrottle) },
   );
   return { deps, repos, services, auth };
 }

@@ -1,17 +1,29 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Principal } from '../authz/principal.js';
-import { digestsEqual, hashApiKey, verifyPassword } from '../crypto/hashing.js';
+import { digestsEqual, dummyPasswordHash, hashApiKey, verifyPassword } from '../crypto/hashing.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { TokenIssuer } from '../crypto/tokens.js';
-import { unauthenticated } from '../domain/errors.js';
+import { resourceExhausted, unauthenticated } from '../domain/errors.js';
+import type { Logger } from '../server/logger.js';
 import type { Repositories } from '../store/index.js';
-import type { Database } from '../store/schema.js';
+import type { Database, UserRow } from '../store/schema.js';
+import { LoginThrottle } from './login-throttle.js';
 
 /** Credential types that Authenticate accepts. */
 export const CREDENTIAL_TYPES = ['api-key', 'password', 'robot-secret'] as const;
 
 const BAD_CREDENTIALS = 'invalid credentials';
+
+/** How much of a presented email a log line keeps. */
+const LOGGED_EMAIL_CHARS = 128;
+
+export interface AuthenticationOptions {
+  /** Failed and refused password logins are logged here at warn level (never the password). */
+  logger?: Pick<Logger, 'warn'>;
+  /** The backoff for password logins; defaults to a fresh one with the default settings. */
+  throttle?: LoginThrottle;
+}
 
 /** A short fingerprint of a stored credential; a token minted from an older one no longer matches. */
 const fingerprint = (storedHash: string): string =>
@@ -29,6 +41,9 @@ function sameSecret(a: string, b: string): boolean {
  * secret, stops working at once.
  */
 export class AuthenticationService {
+  private readonly logger: Pick<Logger, 'warn'> | undefined;
+  private readonly throttle: LoginThrottle;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly repos: Repositories,
@@ -37,11 +52,21 @@ export class AuthenticationService {
     /** Runs after each successful password login (claims invites that were not mailed). */
     private readonly onPasswordLogin: (user: { id: string; email: string }) => Promise<void> = () =>
       Promise.resolve(),
-  ) {}
+    options: AuthenticationOptions = {},
+  ) {
+    this.logger = options.logger;
+    this.throttle = options.throttle ?? new LoginThrottle();
+    // Made now rather than on the first unknown email, which would otherwise take twice as long.
+    dummyPasswordHash().catch(() => {});
+  }
 
-  /** An access token for valid credentials; UNAUTHENTICATED otherwise, without saying which part was wrong. */
-  async authenticate(entity: string, type: string, payload: string): Promise<string> {
-    const { principal, credentialVersion } = await this.verify(entity, type, payload);
+  /**
+   * An access token for valid credentials; UNAUTHENTICATED otherwise, without saying which part was
+   * wrong. Password logins are throttled per email and per `source` (the client's address):
+   * RESOURCE_EXHAUSTED after repeated failures, see login-throttle.ts.
+   */
+  async authenticate(entity: string, type: string, payload: string, source?: string): Promise<string> {
+    const { principal, credentialVersion } = await this.verify(entity, type, payload, source);
     return this.tokens.mint({
       subject: principal.id,
       kind: principal.kind,
@@ -61,6 +86,7 @@ export class AuthenticationService {
     entity: string,
     type: string,
     payload: string,
+    source?: string,
   ): Promise<{ principal: Principal; credentialVersion: string }> {
     switch (type) {
       case 'api-key': {
@@ -69,10 +95,28 @@ export class AuthenticationService {
         return { principal: { kind: 'api-key', id: key.id }, credentialVersion: fingerprint(key.key_hash) };
       }
       case 'password': {
-        const user = entity
-          ? await this.repos.users.findByEmail(this.db, entity.trim().toLowerCase())
-          : undefined;
-        if (!user?.password_hash || !(await verifyPassword(payload, user.password_hash))) {
+        const email = entity.trim().toLowerCase();
+        // Refused before anything is looked up or hashed, alike for known and unknown emails.
+        const attempt = this.throttle.attempt(email, source);
+        if (!attempt.allowed) {
+          this.logFailedLogin(entity, source, true);
+          const seconds = Math.ceil(attempt.retryAfterMs / 1000);
+          throw resourceExhausted(`too many failed logins; retry in ${seconds} s`);
+        }
+        let user: UserRow | undefined;
+        let ok = false;
+        try {
+          user = email ? await this.repos.users.findByEmail(this.db, email) : undefined;
+          // An unknown email, or a user without a password, costs the same scrypt as a wrong password.
+          const matches = await verifyPassword(payload, user?.password_hash ?? (await dummyPasswordHash()));
+          ok = matches && !!user?.password_hash;
+        } finally {
+          // Anything but a match (also an unexpected error) counts as a failure.
+          if (ok) attempt.succeeded();
+          else attempt.failed();
+        }
+        if (!ok || !user?.password_hash) {
+          this.logFailedLogin(entity, source, false);
           throw unauthenticated(BAD_CREDENTIALS);
         }
         await this.onPasswordLogin(user);
@@ -94,6 +138,14 @@ export class AuthenticationService {
       default:
         throw unauthenticated(`unsupported credential type "${type.slice(0, 64)}"`);
     }
+  }
+
+  private logFailedLogin(entity: string, source: string | undefined, throttled: boolean): void {
+    this.logger?.warn('password login failed', {
+      email: entity.slice(0, LOGGED_EMAIL_CHARS),
+      source: source ?? null,
+      throttled,
+    });
   }
 
   /** The principal behind a bearer token; UNAUTHENTICATED if it is invalid, expired or revoked. */

@@ -2,6 +2,16 @@ import type { FleetPrincipal } from '../authz/principal.js';
 import { DomainError, failedPrecondition, invalidArgument, notFound } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
 import type { Fragment, FragmentHistoryEntry, FragmentUsage, FragmentVisibility } from '../domain/models.js';
+import {
+  entryBytes,
+  fragmentBytes,
+  jsonBytes,
+  MAX_REPLY_ENTRY_BYTES,
+  omittedObject,
+  ReplyBudget,
+  structFieldBytes,
+} from '../domain/reply-budget.js';
+import { serializeBoundedConfig } from '../domain/config-size.js';
 import { toRobotConfigJson } from '../domain/robot-config.js';
 import { boundedText, requireId, requireName } from '../domain/validation.js';
 import { nowIso, type Db } from '../store/db.js';
@@ -12,8 +22,6 @@ import { TAG_RE, usesOf, type FragmentResolver } from './fragment-resolver.js';
 /** History entries per page when the request sets no limit. */
 export const DEFAULT_HISTORY_PAGE = 10;
 export const MAX_HISTORY_PAGE = 100;
-/** Largest fragment config accepted, in bytes of its JSON. */
-export const MAX_FRAGMENT_BYTES = 1024 * 1024;
 
 export interface FragmentUpdate {
   name: string;
@@ -203,7 +211,10 @@ export class FragmentService {
     return this.closure(db, principal, orgId, start);
   }
 
-  /** Past states of a fragment, newest first: one entry per update, paged. */
+  /**
+   * Past states of a fragment, newest first: one entry per update, paged by `page_limit` and by
+   * REPLY_BUDGET_BYTES, whichever ends the page first.
+   */
   async history(
     principal: FleetPrincipal,
     fragmentId: string,
@@ -224,20 +235,47 @@ export class FragmentService {
     const rows = await repos.fragments.listRevisions(db, fragment.id, before, limit + 1);
     const edits = rows.filter((r) => r.revision >= 2);
     const page = edits.slice(0, limit);
+    // The page also ends before the reply would outgrow the budget. An entry carries the old
+    // config twice (in `old` and in `config`); one too large for any reply has it replaced by a
+    // `_truncated` note.
+    const budget = new ReplyBudget();
     const entries: FragmentHistoryEntry[] = [];
+    let last: FragmentRevisionRow | undefined;
+    let full = false;
     for (const edit of page) {
       const old = await repos.fragments.findRevision(db, fragment.id, edit.revision - 1);
-      if (!old) continue;
-      entries.push({
-        fragmentId: fragment.id,
-        editedOn: new Date(edit.created_at),
-        old: await this.view(db, fragment, old),
-        editor: { type: edit.editor_type, id: edit.editor_id },
-      });
+      if (old) {
+        const entry: FragmentHistoryEntry = {
+          fragmentId: fragment.id,
+          editedOn: new Date(edit.created_at),
+          old: await this.view(db, fragment, old),
+          editor: { type: edit.editor_type, id: edit.editor_id },
+        };
+        const size = () =>
+          entryBytes(
+            fragmentBytes(entry.old) + structFieldBytes(entry.old.config),
+            entry.fragmentId,
+            entry.editor.id,
+          );
+        let bytes = size();
+        if (bytes > MAX_REPLY_ENTRY_BYTES) {
+          const why = 'this history entry is too large for one reply';
+          entry.old = { ...entry.old, config: omittedObject('config', jsonBytes(entry.old.config), why) };
+          bytes = size();
+        }
+        if (!budget.take(bytes)) {
+          full = true;
+          break;
+        }
+        entries.push(entry);
+      }
+      last = edit;
     }
-    const last = page[page.length - 1];
-    const more = edits.length > limit && last !== undefined;
-    return { entries, nextPageToken: more ? Buffer.from(`r:${last.revision}`).toString('base64url') : '' };
+    const more = full || edits.length > limit;
+    return {
+      entries,
+      nextPageToken: more && last ? Buffer.from(`r:${last.revision}`).toString('base64url') : '',
+    };
   }
 
   /** How each version of the fragment in use is used: by how many organizations and machines. */
@@ -425,8 +463,5 @@ export class FragmentService {
 /** Checks a fragment config like a part's (the same format), and bounds its size. */
 function serializeConfig(config: Record<string, unknown>): string {
   toRobotConfigJson(config);
-  const json = JSON.stringify(config);
-  if (Buffer.byteLength(json) > MAX_FRAGMENT_BYTES)
-    throw invalidArgument(`the config is larger than ${MAX_FRAGMENT_BYTES} bytes`);
-  return json;
+  return serializeBoundedConfig(config);
 }

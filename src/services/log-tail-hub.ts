@@ -8,7 +8,8 @@ export type TailMatcher = (row: LogRow) => boolean;
  * One live tail: a bounded queue of the batches stored for its part since it opened. The store
  * pushes without ever waiting; the stream pulls at the client's pace. A tail whose waiting
  * entries would exceed its bound is dropped (the queue freed at once) and ends with RESOURCE_EXHAUSTED at its
- * next pull, so a slow client costs nobody else anything.
+ * next pull, so a slow client costs nobody else anything. A client that reads nothing never
+ * pulls again, so the drop is also reported to `onOverflow`, which ends the stream regardless.
  */
 export class LogTail {
   private readonly queue: (readonly LogRow[])[] = [];
@@ -20,6 +21,7 @@ export class LogTail {
     private readonly matches: TailMatcher,
     private readonly limit: number,
     private readonly detach: (tail: LogTail) => void,
+    private readonly onOverflow: (() => void) | undefined = undefined,
   ) {}
 
   /** Called by the hub with each batch stored for the part. */
@@ -36,6 +38,7 @@ export class LogTail {
       this.queue.length = 0;
       this.queued = 0;
       this.detach(this);
+      this.onOverflow?.();
     } else {
       this.queue.push(wanted);
       this.queued += wanted.length;
@@ -90,9 +93,9 @@ export class LogTailHub {
     );
   }
 
-  /** Opens a tail on a part's new entries. */
-  open(partId: string, matches: TailMatcher): LogTail {
-    const tail = new LogTail(matches, this.bufferLimit, (t) => this.remove(partId, t));
+  /** Opens a tail on a part's new entries; `onOverflow` hears when it is dropped for falling behind. */
+  open(partId: string, matches: TailMatcher, onOverflow?: () => void): LogTail {
+    const tail = new LogTail(matches, this.bufferLimit, (t) => this.remove(partId, t), onOverflow);
     if (this.closed) {
       tail.end();
       return tail;

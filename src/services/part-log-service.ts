@@ -3,12 +3,14 @@ import { invalidArgument, notFound } from '../domain/errors.js';
 import {
   decodeLogPageToken,
   encodeLogPageToken,
+  fitLogEntry,
   logFilterOf,
   logLevelOf,
   messageFilter,
   selectedLevels,
 } from '../domain/log-query.js';
 import type { LogEntry, PushedLogEntry } from '../domain/models.js';
+import { MAX_REPLY_ENTRY_BYTES, ReplyBudget } from '../domain/reply-budget.js';
 import { requireId } from '../domain/validation.js';
 import { nowIso } from '../store/db.js';
 import type { LogRow, NewLogRow, PartLogStore } from '../store/part-log-store.js';
@@ -82,7 +84,10 @@ export class PartLogService {
     if (!(await this.store.append(principal.id, nowIso(), rows))) throw notFound('part not found');
   }
 
-  /** One page, newest first; the token resumes strictly after the page's last entry. */
+  /**
+   * One page, newest first; the token resumes strictly after the page's last entry. A page holds
+   * at most `limit` entries and stops before REPLY_BUDGET_BYTES.
+   */
   async page(principal: FleetPrincipal, req: LogPageRequest): Promise<LogPage> {
     const partId = requireId(req.partId, 'id');
     if (req.limit !== undefined && req.limit < 0) throw invalidArgument('limit must not be negative');
@@ -101,23 +106,34 @@ export class PartLogService {
       before,
       limit: limit + 1,
     });
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
+    // The page also ends before the reply would outgrow the budget; an entry too large for any
+    // reply is cut down (fitLogEntry), so every page holds at least one.
+    const budget = new ReplyBudget();
+    const entries: LogEntry[] = [];
+    let last: LogRow | undefined;
+    for (const row of rows.slice(0, limit)) {
+      const fitted = fitLogEntry(entryOf(row), MAX_REPLY_ENTRY_BYTES);
+      if (!budget.take(fitted.bytes)) break;
+      entries.push(fitted.entry);
+      last = row;
+    }
     return {
-      entries: page.map(entryOf),
-      nextPageToken: rows.length > limit && last ? encodeLogPageToken(last) : '',
+      entries,
+      nextPageToken: entries.length < rows.length && last ? encodeLogPageToken(last) : '',
     };
   }
 
   /**
    * Follows a part's logs: first an empty batch once the tail is in place (everything stored
    * after that is delivered), then each stored batch's matching entries. Ends when `signal`
-   * aborts or the server closes; RESOURCE_EXHAUSTED if the client falls too far behind.
+   * aborts or the server closes; RESOURCE_EXHAUSTED if the client falls too far behind, which
+   * `onOverflow` hears at once (the client may never pull again to see the error).
    */
   async *tail(
     principal: FleetPrincipal,
     req: TailRequest,
     signal: AbortSignal,
+    onOverflow?: () => void,
   ): AsyncGenerator<readonly LogEntry[]> {
     const partId = requireId(req.partId, 'id');
     const levels = selectedLevels([], req.errorsOnly);
@@ -128,6 +144,7 @@ export class PartLogService {
     const tail = this.hub.open(
       partId,
       (row) => (!levels || levels.includes(row.level)) && matchesMessage(row.message),
+      onOverflow,
     );
     const end = () => tail.end();
     signal.addEventListener('abort', end);

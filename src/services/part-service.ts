@@ -11,6 +11,15 @@ import {
 import { newId, newSharedSecret } from '../domain/ids.js';
 import type { Editor, MachinePart, PartHistoryEntry } from '../domain/models.js';
 import { dnsNameOf } from '../domain/part-address.js';
+import {
+  entryBytes,
+  jsonBytes,
+  MAX_REPLY_ENTRY_BYTES,
+  omittedObject,
+  partBytes,
+  ReplyBudget,
+} from '../domain/reply-budget.js';
+import { serializeBoundedConfig } from '../domain/config-size.js';
 import { toRobotConfigJson } from '../domain/robot-config.js';
 import { requireId, requireName } from '../domain/validation.js';
 import { isUniqueViolation, nowIso, type Db } from '../store/db.js';
@@ -22,8 +31,6 @@ import { PartViews } from './part-views.js';
 
 /** A part holds one or two active secrets, as a location does. */
 export const MAX_PART_SECRETS = 2;
-/** Largest part config accepted, in bytes of its JSON. */
-export const MAX_CONFIG_BYTES = 1024 * 1024;
 
 export interface PartUpdate {
   name: string;
@@ -130,10 +137,7 @@ export class PartService {
     let config: string | undefined;
     if (update.config !== undefined) {
       toRobotConfigJson(update.config);
-      config = JSON.stringify(update.config);
-      if (Buffer.byteLength(config) > MAX_CONFIG_BYTES) {
-        throw invalidArgument(`the config is larger than ${MAX_CONFIG_BYTES} bytes`);
-      }
+      config = serializeBoundedConfig(update.config);
     }
     return this.deps.db.transaction().execute(async (trx) => {
       const { part, access } = await this.loadWith(trx, principal, id, 'write_robot', true);
@@ -246,18 +250,40 @@ export class PartService {
     });
   }
 
-  /** Accepted updates of a part, newest first, each with the part as it was before. */
+  /**
+   * Accepted updates of a part, newest first, each with the part as it was before. The reply has
+   * no page token, so it stops before REPLY_BUDGET_BYTES (older entries are left out), and an
+   * entry too large for any reply has its old config replaced by a `_truncated` note.
+   */
   async history(principal: FleetPrincipal, partId: string): Promise<PartHistoryEntry[]> {
     const { db } = this.deps;
     const { access } = await this.loadWith(db, principal, requireId(partId, 'id'), 'read_robot_history');
     const rows = await this.deps.repos.parts.listHistory(db, partId);
-    return rows.map((row) => ({
-      partId: row.part_id,
-      machineId: row.robot_id,
-      when: new Date(row.edited_at),
-      old: this.views.part(JSON.parse(row.old_part) as RobotPartRow, [], access.permissions),
-      editor: { type: row.editor_type, id: row.editor_id } satisfies Editor,
-    }));
+    const budget = new ReplyBudget();
+    const entries: PartHistoryEntry[] = [];
+    for (const row of rows) {
+      const entry: PartHistoryEntry = {
+        partId: row.part_id,
+        machineId: row.robot_id,
+        when: new Date(row.edited_at),
+        old: this.views.part(JSON.parse(row.old_part) as RobotPartRow, [], access.permissions),
+        editor: { type: row.editor_type, id: row.editor_id } satisfies Editor,
+      };
+      const size = () => entryBytes(partBytes(entry.old), entry.partId, entry.machineId, entry.editor.id);
+      let bytes = size();
+      if (bytes > MAX_REPLY_ENTRY_BYTES && entry.old.config) {
+        const why = 'this history entry is too large for one reply';
+        entry.old = { ...entry.old, config: omittedObject('config', jsonBytes(entry.old.config), why) };
+        bytes = size();
+      }
+      if (bytes > MAX_REPLY_ENTRY_BYTES) {
+        entry.old = { ...entry.old, agentInfo: undefined };
+        bytes = size();
+      }
+      if (!budget.take(bytes)) break;
+      entries.push(entry);
+    }
+    return entries;
   }
 
   private async loadSecretWriter(trx: Db, principal: FleetPrincipal, id: string) {

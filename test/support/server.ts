@@ -27,6 +27,8 @@ export async function startTestServer(
   env: Record<string, string> = {},
   /** The listen address; a wildcard one (`0.0.0.0:0`) still answers on 127.0.0.1. */
   listen = '127.0.0.1:0',
+  /** Receives the server's log lines (at FLOTILLA_LOG_LEVEL, `error` unless set); dropped by default. */
+  onLog: (line: string) => void = () => {},
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'flotilla-test-'));
   const email = 'admin@example.com';
@@ -40,10 +42,7 @@ export async function startTestServer(
     { dataDir, listen, databaseUrl: database.databaseUrl },
     { ...env, FLOTILLA_LOG_LEVEL: env.FLOTILLA_LOG_LEVEL ?? 'error' },
   );
-  const server = await startServer(
-    config,
-    createLogger('error', () => {}),
-  );
+  const server = await startServer(config, createLogger(config.logLevel, onLog));
   // A wildcard listen address is reached through the loopback address.
   const url = server.url.replace('//0.0.0.0:', '//127.0.0.1:');
   return {
