@@ -327,19 +327,59 @@ describe('hostile input gets clear client errors', () => {
           { host: 'h', level: 'info', loggerName: 'l', message: `time ${seconds}`, time: { seconds, nanos } },
         ],
       });
-    // Year 9999 and a nanosecond count out of range: refused, never stored altered.
-    await expectCode(robot.log(at(253_402_300_799n, 999_999_999), bearer(partToken)), Code.InvalidArgument);
+    // Beyond Timestamp's range (the second after 9999-12-31T23:59:59Z, the second before the
+    // year 1, a nanosecond count of a whole second): refused, never stored altered.
+    await expectCode(robot.log(at(253_402_300_800n, 0), bearer(partToken)), Code.InvalidArgument);
+    await expectCode(robot.log(at(-62_135_596_801n, 999_999_999), bearer(partToken)), Code.InvalidArgument);
     await expectCode(robot.log(at(1_700_000_000n, 1_000_000_000), bearer(partToken)), Code.InvalidArgument);
-    // 2200-01-01T00:00:00.123456Z comes back exactly.
-    await robot.log(at(7_258_118_400n, 123_456_789), bearer(partToken));
-    const read = await app.getRobotPartLogs(
-      { id: partId, filter: 'time 7258118400', end: { seconds: 253_402_300_799n, nanos: 0 } },
-      bearer(token),
-    );
-    assert.equal(read.logs.length, 1);
+    const timeOf = async (
+      seconds: bigint,
+      window: { start?: { seconds: bigint; nanos: number }; end?: { seconds: bigint; nanos: number } },
+    ) => {
+      const read = await app.getRobotPartLogs(
+        { id: partId, filter: `time ${seconds}`, ...window },
+        bearer(token),
+      );
+      return read.logs.map((l) => ({ seconds: l.time?.seconds, nanos: l.time?.nanos }));
+    };
+    // Anywhere in the range, a time comes back to the microsecond, and start (inclusive) and end
+    // (exclusive) filters are exact to the microsecond too: 2200-01-01T00:00:00.123456Z,
+    // 9999-12-31T23:59:59.999999Z and 0001-01-01T00:00:00.000001Z.
+    const times = [
+      { sent: { seconds: 7_258_118_400n, nanos: 123_456_789 }, kept: 123_456_000 },
+      { sent: { seconds: 253_402_300_799n, nanos: 999_999_000 }, kept: 999_999_000 },
+      { sent: { seconds: -62_135_596_800n, nanos: 1000 }, kept: 1000 },
+    ];
+    for (const { sent } of times) await robot.log(at(sent.seconds, sent.nanos), bearer(partToken));
+    /** `us` microseconds after `ts`, as a Timestamp. */
+    const plus = (ts: { seconds: bigint; nanos: number }, us: number) => {
+      const total = ts.seconds * 1_000_000_000n + BigInt(ts.nanos) + BigInt(us) * 1000n;
+      const seconds = total / 1_000_000_000n - (total % 1_000_000_000n < 0n ? 1n : 0n);
+      return { seconds, nanos: Number(total - seconds * 1_000_000_000n) };
+    };
+    for (const { sent, kept } of times) {
+      const exact = { seconds: sent.seconds, nanos: kept };
+      const last = exact.seconds === 253_402_300_799n; // nothing after it to filter on
+      assert.deepEqual(await timeOf(sent.seconds, {}), [exact], `${sent.seconds}`);
+      assert.deepEqual(await timeOf(sent.seconds, { start: exact }), [exact]);
+      assert.deepEqual(await timeOf(sent.seconds, { start: plus(exact, -1) }), [exact]);
+      assert.deepEqual(await timeOf(sent.seconds, { end: exact }), [], 'end is exclusive');
+      assert.deepEqual(await timeOf(sent.seconds, { start: plus(exact, -1), end: exact }), []);
+      if (!last) {
+        assert.deepEqual(await timeOf(sent.seconds, { start: plus(exact, -1), end: plus(exact, 1) }), [
+          exact,
+        ]);
+        assert.deepEqual(await timeOf(sent.seconds, { start: exact, end: plus(exact, 1) }), [exact]);
+        assert.deepEqual(await timeOf(sent.seconds, { start: plus(exact, 1) }), []);
+      }
+    }
+    // The range's own ends are filters like any other.
     assert.deepEqual(
-      { seconds: read.logs[0]?.time?.seconds, nanos: read.logs[0]?.time?.nanos },
-      { seconds: 7_258_118_400n, nanos: 123_456_000 },
+      await timeOf(-62_135_596_800n, {
+        start: { seconds: -62_135_596_800n, nanos: 0 },
+        end: { seconds: 253_402_300_799n, nanos: 999_999_999 },
+      }),
+      [{ seconds: -62_135_596_800n, nanos: 1000 }],
     );
   });
 

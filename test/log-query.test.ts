@@ -6,7 +6,9 @@ import {
   likePatternFor,
   logFilterOf,
   logLevelOf,
+  MAX_LOG_TIME_US,
   messageFilter,
+  MIN_LOG_TIME_US,
   selectedLevels,
 } from '../src/domain/log-query.js';
 import { LogTailHub } from '../src/services/log-tail-hub.js';
@@ -30,15 +32,27 @@ describe('log queries (pure)', () => {
   });
 
   it('page tokens round-trip and anything else is refused', () => {
-    const cursor = { timeUs: 1_764_000_000_123_456, seq: 987_654 };
+    const cursor = { timeUs: 1_764_000_000_123_456n, seq: 987_654 };
     const token = encodeLogPageToken(cursor);
     assert.match(token, /^[A-Za-z0-9_-]+$/);
     assert.deepEqual(decodeLogPageToken(token), cursor);
+    // Times at both ends of Timestamp's range, beyond what a number holds exactly, round-trip too.
+    for (const timeUs of [
+      MAX_LOG_TIME_US,
+      MIN_LOG_TIME_US,
+      9_007_199_254_740_993n,
+      -9_007_199_254_740_993n,
+    ]) {
+      assert.deepEqual(decodeLogPageToken(encodeLogPageToken({ timeUs, seq: 3 })), { timeUs, seq: 3 });
+    }
     for (const bad of [
       '-',
       'garbage',
       Buffer.from('v1:1:x').toString('base64url'),
       Buffer.from('v2:1:2').toString('base64url'),
+      Buffer.from(`v1:${MAX_LOG_TIME_US + 1n}:2`).toString('base64url'),
+      Buffer.from(`v1:${MIN_LOG_TIME_US - 1n}:2`).toString('base64url'),
+      Buffer.from('v1:1234567890123456789:2').toString('base64url'),
     ]) {
       assert.throws(() => decodeLogPageToken(bad), /page_token/);
     }
@@ -85,7 +99,7 @@ const row = (seq: number, level = 'info', message = `m${seq}`): LogRow =>
     level,
     message,
     host: 'h',
-    timeUs: seq,
+    timeUs: BigInt(seq),
     loggerName: 'l',
     caller: null,
     stack: '',

@@ -12,7 +12,7 @@ function generated(bytes: Uint8Array) {
     logs: req.logs.map((l) => ({
       host: l.host,
       level: l.level,
-      timeUs: l.time ? Number(l.time.seconds) * 1_000_000 + Math.floor(l.time.nanos / 1000) : undefined,
+      timeUs: l.time ? l.time.seconds * 1_000_000n + BigInt(Math.floor(l.time.nanos / 1000)) : undefined,
       loggerName: l.loggerName,
       message: l.message,
       caller: l.caller?.toJson(),
@@ -57,10 +57,38 @@ describe('Log request wire decoder', () => {
     const bytes = req.toBinary();
     const decoded = decodeLogRequest(bytes);
     assert.deepEqual(decoded, generated(bytes));
-    assert.equal(decoded.logs[0]?.timeUs, 1_764_000_000_123_456);
+    assert.equal(decoded.logs[0]?.timeUs, 1_764_000_000_123_456n);
     assert.equal(decoded.logs[1]?.timeUs, undefined);
-    assert.equal(decoded.logs[2]?.timeUs, -1_999_500);
+    assert.equal(decoded.logs[2]?.timeUs, -1_999_500n);
     assert.deepEqual(decoded.logs[0]?.fields[0], NESTED);
+  });
+
+  it('keeps times to the microsecond over the whole Timestamp range, and refuses times outside it', () => {
+    const times: [{ seconds: bigint; nanos: number }, bigint][] = [
+      // 9999-12-31T23:59:59.999999999Z and 0001-01-01T00:00:00.000001Z: the ends of the range.
+      [{ seconds: 253_402_300_799n, nanos: 999_999_999 }, 253_402_300_799_999_999n],
+      [{ seconds: -62_135_596_800n, nanos: 1000 }, -62_135_596_799_999_999n],
+      [{ seconds: -62_135_596_800n, nanos: 0 }, -62_135_596_800_000_000n],
+      // Just beyond what a number holds to the microsecond (2^53 µs), on either side of 1970.
+      [{ seconds: 9_007_199_254n, nanos: 740_993_000 }, 9_007_199_254_740_993n],
+      [{ seconds: -9_007_199_255n, nanos: 259_007_000 }, -9_007_199_254_740_993n],
+    ];
+    for (const [time, us] of times) {
+      const req = new appRobotApi.LogRequest({ id: 'p', logs: [{ level: 'info', time }] });
+      assert.equal(decodeLogRequest(req.toBinary()).logs[0]?.timeUs, us, `${time.seconds}.${time.nanos}`);
+      assert.equal(LogRequestDecoder.fromJsonString(req.toJsonString()).logs[0]?.timeUs, us);
+    }
+    for (const time of [
+      { seconds: 253_402_300_800n, nanos: 0 },
+      { seconds: -62_135_596_801n, nanos: 999_999_999 },
+      { seconds: 1_700_000_000n, nanos: 1_000_000_000 },
+      { seconds: 1_700_000_000n, nanos: -1 },
+      { seconds: -(2n ** 63n), nanos: 0 },
+      { seconds: 2n ** 63n - 1n, nanos: 0 },
+    ]) {
+      const bytes = new appRobotApi.LogRequest({ id: 'p', logs: [{ level: 'info', time }] }).toBinary();
+      assert.throws(() => decodeLogRequest(bytes), /outside the range of google\.protobuf\.Timestamp/);
+    }
   });
 
   it('skips unknown fields and decodes from an offset into a larger buffer', () => {

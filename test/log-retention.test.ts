@@ -4,7 +4,9 @@ import { createPromiseClient, type PromiseClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import type { AppClient } from '@viamrobotics/sdk';
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
+import type { LogCursor } from '../src/domain/log-query.js';
 import { AppService, RobotService } from '../src/rpc/service-descriptors.generated.js';
+import { enforceRetention, type RetentionOps } from '../src/store/log-retention.js';
 import { forEachDialect } from './support/databases.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
@@ -27,6 +29,16 @@ const entry = (message: string, timeUs: number) => ({
   stack: '',
   fields: [],
   time: { seconds: BigInt(Math.floor(timeUs / 1_000_000)), nanos: (timeUs % 1_000_000) * 1000 },
+});
+
+/** Entries at the first and the last microsecond of Timestamp's range (years 1 and 9999). */
+const firstEver = (message: string) => ({
+  ...entry(message, 0),
+  time: { seconds: -62_135_596_800n, nanos: 0 },
+});
+const lastEver = (message: string) => ({
+  ...entry(message, 0),
+  time: { seconds: 253_402_300_799n, nanos: 999_999_000 },
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -101,18 +113,23 @@ forEachDialect('log retention', (newDatabase) => {
     const [keeper, chatty] = parts;
     assert.ok(keeper && chatty);
     const now = Date.now() * 1000;
-    // Keeper: 10 recent entries and 5 from two hours ago (expired).
+    // Keeper: 10 recent entries, one in the year 9999 (kept: not old), and 5 from two hours ago
+    // and one from the year 1 (expired).
     await robot.log(
       {
         id: keeper.id,
         logs: [
+          firstEver('year 1 needle-old'),
           ...Array.from({ length: 5 }, (_, i) => entry(`stale ${i} needle-old`, now - 2 * HOUR_US + i)),
           ...Array.from({ length: 10 }, (_, i) => entry(`fresh ${i} needle-keep`, now - 1000 + i)),
+          lastEver('year 9999 needle-keep'),
         ],
       },
       bearer(keeper.token),
     );
-    // Chatty: 130 recent entries in batches, more than it may keep.
+    // Chatty: one entry from the year 1 (expired), then 130 recent entries in batches, more than
+    // it may keep.
+    await robot.log({ id: chatty.id, logs: [firstEver('chatty year 1')] }, bearer(chatty.token));
     for (let b = 0; b < 13; b++) {
       await robot.log(
         {
@@ -126,10 +143,10 @@ forEachDialect('log retention', (newDatabase) => {
     }
 
     await eventually(async () => {
-      assert.deepEqual(
-        await messagesOf(keeper.id),
-        Array.from({ length: 10 }, (_, i) => `fresh ${9 - i} needle-keep`),
-      );
+      assert.deepEqual(await messagesOf(keeper.id), [
+        'year 9999 needle-keep',
+        ...Array.from({ length: 10 }, (_, i) => `fresh ${9 - i} needle-keep`),
+      ]);
       assert.deepEqual(
         await messagesOf(chatty.id),
         Array.from({ length: MAX_PER_PART }, (_, i) => `chatty ${129 - i}`),
@@ -138,7 +155,7 @@ forEachDialect('log retention', (newDatabase) => {
 
     // Search agrees with what is stored, once the index has caught up as well as before.
     assert.deepEqual(await messagesOf(keeper.id, 'needle-old'), []);
-    assert.equal((await messagesOf(keeper.id, 'NEEDLE-KEEP')).length, 10);
+    assert.equal((await messagesOf(keeper.id, 'NEEDLE-KEEP')).length, 11);
     // 'chatty 12' and 'chatty 120'-'129' contain it; only the latter are kept.
     assert.deepEqual(
       await messagesOf(chatty.id, 'TTY 12'),
@@ -152,6 +169,33 @@ forEachDialect('log retention', (newDatabase) => {
     );
     await sleep(1500);
     assert.deepEqual(await messagesOf(keeper.id, 'needle-new'), ['after retention needle-new']);
-    assert.equal((await messagesOf(keeper.id)).length, 11);
+    assert.equal((await messagesOf(keeper.id)).length, 12);
   });
+});
+
+it('the age cutoff is exact to the microsecond; a maximum age reaching back before the year 1 expires nothing', async () => {
+  const through: LogCursor[] = [];
+  const ops: RetentionOps = {
+    partIds: () => ['p'],
+    firstBeyond: () => undefined,
+    deleteThrough: (_partId, cursor) => {
+      through.push(cursor);
+      return 0;
+    },
+  };
+  const pass = (maxAgeSeconds: number) =>
+    enforceRetention(
+      ops,
+      { maxAgeSeconds, maxEntriesPerPart: 10, intervalMs: 1000 },
+      1_764_000_000_123_456,
+      () => Promise.resolve(),
+    );
+  await pass(3600);
+  assert.deepEqual(through, [
+    { timeUs: 1_764_000_000_123_456n - 3_600_000_001n, seq: Number.MAX_SAFE_INTEGER },
+  ]);
+  through.length = 0;
+  await pass(10_000 * 366 * 86_400);
+  await pass(Number('9'.repeat(400)));
+  assert.deepEqual(through, []);
 });

@@ -620,6 +620,106 @@ forEachDialect('machine logs: Log, GetRobotPartLogs, TailRobotPartLogs', (newDat
     assert.deepEqual(await between(2_000_000, 2_000_001), ['c']);
   });
 
+  it('times over the whole Timestamp range (years 1 to 9999) are exact through Log, pages, start/end, filters and tails', async () => {
+    const part = await newPart(h, 'far-times');
+    /** A Timestamp for microseconds since the epoch (a bigint: beyond 2^53 a number is not exact). */
+    const tsOfUs = (us: bigint) => {
+      const seconds = us / 1_000_000n - (us % 1_000_000n < 0n ? 1n : 0n);
+      return { seconds, nanos: Number(us - seconds * 1_000_000n) * 1000 };
+    };
+    const usOfTs = (ts: { seconds: bigint; nanos: number } | undefined) =>
+      ts ? ts.seconds * 1_000_000n + BigInt(ts.nanos / 1000) : undefined;
+    const far = (message: string, us: bigint): WireEntry => ({ ...line(message, 0), time: tsOfUs(us) });
+    // Oldest first: the range's first microseconds, a time before 1685 and one just past -2^53 µs,
+    // then just past 2^53 µs, times after 2255 (two sharing one, either side of a page boundary),
+    // and the range's last microsecond.
+    const times: [string, bigint][] = [
+      ['year 1 start', -62_135_596_800_000_000n],
+      ['year 1 plus one', -62_135_596_799_999_999n],
+      ['year 1600', -11_676_096_000_000_000n + 123_457n],
+      ['past -2^53', -9_007_199_254_740_993n],
+      ['past 2^53', 9_007_199_254_740_993n],
+      ['year 3000 a', 32_503_680_000_654_321n],
+      ['year 3000 b', 32_503_680_000_654_321n],
+      ['year 5000', 95_617_584_000_000_001n],
+      ['year 9999 end', 253_402_300_799_999_999n],
+    ];
+    const tail = await openTail(h.app, h.ownerToken, { id: part.id, errorsOnly: false });
+    try {
+      await part.push(times.map(([m, us]) => far(m, us)));
+      await waitUntil(() => tail.batches.length === 1, 'the far times on the tail');
+      assert.deepEqual(
+        tail.batches[0]?.map((l) => [l.message, usOfTs(l.time)]),
+        times,
+        'tailed exactly',
+      );
+    } finally {
+      tail.abort();
+      await tail.ended;
+    }
+    const newestFirst = [...times].reverse();
+    // Pages of two: each token carries a far time, to the microsecond.
+    const paged: [string, bigint | undefined][] = [];
+    let pageToken = '';
+    do {
+      const page = await nativePage({ id: part.id, limit: 2n, pageToken });
+      paged.push(...page.logs.map((l): [string, bigint | undefined] => [l.message, usOfTs(l.time)]));
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    assert.deepEqual(paged, newestFirst);
+    // Start (inclusive) and end (exclusive), to the microsecond, anywhere in the range.
+    const between = async (start: bigint | undefined, end: bigint | undefined, filter?: string) =>
+      messagesOf(
+        (
+          await nativePage({
+            id: part.id,
+            filter,
+            ...(start === undefined ? {} : { start: tsOfUs(start) }),
+            ...(end === undefined ? {} : { end: tsOfUs(end) }),
+          })
+        ).logs,
+      );
+    assert.deepEqual(await between(-62_135_596_800_000_000n, -62_135_596_799_999_999n), ['year 1 start']);
+    assert.deepEqual(await between(-62_135_596_799_999_999n, -9_007_199_254_740_993n), [
+      'year 1600',
+      'year 1 plus one',
+    ]);
+    assert.deepEqual(await between(-9_007_199_254_740_993n, 9_007_199_254_740_994n), [
+      'past 2^53',
+      'past -2^53',
+    ]);
+    assert.deepEqual(await between(9_007_199_254_740_994n, 32_503_680_000_654_321n), []);
+    assert.deepEqual(await between(32_503_680_000_654_321n, 32_503_680_000_654_322n, 'YEAR 3000'), [
+      'year 3000 b',
+      'year 3000 a',
+    ]);
+    assert.deepEqual(await between(95_617_584_000_000_002n, undefined), ['year 9999 end']);
+    assert.deepEqual(await between(95_617_584_000_000_001n, 253_402_300_799_999_999n), ['year 5000']);
+    assert.deepEqual(await between(253_402_300_799_999_999n, undefined), ['year 9999 end']);
+
+    // Connect JSON carries the same times as RFC 3339 text.
+    const json = await fetch(`${h.t.url}/viam.app.v1.RobotService/Log`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${part.token}` },
+      body: JSON.stringify({
+        id: part.id,
+        logs: [
+          { level: 'info', message: 'json first', time: '0001-01-01T00:00:00.000001Z' },
+          { level: 'info', message: 'json last', time: '9999-12-31T23:59:59.999999Z' },
+        ],
+      }),
+    });
+    assert.equal(json.status, 200, await json.text());
+    const fromJson = (await nativePage({ id: part.id, filter: 'json' })).logs;
+    assert.deepEqual(
+      fromJson.map((l) => [l.message, usOfTs(l.time)]),
+      [
+        ['json last', 253_402_300_799_999_999n],
+        ['json first', -62_135_596_799_999_999n],
+      ],
+    );
+  });
+
   it('Log: a batch with one bad level, or 1001 entries, is INVALID_ARGUMENT and stores (and tails) nothing; 1000 is accepted', async () => {
     const part = await newPart(h, 'refusals');
     await part.push([line('kept 0', BASE_US), line('kept 1', BASE_US + 1)]);

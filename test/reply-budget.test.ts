@@ -75,7 +75,7 @@ describe('reply budget: sizes are upper bounds of the encoding', () => {
     const sample: LogEntry = {
       host: 'h',
       level: 'error',
-      timeUs: BASE_US,
+      timeUs: BigInt(BASE_US),
       loggerName: 'l',
       message: 'é'.repeat(3 * MiB),
       caller: { File: 'x.go', Line: 1, blob: 'c'.repeat(100_000) },
@@ -87,7 +87,7 @@ describe('reply budget: sizes are upper bounds of the encoding', () => {
         logs: [
           {
             ...e,
-            time: tsOf(e.timeUs),
+            time: tsOf(Number(e.timeUs)),
             ...(e.caller ? { caller: structFromObject(e.caller) } : {}),
             fields: e.fields.map(structFromObject),
           },

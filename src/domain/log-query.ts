@@ -16,11 +16,20 @@ export function logLevelOf(level: string): LogLevel | undefined {
 }
 
 /**
+ * google.protobuf.Timestamp's range (0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z) in
+ * microseconds since the epoch: every log time lies within it. Up to about ±2.5e17, beyond the
+ * 2^53 a number holds exactly but well within a 64-bit integer column, so log times are bigints.
+ */
+export const MIN_LOG_TIME_US = -62_135_596_800_000_000n;
+export const MAX_LOG_TIME_US = 253_402_300_799_999_999n;
+
+/**
  * Where a page ends: the (time, arrival) of its last entry. The next page starts strictly
  * before it, so entries that arrive meanwhile never shift what later pages hold.
  */
 export interface LogCursor {
-  timeUs: number;
+  /** Microseconds since the epoch. */
+  timeUs: bigint;
   seq: number;
 }
 
@@ -31,10 +40,15 @@ export function encodeLogPageToken(cursor: LogCursor): string {
 
 /** Reads a page token back; INVALID_ARGUMENT for anything this server did not hand out. */
 export function decodeLogPageToken(token: string): LogCursor {
-  const match = /^v1:(-?\d{1,17}):(\d{1,17})$/.exec(Buffer.from(token, 'base64url').toString('utf8'));
-  const timeUs = Number(match?.[1]);
+  const match = /^v1:(-?\d{1,18}):(\d{1,17})$/.exec(Buffer.from(token, 'base64url').toString('utf8'));
+  const timeUs = match?.[1] === undefined ? undefined : BigInt(match[1]);
   const seq = Number(match?.[2]);
-  if (!match || !Number.isSafeInteger(timeUs) || !Number.isSafeInteger(seq)) {
+  if (
+    timeUs === undefined ||
+    timeUs < MIN_LOG_TIME_US ||
+    timeUs > MAX_LOG_TIME_US ||
+    !Number.isSafeInteger(seq)
+  ) {
     throw invalidArgument('page_token is not a token this server returned');
   }
   return { timeUs, seq };

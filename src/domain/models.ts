@@ -120,8 +120,11 @@ export interface PartHistoryEntry {
 export interface LogEntry {
   host: string;
   level: string;
-  /** Microseconds since the Unix epoch (machines send nanoseconds; microseconds are kept). */
-  timeUs: number;
+  /**
+   * Microseconds since the Unix epoch (machines send nanoseconds; microseconds are kept). A
+   * bigint: Timestamp's range (years 1 to 9999) needs more than the 53 bits a number holds.
+   */
+  timeUs: bigint;
   loggerName: string;
   message: string;
   caller: Record<string, unknown> | undefined;
@@ -130,7 +133,7 @@ export interface LogEntry {
 }
 
 /** An entry as a machine pushes it: the time may be missing (the server stamps it). */
-export type PushedLogEntry = Omit<LogEntry, 'timeUs'> & { timeUs: number | undefined };
+export type PushedLogEntry = Omit<LogEntry, 'timeUs'> & { timeUs: bigint | undefined };
 
 export interface MachineSummary {
   machine: Machine;

@@ -65,22 +65,28 @@ class WireReader {
     throw new Error('varint longer than 10 bytes');
   }
 
-  /** A signed 64-bit varint (two's complement), as a number. */
+  /** A signed 64-bit varint (two's complement), as a number (exact up to 2^53 in magnitude). */
   int64(): number {
     const start = this.pos;
     const n = this.varint();
-    if (n < 2 ** 53) return n;
     // Negative values arrive as ten-byte varints: read those exactly.
+    return n < 2 ** 53 ? n : Number(BigInt.asIntN(64, this.exactVarint(start)));
+  }
+
+  /** A signed 32-bit varint: its low 32 bits, as protobuf reads it (-1 arrives as ten bytes). */
+  int32(): number {
+    const start = this.pos;
+    const n = this.varint();
+    return n < 2 ** 53 ? n | 0 : Number(BigInt.asIntN(32, this.exactVarint(start)));
+  }
+
+  /** The varint just read from `start`, exactly. */
+  private exactVarint(start: number): bigint {
     let value = 0n;
     for (let p = start, shift = 0n; p < this.pos; p++, shift += 7n) {
       value |= BigInt((this.buf[p] as number) & 0x7f) << shift;
     }
-    return Number(BigInt.asIntN(64, value));
-  }
-
-  /** A signed 32-bit varint. */
-  int32(): number {
-    return this.varint() | 0;
+    return value;
   }
 
   double(): number {
@@ -188,7 +194,7 @@ function structValue(r: WireReader, depth: number): unknown {
   return value;
 }
 
-function timestampMicros(r: WireReader): number {
+function timestampMicros(r: WireReader): bigint {
   let seconds = 0;
   let nanos = 0;
   while (!r.done) {
@@ -197,28 +203,28 @@ function timestampMicros(r: WireReader): number {
     else if (tag === (2 << 3) + VARINT) nanos = r.int32();
     else r.skip(tag & 7);
   }
-  return logTimeMicros(BigInt(seconds), nanos);
+  return logTimeMicros(seconds, nanos);
 }
 
 /**
- * A log entry's time as microseconds since the epoch. Times are kept as microseconds in a number,
- * exact only within about ±285 years of 1970, so a time outside that (or outside Timestamp's own
- * range) is refused rather than stored altered.
+ * A log entry's time as microseconds since the epoch, exact over Timestamp's whole range (years
+ * 1 to 9999); a time outside it is refused rather than stored altered. `seconds` may be a number:
+ * every second of the range is a safe integer, and one far outside stays outside when rounded.
  */
-function logTimeMicros(seconds: bigint, nanos: number): number {
-  if (seconds < MIN_SECONDS || seconds > MAX_SECONDS || nanos < 0 || nanos > 999_999_999) {
+function logTimeMicros(seconds: number, nanos: number): bigint {
+  if (!(seconds >= MIN_SECONDS && seconds <= MAX_SECONDS) || nanos < 0 || nanos > 999_999_999) {
     throw new Error('a log time is outside the range of google.protobuf.Timestamp (years 1 to 9999)');
   }
-  const micros = seconds * 1_000_000n + BigInt(Math.floor(nanos / 1000));
-  if (micros > BigInt(Number.MAX_SAFE_INTEGER) || micros < BigInt(Number.MIN_SAFE_INTEGER)) {
-    throw new Error('a log time must fall between the years 1685 and 2255 to be kept to the microsecond');
-  }
-  return Number(micros);
+  const micros = Math.floor(nanos / 1000);
+  // Within about ±285 years of 1970 (every time a fleet sends) the sum is exact as a number and
+  // converts once; further out it is computed as a bigint.
+  const us = seconds * 1_000_000 + micros;
+  return Number.isSafeInteger(us) ? BigInt(us) : BigInt(seconds) * 1_000_000n + BigInt(micros);
 }
 
 /** google.protobuf.Timestamp's range, in seconds. */
-const MIN_SECONDS = -62_135_596_800n;
-const MAX_SECONDS = 253_402_300_799n;
+const MIN_SECONDS = -62_135_596_800;
+const MAX_SECONDS = 253_402_300_799;
 
 function logEntry(r: WireReader): PushedLogEntry {
   const entry: PushedLogEntry = {
@@ -286,7 +292,7 @@ function fromGenerated(req: appRobotApi.LogRequest): DecodedLogRequest {
     logs: req.logs.map((l) => ({
       host: l.host,
       level: l.level,
-      timeUs: l.time ? logTimeMicros(l.time.seconds, l.time.nanos) : undefined,
+      timeUs: l.time ? logTimeMicros(Number(l.time.seconds), l.time.nanos) : undefined,
       loggerName: l.loggerName,
       message: l.message,
       caller: l.caller ? structToObject(l.caller) : undefined,

@@ -96,20 +96,21 @@ export function dateOf(
 
 /**
  * A google.protobuf.Timestamp as microseconds since the epoch (nanoseconds below a microsecond
- * dropped), for a time filter; INVALID_ARGUMENT outside the Timestamp range.
+ * dropped), exactly, for a time filter; INVALID_ARGUMENT outside the Timestamp range.
  */
-export function microsOf(ts: { seconds: bigint; nanos: number }, field = 'timestamp'): number {
+export function microsOf(ts: { seconds: bigint; nanos: number }, field = 'timestamp'): bigint {
   requireTimestampInRange(ts, field);
-  const micros = ts.seconds * 1_000_000n + BigInt(Math.floor(ts.nanos / 1000));
-  // Bounds of a filter beyond what a stored time can be (years 1685 to 2255, the range a number
-  // holds to the microsecond) mean the same as those limits.
-  if (micros > BigInt(Number.MAX_SAFE_INTEGER)) return Number.MAX_SAFE_INTEGER;
-  if (micros < BigInt(Number.MIN_SAFE_INTEGER)) return Number.MIN_SAFE_INTEGER;
-  return Number(micros);
+  return ts.seconds * 1_000_000n + BigInt(Math.floor(ts.nanos / 1000));
 }
 
-/** Microseconds since the epoch as a google.protobuf.Timestamp. */
-export function timestampFromMicros(us: number): { seconds: bigint; nanos: number } {
-  const seconds = Math.floor(us / 1_000_000);
-  return { seconds: BigInt(seconds), nanos: (us - seconds * 1_000_000) * 1000 };
+/** Microseconds since the epoch as a google.protobuf.Timestamp, exactly. */
+export function timestampFromMicros(us: bigint): { seconds: bigint; nanos: number } {
+  // Floor division: a time before the epoch has a negative second and nanos from 0 up.
+  let seconds = us / 1_000_000n;
+  let rest = us - seconds * 1_000_000n;
+  if (rest < 0n) {
+    seconds -= 1n;
+    rest += 1_000_000n;
+  }
+  return { seconds, nanos: Number(rest) * 1000 };
 }

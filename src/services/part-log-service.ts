@@ -30,9 +30,9 @@ export interface LogPageRequest {
   errorsOnly: boolean;
   pageToken: string | undefined;
   /** Inclusive, microseconds since the epoch. */
-  startUs: number | undefined;
+  startUs: bigint | undefined;
   /** Exclusive, microseconds since the epoch. */
-  endUs: number | undefined;
+  endUs: bigint | undefined;
   limit: number | undefined;
 }
 
@@ -64,7 +64,7 @@ export class PartLogService {
    * entry sent without a time gets the server's.
    */
   async ingest(principal: PartPrincipal, entries: readonly PushedLogEntry[]): Promise<void> {
-    const nowUs = Date.now() * 1000;
+    const nowUs = BigInt(Date.now()) * 1000n;
     if (entries.length > MAX_LOG_BATCH)
       throw invalidArgument(`a Log call carries at most ${MAX_LOG_BATCH} entries, got ${entries.length}`);
     const rows = entries.map((e, i): NewLogRow => {

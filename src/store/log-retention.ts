@@ -1,4 +1,4 @@
-import type { LogCursor } from '../domain/log-query.js';
+import { MIN_LOG_TIME_US, type LogCursor } from '../domain/log-query.js';
 import type { LogRetention } from './part-log-store.js';
 
 /** The retention pass's access to the logs, implemented by each dialect's store. */
@@ -17,7 +17,7 @@ export const RETENTION_BATCH = 2000;
 /**
  * One retention pass: for each part, entries older than the maximum age go, then the oldest
  * beyond the maximum count. Deletes in small batches and calls `pause` between them, so writers
- * get the database in between.
+ * get the database in between. `nowUs` is the clock (Date.now() * 1000: always a safe integer).
  */
 export async function enforceRetention(
   ops: RetentionOps,
@@ -25,14 +25,17 @@ export async function enforceRetention(
   nowUs: number,
   pause: () => Promise<void>,
 ): Promise<number> {
-  // (time, seq) at or before this cursor means time < cutoff.
-  const expired: LogCursor = {
-    timeUs: nowUs - policy.maxAgeSeconds * 1_000_000 - 1,
-    seq: Number.MAX_SAFE_INTEGER,
-  };
+  // (time, seq) at or before this cursor means time < cutoff. A maximum age reaching back before
+  // the year 1 expires nothing (no log time is older), and is never bound as a parameter.
+  const maxAgeUs = policy.maxAgeSeconds * 1_000_000;
+  const cutoffUs = Number.isFinite(maxAgeUs) ? BigInt(nowUs) - BigInt(Math.round(maxAgeUs)) : undefined;
+  const expired: LogCursor | undefined =
+    cutoffUs !== undefined && cutoffUs > MIN_LOG_TIME_US
+      ? { timeUs: cutoffUs - 1n, seq: Number.MAX_SAFE_INTEGER }
+      : undefined;
   let deleted = 0;
   for (const partId of await ops.partIds()) {
-    const bounds = [expired];
+    const bounds = expired ? [expired] : [];
     const beyond = await ops.firstBeyond(partId, policy.maxEntriesPerPart);
     if (beyond) bounds.push(beyond);
     for (const through of bounds) {

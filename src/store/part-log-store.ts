@@ -4,7 +4,8 @@ import type { LogCursor, LogLevel } from '../domain/log-query.js';
 export interface NewLogRow {
   host: string;
   level: LogLevel;
-  timeUs: number;
+  /** Microseconds since the epoch (exact over Timestamp's whole range, hence a bigint). */
+  timeUs: bigint;
   loggerName: string;
   message: string;
   caller: string | null;
@@ -23,9 +24,9 @@ export interface LogSearch {
   /** Undefined: every level. */
   levels: readonly LogLevel[] | undefined;
   /** Inclusive lower bound, microseconds. */
-  startUs: number | undefined;
+  startUs: bigint | undefined;
   /** Exclusive upper bound, microseconds. */
-  endUs: number | undefined;
+  endUs: bigint | undefined;
   /** Substring of the message, ASCII letters matched regardless of case. */
   filter: string | undefined;
   /** Only entries strictly older than this (time, then arrival): the page token. */

@@ -110,7 +110,7 @@ export class PostgresPartLogStore implements PartLogStore, RetentionOps {
         sql<boolean>`message ilike ${pattern} and translate(message, ${UPPER}, ${LOWER}) like translate(${pattern}, ${UPPER}, ${LOWER})`,
       );
     }
-    return query.orderBy('time_us', 'desc').orderBy('seq', 'desc').limit(q.limit).execute();
+    return rowsOf(await query.orderBy('time_us', 'desc').orderBy('seq', 'desc').limit(q.limit).execute());
   }
 
   onAppended(notify: (batch: AppendedLogs) => void, watched: (partId: string) => boolean): () => void {
@@ -137,16 +137,17 @@ export class PostgresPartLogStore implements PartLogStore, RetentionOps {
     return rows.map((r) => r.id);
   }
 
-  firstBeyond(partId: string, keep: number): Promise<LogCursor | undefined> {
-    return this.db
+  async firstBeyond(partId: string, keep: number): Promise<LogCursor | undefined> {
+    const row = await this.db
       .selectFrom('part_logs')
-      .select(['time_us as timeUs', 'seq'])
+      .select([timeUsText, 'seq'])
       .where('part_id', '=', partId)
       .orderBy('time_us', 'desc')
       .orderBy('seq', 'desc')
       .offset(keep)
       .limit(1)
       .executeTakeFirst();
+    return row && { timeUs: BigInt(row.timeUs), seq: row.seq };
   }
 
   async deleteThrough(partId: string, through: LogCursor, max: number): Promise<number> {
@@ -191,6 +192,7 @@ export class PostgresPartLogStore implements PartLogStore, RetentionOps {
 
   // ---- the feed of appended logs ----
 
+  /** Rows as stored, the time still as text (see rowsOf). */
   private selectRows() {
     return this.db
       .selectFrom('part_logs')
@@ -198,14 +200,14 @@ export class PostgresPartLogStore implements PartLogStore, RetentionOps {
         'seq',
         'host',
         'level',
-        'time_us as timeUs',
+        timeUsText,
         'logger_name as loggerName',
         'message',
         'caller',
         'stack',
         'fields',
       ])
-      .$castTo<LogRow>();
+      .$castTo<TextTimeRow>();
   }
 
   private async listen(): Promise<void> {
@@ -242,12 +244,14 @@ export class PostgresPartLogStore implements PartLogStore, RetentionOps {
     if (watchers.length === 0) return;
     this.delivery = this.delivery.then(async () => {
       try {
-        const rows = await this.selectRows()
-          .where('part_id', '=', partId)
-          .where('seq', '>=', Number(first))
-          .where('seq', '<=', Number(last))
-          .orderBy('seq')
-          .execute();
+        const rows = rowsOf(
+          await this.selectRows()
+            .where('part_id', '=', partId)
+            .where('seq', '>=', Number(first))
+            .where('seq', '<=', Number(last))
+            .orderBy('seq')
+            .execute(),
+        );
         for (const listener of watchers) listener.notify({ partId, rows });
       } catch (error) {
         if (!this.closed) this.onError(`log feed read failed: ${messageOf(error)}`);
@@ -257,3 +261,17 @@ export class PostgresPartLogStore implements PartLogStore, RetentionOps {
 }
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/**
+ * The time, read as text: the driver parses int8 as a number for the other tables (database.ts),
+ * which would round times beyond 2^53 microseconds (about ±285 years around 1970).
+ */
+const timeUsText = sql<string>`time_us::text`.as('timeUs');
+
+type TextTimeRow = Omit<LogRow, 'timeUs'> & { timeUs: string };
+
+/** Rows with their times as exact bigints (converted in place). */
+function rowsOf(rows: TextTimeRow[]): LogRow[] {
+  for (const row of rows) (row as unknown as LogRow).timeUs = BigInt(row.timeUs);
+  return rows as unknown as LogRow[];
+}

@@ -122,8 +122,11 @@ export interface PartLogTable {
   part_id: string;
   host: string;
   level: string;
-  /** Microseconds since the Unix epoch. */
-  time_us: number;
+  /**
+   * Microseconds since the Unix epoch, a 64-bit integer. Bound as a bigint; PostgreSQL's driver
+   * reads int8 as a number here (database.ts), so the log store reads it as text.
+   */
+  time_us: bigint;
   logger_name: string;
   message: string;
   caller: string | null;

@@ -83,10 +83,12 @@ export class SearchIndexMaintainer implements RetentionOps {
     this.readWatermark = search.prepare('select indexed_through from search_state').pluck();
     this.writeWatermark = search.prepare('update search_state set indexed_through = ?');
     this.listParts = main.prepare('select id from robot_parts').pluck();
-    this.beyond = main.prepare(
-      `select time_us as timeUs, seq from part_logs where part_id = ?
-       order by time_us desc, seq desc limit 1 offset ?`,
-    );
+    this.beyond = main
+      .prepare(
+        `select time_us as timeUs, seq from part_logs where part_id = ?
+         order by time_us desc, seq desc limit 1 offset ?`,
+      )
+      .safeIntegers(true);
     this.deleteBatch = main.prepare(
       `delete from part_logs where seq in (
          select seq from part_logs
@@ -114,7 +116,8 @@ export class SearchIndexMaintainer implements RetentionOps {
   }
 
   firstBeyond(partId: string, keep: number): LogCursor | undefined {
-    return this.beyond.get(partId, keep) as LogCursor | undefined;
+    const row = this.beyond.get(partId, keep) as { timeUs: bigint; seq: bigint } | undefined;
+    return row && { timeUs: row.timeUs, seq: Number(row.seq) };
   }
 
   /** Deletes from the logs, then drops the deleted entries that were indexed from the index. */

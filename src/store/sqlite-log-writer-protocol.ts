@@ -14,8 +14,8 @@ export interface AppendRequest {
   id: number;
   partId: string;
   seenAt: string;
-  /** ROW_FIELDS values per entry. */
-  values: (string | number | null)[];
+  /** ROW_FIELDS values per entry (the time a bigint, which is bound exactly as a 64-bit integer). */
+  values: (string | bigint | null)[];
 }
 
 export type AppendOutcome =

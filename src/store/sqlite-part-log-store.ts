@@ -73,7 +73,7 @@ export class SqlitePartLogStore implements PartLogStore {
   append(partId: string, seenAt: string, rows: readonly NewLogRow[]): Promise<boolean> {
     const writer = this.writer;
     if (this.closed || !writer) return Promise.reject(new Error('the log store is not accepting writes'));
-    const values = new Array<string | number | null>(rows.length * ROW_FIELDS);
+    const values = new Array<string | bigint | null>(rows.length * ROW_FIELDS);
     rows.forEach((r, i) => {
       const at = i * ROW_FIELDS;
       values[at] = r.host;
@@ -220,10 +220,14 @@ export class SqlitePartLogStore implements PartLogStore {
   private all(sql: string, params: unknown[]): LogRow[] {
     let statement = this.readStatements.get(sql);
     if (!statement) {
-      statement = this.reader.prepare(sql);
+      // Integers come back as bigints, so times are exact over their whole range; seq, far
+      // below 2^53, becomes a number again.
+      statement = this.reader.prepare(sql).safeIntegers(true);
       this.readStatements.set(sql, statement);
     }
-    return statement.all(...params) as LogRow[];
+    const rows = statement.all(...params) as (Omit<LogRow, 'seq'> & { seq: number | bigint })[];
+    for (const row of rows) row.seq = Number(row.seq);
+    return rows as LogRow[];
   }
 
   private newestSeq(): number {
