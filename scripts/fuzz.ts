@@ -8,15 +8,7 @@ const count = Number(process.argv[2] ?? 100_000);
 const seed = Number(process.argv[3] ?? 20261205);
 const t = await startTestServer({ dialect: 'sqlite', databaseUrl: undefined, drop: () => Promise.resolve() });
 try {
-  const res = await fetch(`${t.url}/proto.rpc.v1.AuthService/Authenticate`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      entity: t.admin.apiKeyId,
-      credentials: { type: 'api-key', payload: t.admin.apiKey },
-    }),
-  });
-  const token = ((await res.json()) as { accessToken: string }).accessToken;
+  const token = await t.adminToken();
   const started = Date.now();
   const { tally, failures } = await runFuzz(t.url, seed, count, { valid: token });
   const seconds = (Date.now() - started) / 1000;

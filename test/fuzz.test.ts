@@ -19,15 +19,7 @@ describe('fuzz: hostile requests get client errors, never INTERNAL', () => {
 
   before(async () => {
     t = await startTestServer({ dialect: 'sqlite', databaseUrl: undefined, drop: () => Promise.resolve() });
-    const res = await fetch(`${t.url}/proto.rpc.v1.AuthService/Authenticate`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        entity: t.admin.apiKeyId,
-        credentials: { type: 'api-key', payload: t.admin.apiKey },
-      }),
-    });
-    token = ((await res.json()) as { accessToken: string }).accessToken;
+    token = await t.adminToken();
   });
   after(() => t.stop());
 

@@ -8,6 +8,7 @@ import {
   parseGoDuration,
   toRobotConfigJson,
 } from '../src/domain/robot-config.js';
+import { seededRandom } from './support/random.js';
 
 const { RobotConfig, CredentialsType } = appRobotApi;
 
@@ -581,7 +582,7 @@ describe('toRobotConfigJson', () => {
     );
 
     // Property: the orientation vector describes the same rotation as the input quaternion.
-    const random = mulberry32(7);
+    const random = seededRandom(7);
     for (let i = 0; i < 200; i++) {
       const q = [random() - 0.5, random() - 0.5, random() - 0.5, random() - 0.5];
       if (i % 10 === 0) q[1] = q[2] = 0; // rotations about Z only: the poles
@@ -1091,7 +1092,7 @@ describe('toRobotConfigJson', () => {
   });
 
   it('round trip: every generated valid config converts and decodes', () => {
-    const random = mulberry32(2024);
+    const random = seededRandom(2024);
     const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!;
     const maybe = (p = 0.5) => random() < p;
     const n = (scale = 1000) => Math.round((random() - 0.5) * scale * 1000) / 1000;
@@ -1239,18 +1240,6 @@ describe('toRobotConfigJson', () => {
     }
   });
 });
-
-/** Small deterministic PRNG for the generated cases. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Row-major rotation matrix of a (not necessarily unit) quaternion. */
 function quaternionMatrix(w: number, x: number, y: number, z: number): number[] {

@@ -2,6 +2,7 @@ import http2 from 'node:http2';
 import { AuthService } from '../../src/rpc/auth-service-descriptor.js';
 import { PackageService } from '../../src/rpc/package-service.generated.js';
 import { AppService, RobotService } from '../../src/rpc/service-descriptors.generated.js';
+import { seededRandom } from './random.js';
 
 /*
  * A seeded generator of hostile and malformed requests for every method of the four services,
@@ -9,18 +10,6 @@ import { AppService, RobotService } from '../../src/rpc/service-descriptors.gene
  * the server answers with. Used by test/fuzz.test.ts (a few thousand requests) and by
  * `npm run fuzz` (100,000). Only 127.0.0.1 is ever addressed: the server under test.
  */
-
-/** A small deterministic PRNG (mulberry32): the same seed gives the same requests. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface FieldInfo {
   name: string;
@@ -203,7 +192,7 @@ export interface FuzzCredentials {
 
 /** The n-th request of the sequence for `seed` (the sequence does not depend on the server's answers). */
 export function* requests(seed: number, count: number, credentials: FuzzCredentials): Generator<FuzzRequest> {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const methods = allMethods();
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)] as T;
   for (let i = 0; i < count; i++) {

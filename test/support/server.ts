@@ -18,6 +18,8 @@ export interface TestServer {
   server: RunningServer;
   /** An SDK client authenticated with an API key. */
   clientForKey(id: string, key: string): Promise<ViamClient>;
+  /** An access token for the first owner key, from Authenticate over Connect JSON. */
+  adminToken(): Promise<string>;
   /** Stops the server and removes its data. */
   stop(): Promise<void>;
 }
@@ -55,6 +57,17 @@ export async function startTestServer(
         serviceHost: url,
         credentials: { type: 'api-key', authEntity: id, payload: key },
       }),
+    async adminToken() {
+      const res = await fetch(`${url}/proto.rpc.v1.AuthService/Authenticate`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          entity: admin.apiKeyId,
+          credentials: { type: 'api-key', payload: admin.apiKey },
+        }),
+      });
+      return ((await res.json()) as { accessToken: string }).accessToken;
+    },
     async stop() {
       await server.close();
       await database.drop();
