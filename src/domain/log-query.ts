@@ -1,6 +1,7 @@
 import { invalidArgument } from './errors.js';
 import type { LogEntry } from './models.js';
 import { cutText, entryBytes, jsonBytes, omittedObject, structFieldBytes } from './reply-budget.js';
+import { MAX_TIMESTAMP_SECONDS, MIN_TIMESTAMP_SECONDS } from './timestamp-range.js';
 
 /** The levels viam-server's logger emits, stored lowercase, least severe first. */
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'dpanic', 'panic', 'fatal'] as const;
@@ -20,8 +21,8 @@ export function logLevelOf(level: string): LogLevel | undefined {
  * microseconds since the epoch: every log time lies within it. Up to about ±2.5e17, beyond the
  * 2^53 a number holds exactly but well within a 64-bit integer column, so log times are bigints.
  */
-export const MIN_LOG_TIME_US = -62_135_596_800_000_000n;
-export const MAX_LOG_TIME_US = 253_402_300_799_999_999n;
+export const MIN_LOG_TIME_US = BigInt(MIN_TIMESTAMP_SECONDS) * 1_000_000n;
+export const MAX_LOG_TIME_US = BigInt(MAX_TIMESTAMP_SECONDS) * 1_000_000n + 999_999n;
 
 /**
  * Where a page ends: the (time, arrival) of its last entry. The next page starts strictly

@@ -1,6 +1,7 @@
 import type { JsonReadOptions } from '@bufbuild/protobuf';
 import { appRobotApi } from '@viamrobotics/sdk';
 import type { PushedLogEntry } from '../domain/models.js';
+import { isTimestampInRange } from '../domain/timestamp-range.js';
 import { structToObject } from './wire-values.js';
 
 /*
@@ -212,7 +213,7 @@ function timestampMicros(r: WireReader): bigint {
  * every second of the range is a safe integer, and one far outside stays outside when rounded.
  */
 function logTimeMicros(seconds: number, nanos: number): bigint {
-  if (!(seconds >= MIN_SECONDS && seconds <= MAX_SECONDS) || nanos < 0 || nanos > 999_999_999) {
+  if (!isTimestampInRange(seconds, nanos)) {
     throw new Error('a log time is outside the range of google.protobuf.Timestamp (years 1 to 9999)');
   }
   const micros = Math.floor(nanos / 1000);
@@ -221,10 +222,6 @@ function logTimeMicros(seconds: number, nanos: number): bigint {
   const us = seconds * 1_000_000 + micros;
   return Number.isSafeInteger(us) ? BigInt(us) : BigInt(seconds) * 1_000_000n + BigInt(micros);
 }
-
-/** google.protobuf.Timestamp's range, in seconds. */
-const MIN_SECONDS = -62_135_596_800;
-const MAX_SECONDS = 253_402_300_799;
 
 function logEntry(r: WireReader): PushedLogEntry {
   const entry: PushedLogEntry = {

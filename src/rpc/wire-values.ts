@@ -1,6 +1,7 @@
 import type { JsonValue, Struct } from '@bufbuild/protobuf';
 import { appApi } from '@viamrobotics/sdk';
 import { invalidArgument } from '../domain/errors.js';
+import { isTimestampInRange } from '../domain/timestamp-range.js';
 
 /**
  * Helpers between domain values and the SDK's generated messages. Nested well-known types are
@@ -56,18 +57,9 @@ function checkStructValue(node: unknown, depth: number): void {
   }
 }
 
-/** google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z. */
-const MIN_TIMESTAMP_SECONDS = -62_135_596_800n;
-const MAX_TIMESTAMP_SECONDS = 253_402_300_799n;
-
 /** INVALID_ARGUMENT for a Timestamp outside its documented range (or with nanos out of range). */
 export function requireTimestampInRange(ts: { seconds: bigint; nanos: number }, field: string): void {
-  if (
-    ts.seconds < MIN_TIMESTAMP_SECONDS ||
-    ts.seconds > MAX_TIMESTAMP_SECONDS ||
-    ts.nanos < 0 ||
-    ts.nanos > 999_999_999
-  ) {
+  if (!isTimestampInRange(ts.seconds, ts.nanos)) {
     throw invalidArgument(`${field} is outside the range of google.protobuf.Timestamp (years 1 to 9999)`);
   }
 }

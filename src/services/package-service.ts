@@ -21,7 +21,7 @@ import {
   splitPlatformSuffix,
   type VersionCandidate,
 } from '../domain/packages.js';
-import { parseItemId, requireItemName, requirePlatform, type RegistryItemType } from '../domain/registry.js';
+import { requireItemName, requirePlatform, type RegistryItemType } from '../domain/registry.js';
 import { requireId } from '../domain/validation.js';
 import type { BlobRange, BlobStore } from '../store/blob-store.js';
 import { isUniqueViolation, nowIso, type Db } from '../store/db.js';
@@ -473,7 +473,6 @@ export class PackageService {
 /** A package id (`prefix/name`) as the registry's item id (`prefix:name`). */
 function itemIdFor(packageId: string): string {
   const { prefix, name } = parsePackageId(packageId, 'id');
-  parseItemId(`${prefix}:${name}`, 'id');
   return `${prefix}:${name}`;
 }
 
