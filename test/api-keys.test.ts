@@ -2,23 +2,14 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Code } from '@connectrpc/connect';
-import { appApi, type ViamClient } from '@viamrobotics/sdk';
+import type { ViamClient } from '@viamrobotics/sdk';
+import { rawAppClient } from './support/clients.js';
 import { forEachDialect } from './support/databases.js';
 import { expectCode } from './support/expect.js';
+import { authorization, type AuthorizationFields as Grant } from './support/roles.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 type AppClient = ViamClient['appClient'];
-
-interface Grant {
-  authorizationId: string;
-  resourceType: string;
-  resourceId: string;
-  organizationId: string;
-}
-
-/** An Authorization message for CreateKey. */
-const auth = (g: Grant) =>
-  new appApi.Authorization({ authorizationType: 'role', identityId: '', identityType: '', ...g });
 
 /** ListKeys of an organization, reduced to comparable plain values (sorted by id). */
 async function snapshot(client: AppClient, orgId: string) {
@@ -46,11 +37,7 @@ async function snapshot(client: AppClient, orgId: string) {
 
 /** RenameKey, which the SDK's AppClient does not wrap: called on its underlying connect client. */
 const renameKey = (client: AppClient, req: { id: string; name: string }) =>
-  (
-    client as unknown as {
-      client: { renameKey(r: { id: string; name: string }): Promise<{ id: string; name: string }> };
-    }
-  ).client.renameKey(req);
+  rawAppClient(client).renameKey(req);
 
 const KEY_VALUE_RE = /^[a-z0-9]{32}$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -91,7 +78,7 @@ forEachDialect('API keys', (newDatabase) => {
 
   const clientFor = async (k: { id: string; key: string }) => (await t.clientForKey(k.id, k.key)).appClient;
   const createKey = async (grants: Grant[], name: string) => {
-    const res = await admin.createKey(grants.map(auth), name);
+    const res = await admin.createKey(grants.map(authorization), name);
     return { id: res.id, key: res.key };
   };
   /** The key value still authenticates and its client can list its organizations. */
@@ -121,11 +108,11 @@ forEachDialect('API keys', (newDatabase) => {
   describe('CreateKey', () => {
     it('returns an id and a 32-character [a-z0-9] value that authenticates and acts within its role', async () => {
       const before = await snapshot(admin, orgA);
-      const res = await admin.createKey([auth(orgOwner(orgA))], 'create-owner');
+      const res = await admin.createKey([authorization(orgOwner(orgA))], 'create-owner');
       assert.match(res.id, UUID_RE);
       assert.match(res.key, KEY_VALUE_RE);
       // Two keys never share a value.
-      const other = await admin.createKey([auth(orgOwner(orgA))], 'create-owner-2');
+      const other = await admin.createKey([authorization(orgOwner(orgA))], 'create-owner-2');
       assert.notEqual(other.key, res.key);
       assert.notEqual(other.id, res.id);
 
@@ -159,7 +146,7 @@ forEachDialect('API keys', (newDatabase) => {
     });
 
     it('an operator key created through it can read but not manage keys', async () => {
-      const res = await admin.createKey([auth(orgOperator(orgA))], 'create-operator');
+      const res = await admin.createKey([authorization(orgOperator(orgA))], 'create-operator');
       const c = await clientFor(res);
       assert.deepEqual(
         (await c.listOrganizations()).map((o) => o.id),
@@ -174,7 +161,7 @@ forEachDialect('API keys', (newDatabase) => {
 
     it("names the key with its creation time when name is ''", async () => {
       const t0 = Date.now();
-      const res = await admin.createKey([auth(orgOperator(orgA))], '');
+      const res = await admin.createKey([authorization(orgOperator(orgA))], '');
       const t1 = Date.now();
       const listed = (await snapshot(admin, orgA)).find((k) => k.id === res.id);
       assert.ok(listed);
@@ -211,7 +198,7 @@ forEachDialect('API keys', (newDatabase) => {
       it(`refuses ${label} (${Code[code]}) and creates nothing`, async () => {
         const a = await snapshot(admin, orgA);
         const b = await snapshot(admin, orgB);
-        await expectCode(admin.createKey(grants().map(auth), `refused ${label}`), code);
+        await expectCode(admin.createKey(grants().map(authorization), `refused ${label}`), code);
         assert.deepEqual(await snapshot(admin, orgA), a);
         assert.deepEqual(await snapshot(admin, orgB), b);
       });
@@ -219,41 +206,56 @@ forEachDialect('API keys', (newDatabase) => {
 
     it('answers NOT_FOUND for an organization the caller cannot see', async () => {
       const a = await snapshot(admin, orgA);
-      await expectCode(bClient.createKey([auth(orgOwner(orgA))], 'from b'), Code.NotFound);
-      await expectCode(bClient.createKey([auth(orgOperator(orgA))], 'from b'), Code.NotFound);
-      await expectCode(bClient.createKey([auth(locationOwner(orgA, locA))], 'from b'), Code.NotFound);
+      await expectCode(bClient.createKey([authorization(orgOwner(orgA))], 'from b'), Code.NotFound);
+      await expectCode(bClient.createKey([authorization(orgOperator(orgA))], 'from b'), Code.NotFound);
+      await expectCode(
+        bClient.createKey([authorization(locationOwner(orgA, locA))], 'from b'),
+        Code.NotFound,
+      );
       assert.deepEqual(await snapshot(admin, orgA), a);
     });
 
     it('does not let an operator key create an owner key (PERMISSION_DENIED)', async () => {
       const a = await snapshot(admin, orgA);
-      await expectCode(opClient.createKey([auth(orgOwner(orgA))], 'escalated'), Code.PermissionDenied);
       await expectCode(
-        opClient.createKey([auth(locationOwner(orgA, locA))], 'escalated'),
+        opClient.createKey([authorization(orgOwner(orgA))], 'escalated'),
         Code.PermissionDenied,
       );
-      await expectCode(opClient.createKey([auth(orgOperator(orgA))], 'escalated'), Code.PermissionDenied);
+      await expectCode(
+        opClient.createKey([authorization(locationOwner(orgA, locA))], 'escalated'),
+        Code.PermissionDenied,
+      );
+      await expectCode(
+        opClient.createKey([authorization(orgOperator(orgA))], 'escalated'),
+        Code.PermissionDenied,
+      );
       assert.deepEqual(await snapshot(admin, orgA), a);
     });
 
     it('lets a location-owner key create a key for its location, not for the organization', async () => {
       const a = await snapshot(admin, orgA);
-      await expectCode(locOwnerClient.createKey([auth(orgOwner(orgA))], 'escalated'), Code.PermissionDenied);
       await expectCode(
-        locOwnerClient.createKey([auth(orgOperator(orgA))], 'escalated'),
+        locOwnerClient.createKey([authorization(orgOwner(orgA))], 'escalated'),
         Code.PermissionDenied,
       );
       await expectCode(
-        locOwnerClient.createKey([auth(locationOwner(orgA, locA2))], 'other location'),
+        locOwnerClient.createKey([authorization(orgOperator(orgA))], 'escalated'),
         Code.PermissionDenied,
       );
       await expectCode(
-        locOwnerClient.createKey([auth(locationOwner(orgA, locA)), auth(orgOwner(orgA))], 'mixed'),
+        locOwnerClient.createKey([authorization(locationOwner(orgA, locA2))], 'other location'),
+        Code.PermissionDenied,
+      );
+      await expectCode(
+        locOwnerClient.createKey(
+          [authorization(locationOwner(orgA, locA)), authorization(orgOwner(orgA))],
+          'mixed',
+        ),
         Code.PermissionDenied,
       );
       assert.deepEqual(await snapshot(admin, orgA), a);
 
-      const res = await locOwnerClient.createKey([auth(locationOwner(orgA, locA))], 'own location');
+      const res = await locOwnerClient.createKey([authorization(locationOwner(orgA, locA))], 'own location');
       assert.match(res.key, KEY_VALUE_RE);
       const listed = (await snapshot(admin, orgA)).find((k) => k.id === res.id);
       assert.deepEqual(listed?.authorizations, [

@@ -5,19 +5,17 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, it } from 'node:test';
 import { Code, createPromiseClient } from '@connectrpc/connect';
-import { createConnectTransport } from '@connectrpc/connect-node';
 import { createViamClient, type ViamClient } from '@viamrobotics/sdk';
 import { SignJWT, UnsecuredJWT, decodeJwt, type JWTPayload } from 'jose';
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
 import { AppService } from '../src/rpc/service-descriptors.generated.js';
+import { bearer, connectTransport } from './support/clients.js';
 import { forEachDialect } from './support/databases.js';
 import { expectCode } from './support/expect.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
-const transportFor = (url: string) => createConnectTransport({ baseUrl: url, httpVersion: '1.1' });
-const authClient = (url: string) => createPromiseClient(AuthService, transportFor(url));
-const appClient = (url: string) => createPromiseClient(AppService, transportFor(url));
-const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
+const authClient = (url: string) => createPromiseClient(AuthService, connectTransport(url));
+const appClient = (url: string) => createPromiseClient(AppService, connectTransport(url));
 
 /** Authenticate through the raw AuthService; resolves to the access token. */
 async function authenticate(url: string, entity: string, type: string, payload: string): Promise<string> {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, it } from 'node:test';
 import { Struct } from '@bufbuild/protobuf';
 import { Code, createPromiseClient, type PromiseClient } from '@connectrpc/connect';
@@ -9,6 +9,7 @@ import { appApi, createViamClient, type AppClient } from '@viamrobotics/sdk';
 import { main } from '../src/cli/main.js';
 import { ALL_PERMISSIONS, ROLE_PERMISSIONS, type Permission } from '../src/authz/permissions.js';
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
+import { PackageService } from '../src/rpc/package-service.generated.js';
 import { AppService } from '../src/rpc/service-descriptors.generated.js';
 import { forEachDialect } from './support/databases.js';
 import { startTestServer, type TestServer } from './support/server.js';
@@ -47,6 +48,8 @@ interface OrgWorld {
   granteeKeyId: string;
   /** A user who is a member of this organization only. */
   member: { id: string; email: string };
+  /** The stored file of the module's version 0.0.1 for linux/amd64 (`/packages/<id>`). */
+  packageFileId: string;
 }
 
 /** What a call acts on: a resource, where it sits (nearest first), and the ids a call needs. */
@@ -128,10 +131,69 @@ const raw = (c: AppClient, method: string): RawCall => {
 };
 const codeOf = (e: { code?: Code }) => e.code;
 
+/** Runs a call: OK, or the error's code and message (the message as the server sent it). */
+async function attempt(call: () => Promise<unknown>): Promise<{ outcome: Outcome; message: string }> {
+  try {
+    await call();
+    return { outcome: 'OK', message: '' };
+  } catch (error) {
+    const { code, rawMessage } = error as { code?: unknown; rawMessage?: unknown };
+    return {
+      outcome: typeof code === 'number' ? code : Code.Unknown,
+      message: typeof rawMessage === 'string' ? rawMessage : String(error),
+    };
+  }
+}
+
 /** Refuses a list that does not show the object, so a listing reads as "not found" in the matrix. */
 const mustShow = (shown: boolean) => {
   if (!shown) throw Object.assign(new Error('not listed'), { code: Code.NotFound });
 };
+
+const UUID_IN_TEXT = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+const LOCATION_ID = /^[a-z0-9]{10}$/;
+const randomLocationId = () =>
+  randomBytes(16)
+    .toString('hex')
+    .replace(/[^a-z0-9]/g, '')
+    .slice(0, 10);
+
+/**
+ * The same target with every id in it (UUIDs anywhere in a string, location ids) replaced by a
+ * random id of the same shape, the same replacement wherever an id appears: objects nobody has,
+ * named the same way. `back` turns the phantom ids in a reply back into the real ones, so that
+ * the answers for a hidden object and for a made-up one can be compared word for word.
+ */
+function phantomOf<T>(target: T): { target: T; back: (text: string) => string } {
+  const forward = new Map<string, string>();
+  const swap = (id: string, fresh: () => string) => {
+    let replacement = forward.get(id);
+    if (replacement === undefined) {
+      replacement = fresh();
+      forward.set(id, replacement);
+    }
+    return replacement;
+  };
+  const walk = (value: unknown): unknown => {
+    if (typeof value === 'string') {
+      return LOCATION_ID.test(value)
+        ? swap(value, randomLocationId)
+        : value.replace(UUID_IN_TEXT, (id) => swap(id, randomUUID));
+    }
+    if (Array.isArray(value)) return value.map(walk);
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v)]));
+    }
+    return value;
+  };
+  const phantom = walk(target) as T;
+  const back = (text: string) => {
+    let out = text;
+    for (const [real, fake] of forward) out = out.split(fake).join(real);
+    return out;
+  };
+  return { target: phantom, back };
+}
 
 forEachDialect('authorization matrix', (newDatabase) => {
   let t: TestServer;
@@ -191,10 +253,47 @@ forEachDialect('authorization matrix', (newDatabase) => {
       moduleId,
       granteeKeyId: key.id,
       member: await newMember(orgId),
+      packageFileId: await uploadModuleFile(moduleId),
     };
   }
 
   /** A new user who joins the organization (as owner) through an invite and its accept page. */
+  /** The link of an invite already accepted (the page must answer as for a made-up token). */
+  let usedInviteLink = '';
+
+  /**
+   * Uploads version 0.0.1 of a module for linux/amd64 as the admin, and returns the id of the
+   * stored file, from the URL GetPackage hands out (`/packages/<file id>?expires=…`).
+   */
+  async function uploadModuleFile(moduleId: string): Promise<string> {
+    const headers = { authorization: `Bearer ${await t.adminToken()}` };
+    await grpcApp().uploadModuleFile(
+      createAsyncIterable([
+        new appApi.UploadModuleFileRequest({
+          moduleFile: {
+            case: 'moduleFileInfo',
+            value: new appApi.ModuleFileInfo({ moduleId, version: '0.0.1', platform: 'linux/amd64' }),
+          },
+        }),
+        new appApi.UploadModuleFileRequest({
+          moduleFile: { case: 'file', value: new Uint8Array([1, 2, 3]) },
+        }),
+      ]),
+      { headers },
+    );
+    const packages = createPromiseClient(
+      PackageService,
+      createGrpcTransport({ baseUrl: t.url, httpVersion: '2' }),
+    );
+    const got = await packages.getPackage(
+      { id: moduleId.replace(':', '/'), version: '0.0.1', platform: 'linux/amd64', includeUrl: true },
+      { headers },
+    );
+    const fileId = /\/packages\/([^?]+)/.exec(got.package?.url ?? '')?.[1];
+    assert.ok(fileId, `no package URL for ${moduleId}`);
+    return fileId;
+  }
+
   async function newMember(orgId: string): Promise<{ id: string; email: string }> {
     const email = `${uniq('member')}@example.com`;
     await admin.createOrganizationInvite(orgId, email, [], false);
@@ -208,6 +307,7 @@ forEachDialect('authorization matrix', (newDatabase) => {
       body: new URLSearchParams({ password: 'member password' }).toString(),
     });
     assert.equal(accepted.status, 200);
+    usedInviteLink = link.trim();
     return { id: await admin.getUserIDByEmail(email), email };
   }
 
@@ -1338,6 +1438,7 @@ forEachDialect('authorization matrix', (newDatabase) => {
   it('runs every principal x method x place cell as the permission table says', async () => {
     const failures: string[] = [];
     let cells = 0;
+    let hiddenChecked = 0;
     const tally: Record<string, number> = {};
     const started = Date.now();
     for (const p of principals) {
@@ -1370,14 +1471,18 @@ forEachDialect('authorization matrix', (newDatabase) => {
             }
           }
           const before = want === 'OK' ? null : await m.snapshot(admin, tg);
-          let got: Outcome;
-          try {
-            await m.call(p.client, tg, p);
-            got = 'OK';
-          } catch (error) {
-            const code = (error as { code?: unknown }).code;
-            got = typeof code === 'number' ? code : Code.Unknown;
-            if (got === Code.Unknown) failures.push(`${label}: ${String(error)}`);
+          const { outcome: got, message } = await attempt(() => m.call(p.client, tg, p));
+          if (got === Code.Unknown) failures.push(`${label}: ${message}`);
+          // Hidden must answer exactly like missing: the same call on made-up ids, same code and message.
+          if (want === Code.NotFound && got === Code.NotFound && m.allowed !== Code.NotFound) {
+            const phantom = phantomOf(tg);
+            const ghost = await attempt(() => m.call(p.client, phantom.target, p));
+            hiddenChecked += 1;
+            if (ghost.outcome !== got || phantom.back(ghost.message) !== message) {
+              failures.push(
+                `${label}: hidden answers ${outcomeName(got)} "${message}", made-up ids ${outcomeName(ghost.outcome)} "${phantom.back(ghost.message)}"`,
+              );
+            }
           }
           tally[outcomeName(want)] = (tally[outcomeName(want)] ?? 0) + 1;
           if (got !== want) failures.push(`${label}: expected ${outcomeName(want)}, got ${outcomeName(got)}`);
@@ -1393,8 +1498,108 @@ forEachDialect('authorization matrix', (newDatabase) => {
       }
     }
     console.log(
-      `authorization matrix: ${cells} cells (${principals.length} principals x ${METHODS.length} methods x ${PLACES.length} places) in ${Date.now() - started} ms; expected ${JSON.stringify(tally)}`,
+      `authorization matrix: ${cells} cells (${principals.length} principals x ${METHODS.length} methods x ${PLACES.length} places) in ${Date.now() - started} ms; expected ${JSON.stringify(tally)}; ${hiddenChecked} hidden cells compared with made-up ids`,
     );
     assert.deepEqual(failures, []);
+    assert.ok(hiddenChecked > 100, `only ${hiddenChecked} hidden cells were compared with made-up ids`);
+  });
+  /**
+   * The plain-HTTP routes, by the same table: what a principal's bearer token gets from each, at
+   * each place. 'perm' needs the permission on the target (fleet callers only); 'read' is a private
+   * registry module: readable inside its organization, by its members and its machines.
+   */
+  interface RouteSpec {
+    name: string;
+    target: ResourceType;
+    kind: 'perm' | 'read';
+    perm: Permission;
+    path: (tg: Target) => string;
+  }
+  const ROUTES: RouteSpec[] = [
+    {
+      name: 'GET /machines/<part>/viam.json',
+      target: 'robot',
+      kind: 'perm',
+      perm: 'read_robot_secret',
+      path: (tg) => `/machines/${tg.machine.partId}/viam.json`,
+    },
+    {
+      name: 'GET /modules/<module>',
+      target: 'organization',
+      kind: 'read',
+      perm: 'read_packages',
+      path: (tg) => `/modules/${tg.org.moduleId}`,
+    },
+    {
+      name: 'GET /modules/<module>/<version>/<platform>',
+      target: 'organization',
+      kind: 'read',
+      perm: 'read_packages',
+      path: (tg) => `/modules/${tg.org.moduleId}/0.0.1/linux/amd64`,
+    },
+    {
+      name: 'GET /packages/<file>',
+      target: 'organization',
+      kind: 'read',
+      perm: 'read_packages',
+      path: (tg) => `/packages/${tg.org.packageFileId}`,
+    },
+  ];
+  const STATUS: Record<string, number> = {
+    OK: 200,
+    [Code.NotFound]: 404,
+    [Code.PermissionDenied]: 403,
+  };
+  function expectedStatus(p: Principal, r: RouteSpec, tg: Target): number {
+    if (r.kind === 'read') {
+      const inside = p.part ? tg.org.id === p.home().id : p.grants.some((g) => g.org === tg.org.id);
+      return inside ? 200 : 404;
+    }
+    const spec: MethodSpec = { ...r, kind: 'perm', call: nothing, snapshot: nothing };
+    const outcome = expected(p, spec, tg);
+    return STATUS[String(outcome)] ?? 0;
+  }
+  const get = async (path: string, token: string) => {
+    const res = await fetch(`${t.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    return { status: res.status, body: await res.text() };
+  };
+
+  it('answers every plain-HTTP route as the table says, and hidden objects like made-up ones', async () => {
+    const failures: string[] = [];
+    let hiddenChecked = 0;
+    for (const p of principals) {
+      for (const r of ROUTES) {
+        for (const place of PLACES) {
+          const label = `${p.name} / ${r.name} / ${place}`;
+          const tg = targetFor(p, place, r.target);
+          const want = expectedStatus(p, r, tg);
+          const got = await get(r.path(tg), p.token);
+          if (got.status !== want) failures.push(`${label}: expected ${want}, got ${got.status} ${got.body}`);
+          if (want === 404 && got.status === 404) {
+            const phantom = phantomOf(tg);
+            const ghost = await get(r.path(phantom.target), p.token);
+            hiddenChecked += 1;
+            if (ghost.status !== got.status || phantom.back(ghost.body) !== got.body) {
+              failures.push(
+                `${label}: hidden answers ${got.status} ${got.body}, made-up ids ${ghost.status} ${phantom.back(ghost.body)}`,
+              );
+            }
+          }
+        }
+      }
+    }
+    assert.deepEqual(failures, []);
+    assert.ok(hiddenChecked >= 20, `only ${hiddenChecked} hidden route cells were compared`);
+  });
+
+  it('shows an invite link already used exactly like one never issued', async () => {
+    assert.notEqual(usedInviteLink, '');
+    const used = await fetch(usedInviteLink);
+    const madeUp = await fetch(
+      usedInviteLink.replace(/\/invite\/[^/?]+/, `/invite/${randomBytes(32).toString('base64url')}`),
+    );
+    assert.equal(used.status, 404);
+    assert.equal(madeUp.status, used.status);
+    assert.equal(await madeUp.text(), await used.text());
   });
 });

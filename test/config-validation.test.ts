@@ -9,14 +9,14 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Code, createPromiseClient } from '@connectrpc/connect';
-import { createGrpcTransport } from '@connectrpc/connect-node';
 import type { AppClient } from '@viamrobotics/sdk';
 import { DomainError } from '../src/domain/errors.js';
-import { mergeFragments } from '../src/domain/fragment-merge.js';
-import { toRobotConfigJson } from '../src/domain/robot-config.js';
+import { mergeFragments } from '../src/domain/config/fragment-merge.js';
+import { toRobotConfigJson } from '../src/domain/config/robot-config.js';
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
 import { RobotService } from '../src/rpc/service-descriptors.generated.js';
 import { structFromObject } from '../src/rpc/wire-values.js';
+import { bearer, grpcTransport } from './support/clients.js';
 import { forEachDialect, type TestDatabase } from './support/databases.js';
 import { storePartConfigDirectly } from './support/direct-writes.js';
 import { defined } from './support/expect.js';
@@ -724,16 +724,13 @@ forEachDialect('config validation through the SDK', (newDatabase) => {
     await refused('the legacy part saved as is', () => savePart(legacy), ['components[0].model'], partState);
     // The machine asking for that config is told the server's state is at fault, and what to fix.
     const secret = defined((await admin.getRobotPart(partId)).part?.secrets[0]?.secret, 'a part secret');
-    const transport = createGrpcTransport({ baseUrl: t.url, httpVersion: '2' });
+    const transport = grpcTransport(t.url);
     const { accessToken } = await createPromiseClient(AuthService, transport).authenticate({
       entity: partId,
       credentials: { type: 'robot-secret', payload: secret },
     });
     await assert.rejects(
-      createPromiseClient(RobotService, transport).config(
-        { id: partId },
-        { headers: { authorization: `Bearer ${accessToken}` } },
-      ),
+      createPromiseClient(RobotService, transport).config({ id: partId }, bearer(accessToken)),
       (e: Error & { code?: unknown }) => {
         assert.equal(e.code, Code.FailedPrecondition, e.message);
         assert.match(e.message, /components\[0\]\.model/);

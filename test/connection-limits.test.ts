@@ -9,11 +9,11 @@ import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import type { PartialMessage } from '@bufbuild/protobuf';
 import { Code, createPromiseClient, type PromiseClient } from '@connectrpc/connect';
-import { createGrpcTransport } from '@connectrpc/connect-node';
 import { appApi, type AppClient, type commonApi } from '@viamrobotics/sdk';
 import forge from 'node-forge';
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
 import { AppService, RobotService } from '../src/rpc/service-descriptors.generated.js';
+import { bearer, grpcTransport } from './support/clients.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 /*
@@ -52,7 +52,6 @@ const PAGE_PATH = `/${AppService.typeName}/${AppService.methods.getRobotPartLogs
 const BASE_US = (Math.floor(Date.now() / 1000) - 3600) * 1_000_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 
 /** Rejects after `ms` unless `promise` settles first. */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -179,7 +178,7 @@ describe('connection limits and timeouts', () => {
     );
     port = Number(new URL(t.url).port);
     admin = (await t.clientForKey(t.admin.apiKeyId, t.admin.apiKey)).appClient;
-    const transport = createGrpcTransport({ httpVersion: '2', baseUrl: t.url });
+    const transport = grpcTransport(t.url);
     const auth = createPromiseClient(AuthService, transport);
     robot = createPromiseClient(RobotService, transport);
     ownerToken = (

@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, it } from 'node:test';
 import { Code, createPromiseClient, type PromiseClient } from '@connectrpc/connect';
-import { createGrpcTransport } from '@connectrpc/connect-node';
 import { appApi, type AppClient } from '@viamrobotics/sdk';
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
-import { RobotService, type AppService } from '../src/rpc/service-descriptors.generated.js';
+import { RobotService } from '../src/rpc/service-descriptors.generated.js';
 import { structFromObject } from '../src/rpc/wire-values.js';
+import { bearer, grpcTransport, rawAppClient } from './support/clients.js';
 import { forEachDialect } from './support/databases.js';
 import { expectCode } from './support/expect.js';
+import { organizationRole } from './support/roles.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 /*
@@ -20,12 +21,6 @@ import { startTestServer, type TestServer } from './support/server.js';
  */
 
 type Json = Record<string, unknown>;
-type RawAppClient = PromiseClient<typeof AppService>;
-
-/** The SDK's own AppService client inside AppClient, for the methods AppClient does not wrap. */
-const rawOf = (app: AppClient): RawAppClient => (app as unknown as { client: RawAppClient }).client;
-
-const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 
 const motor = (name: string, attributes?: Json): Json => ({
   name,
@@ -101,7 +96,10 @@ forEachDialect('fragments merged into RobotService.Config, and refused on save',
     });
 
   const setTag = async (fragmentId: string, tag: string, revision: string) =>
-    (await rawOf(admin).setFragmentTag({ fragmentId, tag, revision })).tags.map((x) => [x.tag, x.revision]);
+    (await rawAppClient(admin).setFragmentTag({ fragmentId, tag, revision })).tags.map((x) => [
+      x.tag,
+      x.revision,
+    ]);
 
   /** A new machine in A; its main part, signed in with its secret over the raw AuthService. */
   const newPart = async (): Promise<TestPart> => {
@@ -154,7 +152,7 @@ forEachDialect('fragments merged into RobotService.Config, and refused on save',
     t = await startTestServer(await newDatabase());
     admin = (await t.clientForKey(t.admin.apiKeyId, t.admin.apiKey)).appClient;
     orgA = t.admin.organizationId;
-    const transport = createGrpcTransport({ baseUrl: t.url, httpVersion: '2' });
+    const transport = grpcTransport(t.url);
     robot = createPromiseClient(RobotService, transport);
     auth = createPromiseClient(AuthService, transport);
     const location = await admin.createLocation(orgA, 'Fragment Yard');
@@ -349,7 +347,7 @@ forEachDialect('fragments merged into RobotService.Config, and refused on save',
     await editFragment(x, { components: [motor('m-x')], fragments: [{ id: q, version: 't' }] });
     // Moving t to revision 1 would close the loop X -> Q@t -> X.
     await expectCode(
-      rawOf(admin).setFragmentTag({ fragmentId: q, tag: 't', revision: '1' }),
+      rawAppClient(admin).setFragmentTag({ fragmentId: q, tag: 't', revision: '1' }),
       Code.InvalidArgument,
     );
     assert.deepEqual(
@@ -364,7 +362,10 @@ forEachDialect('fragments merged into RobotService.Config, and refused on save',
     const part = await newPart();
     await savePart(part, { fragments: [x] });
     assert.deepEqual(sorted((await served(part)).components.keys()), ['m-q2', 'm-x']);
-    await expectCode(rawOf(admin).deleteFragmentTag({ fragmentId: q, tag: 't' }), Code.FailedPrecondition);
+    await expectCode(
+      rawAppClient(admin).deleteFragmentTag({ fragmentId: q, tag: 't' }),
+      Code.FailedPrecondition,
+    );
     assert.deepEqual(sorted((await served(part)).components.keys()), ['m-q2', 'm-x']);
   });
 
@@ -451,20 +452,7 @@ forEachDialect('fragments merged into RobotService.Config, and refused on save',
   it("another organization's private fragment is INVALID_ARGUMENT; its public ones are accepted", async () => {
     const orgB = (await admin.createOrganization('Org B'))?.id;
     assert.ok(orgB);
-    const bKey = await admin.createKey(
-      [
-        new appApi.Authorization({
-          authorizationType: 'role',
-          authorizationId: 'organization_owner',
-          resourceType: 'organization',
-          resourceId: orgB,
-          organizationId: orgB,
-          identityId: '',
-          identityType: '',
-        }),
-      ],
-      'b-key',
-    );
+    const bKey = await admin.createKey([organizationRole('owner', orgB)], 'b-key');
     const bApp = (await t.clientForKey(bKey.id, bKey.key)).appClient;
     await bApp.updateOrganization(orgB, undefined, 'org-b-fleet');
     const bPrivate = await newFragment('B private', { components: [motor('b-private')] }, bApp, orgB);

@@ -11,7 +11,7 @@ import {
   type FragmentRef,
   type LoadedFragment,
   type ResolvedFragment,
-} from '../src/domain/fragment-merge.js';
+} from '../src/domain/config/fragment-merge.js';
 
 type Json = Record<string, unknown>;
 
@@ -222,6 +222,15 @@ describe('parseFragmentMods', () => {
       [
         [mod('f1', { $unset: { fragment_mods: '' } })],
         'fragment_mods[0].mods[0].$unset.fragment_mods: fragment_mods cannot be modified by a mod',
+      ],
+      // Keys from the request are echoed quoted and cut to 64 characters.
+      [
+        [mod('f1', { [`$${'x'.repeat(99)}`]: {} })],
+        `fragment_mods[0].mods[0]["$${'x'.repeat(63)}"...]: unknown operator; only "$set" and "$unset" are supported`,
+      ],
+      [
+        [mod('f1', { $set: { [`${'a'.repeat(100)}..b`]: 1 } })],
+        `fragment_mods[0].mods[0].$set["${'a'.repeat(64)}"...]: must be a dotted path of non-empty segments`,
       ],
     ];
     for (const [fragmentMods, message] of cases) {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, it } from 'node:test';
-import type { Struct } from '@bufbuild/protobuf';
 import { Code } from '@connectrpc/connect';
 import { appApi, type AppClient } from '@viamrobotics/sdk';
 import { structFromObject } from '../src/rpc/wire-values.js';
+import { rawAppClient } from './support/clients.js';
 import { forEachDialect } from './support/databases.js';
 import { clientForOrgRole } from './support/roles.js';
 import { defined, expectCode } from './support/expect.js';
@@ -15,45 +15,6 @@ const { FragmentVisibility } = appApi;
 
 /** Timestamps as the wire carries them. */
 type WireTime = { seconds: bigint; nanos: number };
-
-/** The SDK's own generated AppService client, for the fragment methods its wrapper lacks or trims. */
-interface RawFragmentClient {
-  createFragment(req: {
-    organizationId: string;
-    name: string;
-    config?: Struct;
-    visibility?: appApi.FragmentVisibility;
-  }): Promise<{ fragment?: Fragment }>;
-  getFragment(req: { id: string; version?: string }): Promise<{ fragment?: Fragment }>;
-  updateFragment(req: {
-    id: string;
-    name: string;
-    config?: Struct;
-    public?: boolean;
-    visibility?: appApi.FragmentVisibility;
-    lastKnownUpdate?: WireTime;
-  }): Promise<{ fragment?: Fragment }>;
-  listFragments(req: {
-    organizationId: string;
-    showPublic: boolean;
-    fragmentVisibility: appApi.FragmentVisibility[];
-  }): Promise<{ fragments: Fragment[] }>;
-  listNestedFragments(req: {
-    fragmentId?: string;
-    additionalFragments?: { fragmentId: string; version?: string }[];
-  }): Promise<{ fragments: Fragment[] }>;
-  getFragmentHistory(req: {
-    id: string;
-    pageToken?: string;
-    pageLimit?: bigint;
-  }): Promise<{ history: appApi.FragmentHistoryEntry[]; nextPageToken: string }>;
-  getFragmentUsage(req: { fragmentId: string }): Promise<{ versionUsages: appApi.FragmentUsage[] }>;
-  setFragmentTag(req: { fragmentId: string; tag: string; revision: string }): Promise<{
-    tags: appApi.FragmentTag[];
-  }>;
-  deleteFragmentTag(req: { fragmentId: string; tag: string }): Promise<{ tags: appApi.FragmentTag[] }>;
-}
-const raw = (client: AppClient) => (client as unknown as { client: RawFragmentClient }).client;
 
 const msOf = (ts: WireTime | undefined): number => {
   assert.ok(ts, 'expected a timestamp');
@@ -119,7 +80,7 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
     organizationId = orgA,
     client = admin,
   ): Promise<Fragment> {
-    const res = await raw(client).createFragment({
+    const res = await rawAppClient(client).createFragment({
       organizationId,
       name,
       config: structFromObject(config),
@@ -137,13 +98,13 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
   }
 
   async function getFragment(id: string, version?: string, client = admin): Promise<Fragment> {
-    const res = await raw(client).getFragment({ id, ...(version === undefined ? {} : { version }) });
+    const res = await rawAppClient(client).getFragment({ id, ...(version === undefined ? {} : { version }) });
     return defined(res.fragment, `fragment ${id}@${version ?? 'latest'}`);
   }
 
   async function fragmentState(id: string): Promise<FragmentState> {
     const f = await getFragment(id);
-    const history = await raw(admin).getFragmentHistory({ id, pageLimit: 100n });
+    const history = await rawAppClient(admin).getFragmentHistory({ id, pageLimit: 100n });
     const tags: Record<string, string | null> = {};
     for (const tag of TAG_NAMES) {
       try {
@@ -243,7 +204,7 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
     assert.deepEqual(read.fragment?.toJson(), config);
     assert.equal(read.visibility, FragmentVisibility.PRIVATE);
     assert.deepEqual(
-      (await raw(admin).getFragmentHistory({ id: f.id })).history,
+      (await rawAppClient(admin).getFragmentHistory({ id: f.id })).history,
       [],
       'no entry for creation',
     );
@@ -314,7 +275,7 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
     }
     assert.ok(msOf((await getFragment(f.id, '1')).lastUpdated) < msOf(latest.lastUpdated));
 
-    const tags = await raw(admin).setFragmentTag({ fragmentId: f.id, tag: 'prod', revision: '2' });
+    const tags = await rawAppClient(admin).setFragmentTag({ fragmentId: f.id, tag: 'prod', revision: '2' });
     assert.deepEqual(tagList(tags.tags), [['prod', '2']]);
     const tagged = await getFragment(f.id, 'prod');
     assert.equal(tagged.revision, '2');
@@ -374,7 +335,7 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
     await refusedUnchanged(
       f.id,
       () =>
-        raw(admin).updateFragment({
+        rawAppClient(admin).updateFragment({
           id: f.id,
           name: 'stale',
           config: structFromObject(motorConfig('stale')),
@@ -384,7 +345,7 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
     );
     const guarded = defined(
       (
-        await raw(admin).updateFragment({
+        await rawAppClient(admin).updateFragment({
           id: f.id,
           name: 'guarded',
           config: structFromObject(motorConfig('u5')),
@@ -616,16 +577,26 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
     assert.deepEqual(sortedIds(await admin.listFragments(orgD)), ids(pub));
     assert.deepEqual(
       sortedIds(
-        (await raw(admin).listFragments({ organizationId: orgD, showPublic: true, fragmentVisibility: [] }))
-          .fragments,
+        (
+          await rawAppClient(admin).listFragments({
+            organizationId: orgD,
+            showPublic: true,
+            fragmentVisibility: [],
+          })
+        ).fragments,
       ),
       ids(pub),
     );
     assert.deepEqual(sortedIds(await admin.listFragments(orgD, false)), ids(priv));
     assert.deepEqual(
       sortedIds(
-        (await raw(admin).listFragments({ organizationId: orgD, showPublic: false, fragmentVisibility: [] }))
-          .fragments,
+        (
+          await rawAppClient(admin).listFragments({
+            organizationId: orgD,
+            showPublic: false,
+            fragmentVisibility: [],
+          })
+        ).fragments,
       ),
       ids(priv),
     );
@@ -711,14 +682,14 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
     await expectCode(admin.listMachineFragments(randomUUID()), Code.NotFound);
 
     const nested = async (fragmentId: string, client = admin) =>
-      sortedIds((await raw(client).listNestedFragments({ fragmentId })).fragments);
+      sortedIds((await rawAppClient(client).listNestedFragments({ fragmentId })).fragments);
     assert.deepEqual(await nested(top.id), sortedIds([mid, leaf]));
     assert.deepEqual(await nested(mid.id), sortedIds([leaf]));
     assert.deepEqual(await nested(leaf.id), []);
     assert.deepEqual(
       sortedIds(
         (
-          await raw(admin).listNestedFragments({
+          await rawAppClient(admin).listNestedFragments({
             fragmentId: mid.id,
             additionalFragments: [{ fragmentId: solo.id }],
           })
@@ -736,7 +707,7 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
   it('GetFragmentHistory: one entry per update, newest first, paged two at a time', async () => {
     const configs = ['h1', 'h2', 'h3', 'h4'].map((tag) => motorConfig(tag));
     const created = await createFragment('history 1', configs[0]);
-    assert.deepEqual((await raw(admin).getFragmentHistory({ id: created.id })).history, []);
+    assert.deepEqual((await rawAppClient(admin).getFragmentHistory({ id: created.id })).history, []);
     const revisions: Fragment[] = [created];
     for (const n of [2, 3, 4]) {
       revisions.push(
@@ -751,10 +722,10 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
       ['1', '2', '3', '4'],
     );
 
-    const page1 = await raw(admin).getFragmentHistory({ id: created.id, pageLimit: 2n });
+    const page1 = await rawAppClient(admin).getFragmentHistory({ id: created.id, pageLimit: 2n });
     assert.equal(page1.history.length, 2);
     assert.notEqual(page1.nextPageToken, '');
-    const page2 = await raw(admin).getFragmentHistory({
+    const page2 = await rawAppClient(admin).getFragmentHistory({
       id: created.id,
       pageLimit: 2n,
       pageToken: page1.nextPageToken,
@@ -785,27 +756,28 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
     assert.ok(times[0]! > times[1]! && times[1]! > times[2]!, 'newest first');
 
     // Without a limit: all three (default page of 10), no token.
-    const all = await raw(admin).getFragmentHistory({ id: created.id });
+    const all = await rawAppClient(admin).getFragmentHistory({ id: created.id });
     assert.deepEqual(
       all.history.map((e) => e.revision),
       ['3', '2', '1'],
     );
     assert.equal(all.nextPageToken, '');
-    const exact = await raw(admin).getFragmentHistory({ id: created.id, pageLimit: 3n });
+    const exact = await rawAppClient(admin).getFragmentHistory({ id: created.id, pageLimit: 3n });
     assert.equal(exact.history.length, 3);
     assert.equal(exact.nextPageToken, '', 'no token when nothing is left');
 
     // Refusals change nothing.
     await refusedUnchanged(
       created.id,
-      () => raw(admin).getFragmentHistory({ id: created.id, pageToken: 'not a token!' }),
+      () => rawAppClient(admin).getFragmentHistory({ id: created.id, pageToken: 'not a token!' }),
       Code.InvalidArgument,
     );
-    await expectCode(raw(bClient).getFragmentHistory({ id: created.id }), Code.NotFound);
-    await expectCode(raw(admin).getFragmentHistory({ id: randomUUID() }), Code.NotFound);
+    await expectCode(rawAppClient(bClient).getFragmentHistory({ id: created.id }), Code.NotFound);
+    await expectCode(rawAppClient(admin).getFragmentHistory({ id: randomUUID() }), Code.NotFound);
     // An edit by another key names that key.
     await admin.updateFragment(created.id, 'history 5', structFromObject(configs[3]!), true);
-    const newest = (await raw(bClient).getFragmentHistory({ id: created.id, pageLimit: 1n })).history[0];
+    const newest = (await rawAppClient(bClient).getFragmentHistory({ id: created.id, pageLimit: 1n }))
+      .history[0];
     assert.equal(newest?.revision, '4', 'org B reads the history of a public fragment');
   });
 
@@ -814,7 +786,7 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
     await saveConfig(f, motorConfig('t2'));
     await saveConfig(f, motorConfig('t3'));
     const set = (tag: string, revision: string, client = admin) =>
-      raw(client).setFragmentTag({ fragmentId: f.id, tag, revision });
+      rawAppClient(client).setFragmentTag({ fragmentId: f.id, tag, revision });
 
     assert.deepEqual(tagList((await set('stable', '2')).tags), [['stable', '2']]);
     const stable = await getFragment(f.id, 'stable');
@@ -833,7 +805,7 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
     assert.equal((await getFragment(f.id, 'beta')).revision, '3');
     assert.equal((await set('v1.2_rc-3', '3')).tags.length, 3);
     assert.equal((await set(`a${'b'.repeat(63)}`, '1')).tags.length, 4, 'a 64-character tag is fine');
-    await raw(admin).deleteFragmentTag({ fragmentId: f.id, tag: `a${'b'.repeat(63)}` });
+    await rawAppClient(admin).deleteFragmentTag({ fragmentId: f.id, tag: `a${'b'.repeat(63)}` });
     // Tags do not make revisions or history.
     assert.equal((await getFragment(f.id)).revision, '3');
 
@@ -848,12 +820,13 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
     await refusedUnchanged(f.id, () => set('prod', '2', operator), Code.PermissionDenied);
     await refusedUnchanged(f.id, () => set('prod', '2', bClient), Code.NotFound);
     await expectCode(
-      raw(admin).setFragmentTag({ fragmentId: randomUUID(), tag: 'prod', revision: '1' }),
+      rawAppClient(admin).setFragmentTag({ fragmentId: randomUUID(), tag: 'prod', revision: '1' }),
       Code.NotFound,
     );
 
     // DeleteFragmentTag.
-    const del = (tag: string, client = admin) => raw(client).deleteFragmentTag({ fragmentId: f.id, tag });
+    const del = (tag: string, client = admin) =>
+      rawAppClient(client).deleteFragmentTag({ fragmentId: f.id, tag });
     await refusedUnchanged(f.id, () => del('prod'), Code.NotFound);
     await refusedUnchanged(f.id, () => del('beta', operator), Code.PermissionDenied);
     await refusedUnchanged(f.id, () => del('beta', bClient), Code.NotFound);
@@ -891,7 +864,7 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
   it('GetFragmentUsage: counts per version in use, across organizations', async () => {
     const f = await createFragment('usage', motorConfig('use1'), FragmentVisibility.PUBLIC);
     await saveConfig(f, motorConfig('use2'));
-    assert.deepEqual((await raw(admin).getFragmentUsage({ fragmentId: f.id })).versionUsages, []);
+    assert.deepEqual((await rawAppClient(admin).getFragmentUsage({ fragmentId: f.id })).versionUsages, []);
 
     // Org A: machine one uses the latest from two parts; machine two pins revision 1.
     const one = await newMachine('usage-one');
@@ -905,7 +878,7 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
     await setPartConfig(b.partId, b.partName, { fragments: [f.id] }, bClient);
 
     const usage = async () =>
-      (await raw(admin).getFragmentUsage({ fragmentId: f.id })).versionUsages
+      (await rawAppClient(admin).getFragmentUsage({ fragmentId: f.id })).versionUsages
         .map((u) => ({
           fragmentId: u.fragmentId,
           version: u.version,
@@ -940,17 +913,17 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
     // Refusals.
     await refusedUnchanged(
       f.id,
-      () => raw(operator).getFragmentUsage({ fragmentId: f.id }),
+      () => rawAppClient(operator).getFragmentUsage({ fragmentId: f.id }),
       Code.PermissionDenied,
     );
     const priv = await createFragment('usage private', {});
-    await expectCode(raw(bClient).getFragmentUsage({ fragmentId: priv.id }), Code.NotFound);
-    await expectCode(raw(admin).getFragmentUsage({ fragmentId: randomUUID() }), Code.NotFound);
+    await expectCode(rawAppClient(bClient).getFragmentUsage({ fragmentId: priv.id }), Code.NotFound);
+    await expectCode(rawAppClient(admin).getFragmentUsage({ fragmentId: randomUUID() }), Code.NotFound);
   });
 
   it('Other organizations: writes to a visible public fragment are PERMISSION_DENIED and change nothing', async () => {
     const f = await createFragment('public writes', motorConfig('pw'), FragmentVisibility.PUBLIC);
-    await raw(admin).setFragmentTag({ fragmentId: f.id, tag: 'stable', revision: '1' });
+    await rawAppClient(admin).setFragmentTag({ fragmentId: f.id, tag: 'stable', revision: '1' });
     assert.equal((await bClient.getFragment(f.id))?.id, f.id, 'org B sees it');
     await refusedUnchanged(
       f.id,
@@ -960,17 +933,17 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
     await refusedUnchanged(f.id, () => bClient.deleteFragment(f.id), Code.PermissionDenied);
     await refusedUnchanged(
       f.id,
-      () => raw(bClient).setFragmentTag({ fragmentId: f.id, tag: 'prod', revision: '1' }),
+      () => rawAppClient(bClient).setFragmentTag({ fragmentId: f.id, tag: 'prod', revision: '1' }),
       Code.PermissionDenied,
     );
     await refusedUnchanged(
       f.id,
-      () => raw(bClient).deleteFragmentTag({ fragmentId: f.id, tag: 'stable' }),
+      () => rawAppClient(bClient).deleteFragmentTag({ fragmentId: f.id, tag: 'stable' }),
       Code.PermissionDenied,
     );
     await refusedUnchanged(
       f.id,
-      () => raw(bClient).getFragmentUsage({ fragmentId: f.id }),
+      () => rawAppClient(bClient).getFragmentUsage({ fragmentId: f.id }),
       Code.PermissionDenied,
     );
   });

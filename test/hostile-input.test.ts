@@ -3,12 +3,13 @@ import http2 from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import { Struct, Value } from '@bufbuild/protobuf';
 import { Code, createPromiseClient, type PromiseClient } from '@connectrpc/connect';
-import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
+import { Http2SessionManager } from '@connectrpc/connect-node';
 import { appApi, appRobotApi, type AppClient } from '@viamrobotics/sdk';
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
 import { MAX_ERROR_MESSAGE_LENGTH } from '../src/rpc/interceptors.js';
 import { AppService, RobotService } from '../src/rpc/service-descriptors.generated.js';
 import { structFromObject } from '../src/rpc/wire-values.js';
+import { bearer, grpcTransport } from './support/clients.js';
 import { expectCode } from './support/expect.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
@@ -18,8 +19,6 @@ import { startTestServer, type TestServer } from './support/server.js';
  * lists, NaN and `__proto__` in Structs, timestamps out of range, unknown methods; and a client's
  * cancel is not logged as a server failure. The wire, not storage: SQLite only.
  */
-
-const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 
 /** A raw gRPC call on an HTTP/2 session: the status and message, from headers or trailers. */
 function rawCall(
@@ -109,7 +108,7 @@ describe('hostile input gets clear client errors', () => {
     );
     admin = (await t.clientForKey(t.admin.apiKeyId, t.admin.apiKey)).appClient;
     sessions = new Http2SessionManager(t.url);
-    const transport = createGrpcTransport({ baseUrl: t.url, httpVersion: '2', sessionManager: sessions });
+    const transport = grpcTransport(t.url, { sessionManager: sessions });
     app = createPromiseClient(AppService, transport);
     robot = createPromiseClient(RobotService, transport);
     auth = createPromiseClient(AuthService, transport);

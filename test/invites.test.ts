@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, it } from 'node:test';
 import { Code } from '@connectrpc/connect';
-import { appApi, createViamClient, type ViamClient } from '@viamrobotics/sdk';
+import { createViamClient, type ViamClient } from '@viamrobotics/sdk';
 import { SMTPServer } from 'smtp-server';
 import { main } from '../src/cli/main.js';
 import { forEachDialect, type TestDatabase } from './support/databases.js';
 import { expectCode } from './support/expect.js';
+import { roleAuthorization } from './support/roles.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 type App = ViamClient['appClient'];
@@ -40,17 +41,6 @@ async function startSmtp(): Promise<{ url: string; mails: CapturedMail[]; close(
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
-
-const role = (resourceType: string, roleName: string, resourceId: string, organizationId: string) =>
-  new appApi.Authorization({
-    authorizationType: 'role',
-    authorizationId: `${resourceType}_${roleName}`,
-    resourceType,
-    resourceId,
-    organizationId,
-    identityId: '',
-    identityType: '',
-  });
 
 /** An SDK client logged in with Authenticate{type: "password"} (the SDK passes the type through). */
 const userClient = async (url: string, email: string, password: string): Promise<App> =>
@@ -125,9 +115,12 @@ forEachDialect('members and invites', (newDatabase) => {
     orgB = (await admin.createOrganization('Org B'))!.id;
     locA = (await admin.createLocation(orgA, 'Yard A'))!.id;
     locB = (await admin.createLocation(orgB, 'Yard B'))!.id;
-    const op = await admin.createKey([role('organization', 'operator', orgA, orgA)], 'a-operator');
+    const op = await admin.createKey(
+      [roleAuthorization(orgA, 'organization', orgA, 'operator')],
+      'a-operator',
+    );
     operator = (await t.clientForKey(op.id, op.key)).appClient;
-    const b = await admin.createKey([role('organization', 'owner', orgB, orgB)], 'b-owner');
+    const b = await admin.createKey([roleAuthorization(orgB, 'organization', orgB, 'owner')], 'b-owner');
     bKey = (await t.clientForKey(b.id, b.key)).appClient;
   });
   after(async () => {
@@ -177,7 +170,7 @@ forEachDialect('members and invites', (newDatabase) => {
     await admin.createOrganizationInvite(
       orgA,
       'pending@example.com',
-      [role('location', 'operator', locA, orgA)],
+      [roleAuthorization(orgA, 'location', locA, 'operator')],
       false,
     );
     const before = await snapshot();
@@ -194,7 +187,7 @@ forEachDialect('members and invites', (newDatabase) => {
           admin.createOrganizationInvite(
             orgA,
             'x@example.com',
-            [role('location', 'owner', locB, orgA)],
+            [roleAuthorization(orgA, 'location', locB, 'owner')],
             false,
           ),
         Code.InvalidArgument,
@@ -205,7 +198,7 @@ forEachDialect('members and invites', (newDatabase) => {
           admin.createOrganizationInvite(
             orgA,
             'x@example.com',
-            [role('organization', 'owner', orgB, orgB)],
+            [roleAuthorization(orgB, 'organization', orgB, 'owner')],
             false,
           ),
         Code.InvalidArgument,
@@ -216,7 +209,10 @@ forEachDialect('members and invites', (newDatabase) => {
           admin.createOrganizationInvite(
             orgA,
             'x@example.com',
-            [role('location', 'owner', locA, orgA), role('location', 'operator', locA, orgA)],
+            [
+              roleAuthorization(orgA, 'location', locA, 'owner'),
+              roleAuthorization(orgA, 'location', locA, 'operator'),
+            ],
             false,
           ),
         Code.InvalidArgument,
@@ -227,7 +223,7 @@ forEachDialect('members and invites', (newDatabase) => {
           admin.createOrganizationInvite(
             orgA,
             'x@example.com',
-            [role('location', 'admin', locA, orgA)],
+            [roleAuthorization(orgA, 'location', locA, 'admin')],
             false,
           ),
         Code.InvalidArgument,
@@ -265,8 +261,8 @@ forEachDialect('members and invites', (newDatabase) => {
     const updated = await admin.updateOrganizationInviteAuthorizations(
       orgA,
       email,
-      [role('organization', 'operator', orgA, orgA)],
-      [role('location', 'operator', locA, orgA)],
+      [roleAuthorization(orgA, 'organization', orgA, 'operator')],
+      [roleAuthorization(orgA, 'location', locA, 'operator')],
     );
     assert.deepEqual(
       updated?.authorizations.map((a) => [a.authorizationId, a.resourceId]),
@@ -282,7 +278,7 @@ forEachDialect('members and invites', (newDatabase) => {
             orgA,
             email,
             [],
-            [role('organization', 'operator', orgA, orgA)],
+            [roleAuthorization(orgA, 'organization', orgA, 'operator')],
           ),
         Code.InvalidArgument,
       ],
@@ -293,7 +289,7 @@ forEachDialect('members and invites', (newDatabase) => {
             orgA,
             email,
             [],
-            [role('location', 'owner', locA, orgA)],
+            [roleAuthorization(orgA, 'location', locA, 'owner')],
           ),
         Code.NotFound,
       ],
@@ -303,7 +299,7 @@ forEachDialect('members and invites', (newDatabase) => {
           admin.updateOrganizationInviteAuthorizations(
             orgA,
             email,
-            [role('location', 'owner', locB, orgA)],
+            [roleAuthorization(orgA, 'location', locB, 'owner')],
             [],
           ),
         Code.InvalidArgument,
@@ -314,7 +310,7 @@ forEachDialect('members and invites', (newDatabase) => {
           admin.updateOrganizationInviteAuthorizations(
             orgA,
             email,
-            [role('organization', 'owner', orgA, orgA)],
+            [roleAuthorization(orgA, 'organization', orgA, 'owner')],
             [],
           ),
         Code.InvalidArgument,
@@ -325,7 +321,7 @@ forEachDialect('members and invites', (newDatabase) => {
           admin.updateOrganizationInviteAuthorizations(
             orgA,
             'nobody@example.com',
-            [role('location', 'owner', locA, orgA)],
+            [roleAuthorization(orgA, 'location', locA, 'owner')],
             [],
           ),
         Code.NotFound,
@@ -336,7 +332,7 @@ forEachDialect('members and invites', (newDatabase) => {
           operator.updateOrganizationInviteAuthorizations(
             orgA,
             email,
-            [role('location', 'owner', locA, orgA)],
+            [roleAuthorization(orgA, 'location', locA, 'owner')],
             [],
           ),
         Code.PermissionDenied,
@@ -347,7 +343,7 @@ forEachDialect('members and invites', (newDatabase) => {
           bKey.updateOrganizationInviteAuthorizations(
             orgA,
             email,
-            [role('location', 'owner', locA, orgA)],
+            [roleAuthorization(orgA, 'location', locA, 'owner')],
             [],
           ),
         Code.NotFound,
@@ -417,7 +413,12 @@ forEachDialect('members and invites', (newDatabase) => {
 
   it('end to end: invite by mail, accept on the page with a password, log in, act with the role', async () => {
     const sent = smtp.mails.length;
-    await admin.createOrganizationInvite(orgA, inviteeEmail, [role('location', 'owner', locA, orgA)], true);
+    await admin.createOrganizationInvite(
+      orgA,
+      inviteeEmail,
+      [roleAuthorization(orgA, 'location', locA, 'owner')],
+      true,
+    );
     assert.equal(smtp.mails.length, sent + 1);
     const mail = smtp.mails.at(-1)!;
     assert.deepEqual(mail.to, [inviteeEmail]);
@@ -474,7 +475,7 @@ forEachDialect('members and invites', (newDatabase) => {
     await admin.createOrganizationInvite(
       orgB,
       inviteeEmail,
-      [role('organization', 'operator', orgB, orgB)],
+      [roleAuthorization(orgB, 'organization', orgB, 'operator')],
       false,
     );
     assert.equal(smtp.mails.length, sent, 'no mail');

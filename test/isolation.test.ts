@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, it } from 'node:test';
-import { Code, type PromiseClient } from '@connectrpc/connect';
-import { appApi, type AppClient } from '@viamrobotics/sdk';
-import type { AppService } from '../src/rpc/service-descriptors.generated.js';
+import { Code } from '@connectrpc/connect';
+import { type AppClient } from '@viamrobotics/sdk';
+import { rawAppClient, type RawAppClient } from './support/clients.js';
 import { forEachDialect } from './support/databases.js';
+import { organizationRole, roleAuthorization } from './support/roles.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 /*
@@ -38,13 +39,6 @@ interface Caller {
   locationId: string;
 }
 
-/**
- * The SDK's own AppService client inside AppClient (a private field, untyped in its .d.ts), for
- * the methods AppClient does not wrap.
- */
-type RawAppClient = PromiseClient<typeof AppService>;
-const rawClientOf = (app: AppClient): RawAppClient => (app as unknown as { client: RawAppClient }).client;
-
 interface Case {
   name: string;
   /** The code observed: always one of REFUSAL_CODES. */
@@ -53,17 +47,6 @@ interface Case {
 }
 
 const REFUSAL_CODES: readonly Code[] = [Code.NotFound, Code.PermissionDenied, Code.InvalidArgument];
-
-const ownerOf = (resourceType: 'organization' | 'location', resourceId: string, organizationId: string) =>
-  new appApi.Authorization({
-    authorizationType: 'role',
-    authorizationId: `${resourceType}_owner`,
-    resourceType,
-    resourceId,
-    organizationId,
-    identityId: '',
-    identityType: '',
-  });
 
 const CASES: Case[] = [
   // Organizations.
@@ -208,23 +191,27 @@ const CASES: Case[] = [
   {
     name: 'createKey(owner of A org, in A)',
     code: Code.NotFound,
-    call: (b, a) => b.app.createKey([ownerOf('organization', a.orgId, a.orgId)], 'b-into-a'),
+    call: (b, a) =>
+      b.app.createKey([roleAuthorization(a.orgId, 'organization', a.orgId, 'owner')], 'b-into-a'),
   },
   {
     name: "createKey(owner of A's root location, in A)",
     code: Code.NotFound,
-    call: (b, a) => b.app.createKey([ownerOf('location', a.rootLocationId, a.orgId)], 'b-into-a'),
+    call: (b, a) =>
+      b.app.createKey([roleAuthorization(a.orgId, 'location', a.rootLocationId, 'owner')], 'b-into-a'),
   },
   {
     // The request names B's own organization but a resource outside it.
     name: "createKey(owner of A's root location, claimed to be in B)",
     code: Code.InvalidArgument,
-    call: (b, a) => b.app.createKey([ownerOf('location', a.rootLocationId, b.orgId)], 'b-into-a'),
+    call: (b, a) =>
+      b.app.createKey([roleAuthorization(b.orgId, 'location', a.rootLocationId, 'owner')], 'b-into-a'),
   },
   {
     name: 'createKey(owner of A org, claimed to be in B)',
     code: Code.InvalidArgument,
-    call: (b, a) => b.app.createKey([ownerOf('organization', a.orgId, b.orgId)], 'b-into-a'),
+    call: (b, a) =>
+      b.app.createKey([roleAuthorization(b.orgId, 'organization', a.orgId, 'owner')], 'b-into-a'),
   },
   { name: 'listKeys(A)', code: Code.NotFound, call: (b, a) => b.app.listKeys(a.orgId) },
   { name: "deleteKey(A's key)", code: Code.NotFound, call: (b, a) => b.app.deleteKey(a.keyId) },
@@ -338,20 +325,7 @@ forEachDialect('tenant isolation: a key of organization B on organization A', (n
     await admin.updateOrganizationMetadata(orgA, { tier: 'gold', limits: { machines: 10 } });
     await admin.updateLocationMetadata(root.id, { site: 'north', floors: [1, 2] });
     await admin.updateLocationMetadata(sub.id, { room: 'lab' });
-    const extra = await admin.createKey(
-      [
-        new appApi.Authorization({
-          authorizationType: 'role',
-          authorizationId: 'organization_operator',
-          resourceType: 'organization',
-          resourceId: orgA,
-          organizationId: orgA,
-          identityId: '',
-          identityType: '',
-        }),
-      ],
-      'a-extra',
-    );
+    const extra = await admin.createKey([organizationRole('operator', orgA)], 'a-extra');
     extraKey = extra.key;
 
     // Organization C, which A's root location is shared with (so unshare has something to remove).
@@ -360,14 +334,14 @@ forEachDialect('tenant isolation: a key of organization B on organization A', (n
 
     // Organization B and a key that owns only B, with a location of its own.
     const orgB = (await admin.createOrganization('Org B'))!;
-    const bKey = await admin.createKey([ownerOf('organization', orgB.id, orgB.id)], 'b-key');
+    const bKey = await admin.createKey([organizationRole('owner', orgB.id)], 'b-key');
     const bApp = (await t.clientForKey(bKey.id, bKey.key)).appClient;
     const bLocation = (await bApp.createLocation(orgB.id, 'B Home'))!;
     await admin.updateOrganizationMetadata(orgB.id, { tier: 'silver' });
     await admin.updateLocationMetadata(bLocation.id, { site: 'south' });
 
     bKeyId = bKey.id;
-    b = { app: bApp, raw: rawClientOf(bApp), orgId: orgB.id, locationId: bLocation.id };
+    b = { app: bApp, raw: rawAppClient(bApp), orgId: orgB.id, locationId: bLocation.id };
     target = {
       orgId: orgA,
       rootLocationId: root.id,

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, it } from 'node:test';
 import { Code } from '@connectrpc/connect';
-import { appApi, type AppClient } from '@viamrobotics/sdk';
+import type { appApi, AppClient } from '@viamrobotics/sdk';
 import { forEachDialect } from './support/databases.js';
 import { expectCode } from './support/expect.js';
+import { roleAuthorization } from './support/roles.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 type Location = appApi.Location;
@@ -44,23 +45,13 @@ forEachDialect('locations through the SDK', (newDatabase) => {
   /** A client for a new key holding one role, made by the admin key. */
   async function clientWithRole(
     organizationId: string,
-    authorizationId: string,
     resourceType: 'organization' | 'location',
     resourceId: string,
+    role: 'owner' | 'operator',
   ): Promise<AppClient> {
     const issued = await admin.createKey(
-      [
-        new appApi.Authorization({
-          authorizationType: 'role',
-          authorizationId,
-          resourceType,
-          resourceId,
-          organizationId,
-          identityId: '',
-          identityType: '',
-        }),
-      ],
-      `${authorizationId}-${resourceId}`,
+      [roleAuthorization(organizationId, resourceType, resourceId, role)],
+      `${resourceType}_${role}-${resourceId}`,
     );
     return (await t.clientForKey(issued.id, issued.key)).appClient;
   }
@@ -80,7 +71,7 @@ forEachDialect('locations through the SDK', (newDatabase) => {
     admin = (await t.clientForKey(t.admin.apiKeyId, t.admin.apiKey)).appClient;
     orgA = t.admin.organizationId;
     orgB = present(await admin.createOrganization('Org B'), 'organization').id;
-    bClient = await clientWithRole(orgB, 'organization_owner', 'organization', orgB);
+    bClient = await clientWithRole(orgB, 'organization', orgB, 'owner');
   });
   after(() => t.stop());
 
@@ -421,7 +412,7 @@ forEachDialect('locations through the SDK', (newDatabase) => {
     const loc = present(await admin.createLocation(orgA, 'Operated'));
     const sub = present(await admin.createLocation(orgA, 'Operated child', loc.id));
     await admin.updateLocationMetadata(loc.id, { owner: 'only' });
-    const operator = await clientWithRole(orgA, 'organization_operator', 'organization', orgA);
+    const operator = await clientWithRole(orgA, 'organization', orgA, 'operator');
 
     const got = present(await operator.getLocation(loc.id));
     assert.equal(got.id, loc.id);
@@ -459,7 +450,7 @@ forEachDialect('locations through the SDK', (newDatabase) => {
     const mine = present(await admin.createLocation(orgA, 'Mine'));
     const mineChild = present(await admin.createLocation(orgA, 'Mine child', mine.id));
     const elsewhere = present(await admin.createLocation(orgA, 'Elsewhere'));
-    const owner = await clientWithRole(orgA, 'location_owner', 'location', mine.id);
+    const owner = await clientWithRole(orgA, 'location', mine.id, 'owner');
 
     assert.deepEqual(
       (await owner.listLocations(orgA)).map((l) => l.id).sort(),

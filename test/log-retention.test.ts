@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { createPromiseClient, type PromiseClient } from '@connectrpc/connect';
-import { createGrpcTransport } from '@connectrpc/connect-node';
 import type { AppClient } from '@viamrobotics/sdk';
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
 import type { LogCursor } from '../src/domain/log-query.js';
 import { AppService, RobotService } from '../src/rpc/service-descriptors.generated.js';
 import { enforceRetention, type RetentionOps } from '../src/store/log-retention.js';
+import { bearer, grpcTransport } from './support/clients.js';
 import { forEachDialect } from './support/databases.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
@@ -16,7 +16,6 @@ import { startTestServer, type TestServer } from './support/server.js';
  * part over native gRPC and read back by the owner.
  */
 
-const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 const MAX_PER_PART = 50;
 const HOUR_US = 3600 * 1_000_000;
 
@@ -83,7 +82,7 @@ forEachDialect('log retention', (newDatabase) => {
       FLOTILLA_LOG_RETENTION_INTERVAL: '1',
     });
     admin = (await t.clientForKey(t.admin.apiKeyId, t.admin.apiKey)).appClient;
-    const transport = createGrpcTransport({ baseUrl: t.url, httpVersion: '2' });
+    const transport = grpcTransport(t.url);
     robot = createPromiseClient(RobotService, transport);
     app = createPromiseClient(AppService, transport);
     const auth = createPromiseClient(AuthService, transport);

@@ -7,7 +7,6 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { Code, ConnectError, createPromiseClient } from '@connectrpc/connect';
-import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
 import { initializeDataDir } from '../src/cli/init-command.js';
 import { inviteLink } from '../src/cli/invite-link-command.js';
 import { loadServerConfig } from '../src/config.js';
@@ -22,6 +21,7 @@ import {
   type LoginThrottleSettings,
   type RefusedLogin,
 } from '../src/services/login-throttle.js';
+import { connectTransport, grpcTransport } from './support/clients.js';
 import { forEachDialect, type TestDatabase } from './support/databases.js';
 import { expectCode } from './support/expect.js';
 import { startTestServer, type TestServer } from './support/server.js';
@@ -232,19 +232,14 @@ type AuthClient = ReturnType<typeof createPromiseClient<typeof AuthService>>;
 
 /** A Connect (HTTP/1.1) AuthService client whose connections leave from `localAddress` (127/8 is all loopback). */
 const authFrom = (url: string, localAddress: string): AuthClient =>
-  createPromiseClient(
-    AuthService,
-    createConnectTransport({ baseUrl: url, httpVersion: '1.1', nodeOptions: { localAddress } }),
-  );
+  createPromiseClient(AuthService, connectTransport(url, { nodeOptions: { localAddress } }));
 
 /** A native gRPC (HTTP/2) AuthService client from `localAddress`. */
 const grpcAuthFrom = (url: string, localAddress: string): AuthClient => {
   const { hostname, port } = new URL(url);
   return createPromiseClient(
     AuthService,
-    createGrpcTransport({
-      baseUrl: url,
-      httpVersion: '2',
+    grpcTransport(url, {
       nodeOptions: { createConnection: () => connect({ host: hostname, port: Number(port), localAddress }) },
     }),
   );

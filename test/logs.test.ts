@@ -4,7 +4,6 @@ import http2 from 'node:http2';
 import { after, before, it } from 'node:test';
 import type { PartialMessage } from '@bufbuild/protobuf';
 import { Code, ConnectError, createPromiseClient, type PromiseClient } from '@connectrpc/connect';
-import { createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import { appApi, type AppClient, type commonApi } from '@viamrobotics/sdk';
 import SQLite from 'better-sqlite3';
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
@@ -12,8 +11,10 @@ import { AppService, RobotService } from '../src/rpc/service-descriptors.generat
 import { structFromObject } from '../src/rpc/wire-values.js';
 import { sqliteFileIn } from '../src/store/database.js';
 import { searchFileFor } from '../src/store/sqlite-log-search.js';
+import { bearer, grpcTransport, grpcWebTransport } from './support/clients.js';
 import { forEachDialect, type TestDatabase } from './support/databases.js';
 import { expectCode } from './support/expect.js';
+import { organizationRole } from './support/roles.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 /*
@@ -24,8 +25,6 @@ import { startTestServer, type TestServer } from './support/server.js';
 
 type WireEntry = PartialMessage<commonApi.LogEntry>;
 type Rpc<S extends typeof AppService | typeof RobotService | typeof AuthService> = PromiseClient<S>;
-
-const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 
 /** A whole second an hour ago, in microseconds: every test's times are offsets from it. */
 const BASE_US = (Math.floor(Date.now() / 1000) - 3600) * 1_000_000;
@@ -209,7 +208,7 @@ async function harness(database: TestDatabase, env: Record<string, string> = {})
   const t = await startTestServer(database, env);
   try {
     const admin = (await t.clientForKey(t.admin.apiKeyId, t.admin.apiKey)).appClient;
-    const transport = createGrpcTransport({ httpVersion: '2', baseUrl: t.url });
+    const transport = grpcTransport(t.url);
     const robot = createPromiseClient(RobotService, transport);
     const app = createPromiseClient(AppService, transport);
     const auth = createPromiseClient(AuthService, transport);
@@ -763,10 +762,7 @@ forEachDialect('machine logs: Log, GetRobotPartLogs, TailRobotPartLogs', (newDat
   it('Log over gRPC-web and Connect JSON (curl) stores the same entries as over gRPC; a bad level is refused there too', async () => {
     const part = await newPart(h, 'other-wires');
     const caller = { defined: true, file: 'main.go', line: 7 };
-    const webRobot = createPromiseClient(
-      RobotService,
-      createGrpcWebTransport({ baseUrl: h.t.url, httpVersion: '1.1' }),
-    );
+    const webRobot = createPromiseClient(RobotService, grpcWebTransport(h.t.url));
     await webRobot.log(
       {
         id: part.id,
@@ -816,19 +812,9 @@ forEachDialect('machine logs: Log, GetRobotPartLogs, TailRobotPartLogs', (newDat
   it('access: an operator is PERMISSION_DENIED, another organization and an unknown part are NOT_FOUND, a part token is refused', async () => {
     await main.push([line('secret sauce', BASE_US)]);
     const org = h.t.admin.organizationId;
-    const role = (orgId: string, roleName: string) =>
-      new appApi.Authorization({
-        authorizationType: 'role',
-        authorizationId: `organization_${roleName}`,
-        resourceType: 'organization',
-        resourceId: orgId,
-        organizationId: orgId,
-        identityId: '',
-        identityType: '',
-      });
     const keyToken = async (id: string, key: string) =>
       (await h.auth.authenticate({ entity: id, credentials: { type: 'api-key', payload: key } })).accessToken;
-    const opKey = await h.admin.createKey([role(org, 'operator')], 'logs-operator');
+    const opKey = await h.admin.createKey([organizationRole('operator', org)], 'logs-operator');
     const operator = (await h.t.clientForKey(opKey.id, opKey.key)).appClient;
     const operatorToken = await keyToken(opKey.id, opKey.key);
     // The operator does see the part; reading its logs is what it may not do.
@@ -836,7 +822,7 @@ forEachDialect('machine logs: Log, GetRobotPartLogs, TailRobotPartLogs', (newDat
 
     const orgB = await h.admin.createOrganization('Org B');
     assert.ok(orgB);
-    const bKey = await h.admin.createKey([role(orgB.id, 'owner')], 'b-owner');
+    const bKey = await h.admin.createKey([organizationRole('owner', orgB.id)], 'b-owner');
     const bOwner = (await h.t.clientForKey(bKey.id, bKey.key)).appClient;
     const bToken = await keyToken(bKey.id, bKey.key);
 
@@ -1014,13 +1000,9 @@ forEachDialect('machine logs: Log, GetRobotPartLogs, TailRobotPartLogs', (newDat
     let slow: StalledTail | undefined;
     let promptTail: NativeTail | undefined;
     try {
-      const own = (t: TestServer) =>
-        createPromiseClient(AppService, createGrpcTransport({ httpVersion: '2', baseUrl: t.url }));
+      const own = (t: TestServer) => createPromiseClient(AppService, grpcTransport(t.url));
       // Each on a connection of its own, as separate clients would be.
-      const pusher = createPromiseClient(
-        RobotService,
-        createGrpcTransport({ httpVersion: '2', baseUrl: s.t.url }),
-      );
+      const pusher = createPromiseClient(RobotService, grpcTransport(s.t.url));
       const part = await partFor(s, await s.admin.newRobotPart(s.machineId, 'chatty'), pusher);
       const prompt = await openTail(own(s.t), s.ownerToken, { id: part.id, errorsOnly: false });
       promptTail = prompt;

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, it } from 'node:test';
-import { Code, type PromiseClient } from '@connectrpc/connect';
+import { Code } from '@connectrpc/connect';
 import { appApi, type AppClient } from '@viamrobotics/sdk';
-import type { AppService } from '../src/rpc/service-descriptors.generated.js';
 import { structFromObject } from '../src/rpc/wire-values.js';
+import { rawAppClient, type RawAppClient } from './support/clients.js';
 import { forEachDialect } from './support/databases.js';
 import { expectCode } from './support/expect.js';
+import { type ResourceType, roleAuthorization } from './support/roles.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 /*
@@ -16,13 +17,6 @@ import { startTestServer, type TestServer } from './support/server.js';
  * key (owner of A, and of B since it created B), an operator of A, an owner of one location of A,
  * and a key that owns only B. Every refusal is checked for its code and for nothing having changed.
  */
-
-/**
- * The SDK's own AppService client inside AppClient (a private field, untyped in its .d.ts), for
- * ListRobotsForLocations and ListRobotsForOrg, which AppClient does not wrap.
- */
-type RawAppClient = PromiseClient<typeof AppService>;
-const rawOf = (app: AppClient): RawAppClient => (app as unknown as { client: RawAppClient }).client;
 
 /** A value the call must have returned. */
 function present<T>(value: T | undefined, what: string): T {
@@ -79,32 +73,16 @@ forEachDialect('machines through the SDK', (newDatabase) => {
   let locB: string;
   let robotB: string;
 
-  const authorization = (
-    organizationId: string,
-    authorizationId: string,
-    resourceType: 'organization' | 'location' | 'robot',
-    resourceId: string,
-  ) =>
-    new appApi.Authorization({
-      authorizationType: 'role',
-      authorizationId,
-      resourceType,
-      resourceId,
-      organizationId,
-      identityId: '',
-      identityType: '',
-    });
-
   /** A client for a new key holding one role, made by the admin key. */
   async function clientWithRole(
     organizationId: string,
-    authorizationId: string,
-    resourceType: 'organization' | 'location' | 'robot',
+    resourceType: ResourceType,
     resourceId: string,
+    role: 'owner' | 'operator',
   ): Promise<{ app: AppClient; keyId: string }> {
     const issued = await admin.createKey(
-      [authorization(organizationId, authorizationId, resourceType, resourceId)],
-      `${authorizationId}-${resourceId}`,
+      [roleAuthorization(organizationId, resourceType, resourceId, role)],
+      `${resourceType}_${role}-${resourceId}`,
     );
     return { app: (await t.clientForKey(issued.id, issued.key)).appClient, keyId: issued.id };
   }
@@ -178,19 +156,19 @@ forEachDialect('machines through the SDK', (newDatabase) => {
   before(async () => {
     t = await startTestServer(await newDatabase());
     admin = (await t.clientForKey(t.admin.apiKeyId, t.admin.apiKey)).appClient;
-    adminRaw = rawOf(admin);
+    adminRaw = rawAppClient(admin);
     orgA = t.admin.organizationId;
     loc1 = present(await admin.createLocation(orgA, 'Loc 1'), 'location').id;
     loc2 = present(await admin.createLocation(orgA, 'Loc 2'), 'location').id;
-    operator = (await clientWithRole(orgA, 'organization_operator', 'organization', orgA)).app;
-    operatorRaw = rawOf(operator);
-    locOwner = (await clientWithRole(orgA, 'location_owner', 'location', loc1)).app;
-    locOwnerRaw = rawOf(locOwner);
+    operator = (await clientWithRole(orgA, 'organization', orgA, 'operator')).app;
+    operatorRaw = rawAppClient(operator);
+    locOwner = (await clientWithRole(orgA, 'location', loc1, 'owner')).app;
+    locOwnerRaw = rawAppClient(locOwner);
 
     orgB = present(await admin.createOrganization('Org B'), 'organization').id;
-    const bKey = await clientWithRole(orgB, 'organization_owner', 'organization', orgB);
+    const bKey = await clientWithRole(orgB, 'organization', orgB, 'owner');
     bClient = bKey.app;
-    bRaw = rawOf(bClient);
+    bRaw = rawAppClient(bClient);
     locB = present(await bClient.createLocation(orgB, 'B Home'), 'location').id;
     robotB = await bClient.newRobot(locB, 'b-rover');
   });
@@ -486,8 +464,8 @@ forEachDialect('machines through the SDK', (newDatabase) => {
     // The admin key holds a role on the organization, not on the machine.
     assert.deepEqual(await admin.getRobotAPIKeys(id), []);
 
-    const robotKey = await admin.createKey([authorization(orgA, 'robot_operator', 'robot', id)], 'robot-op');
-    await admin.createKey([authorization(orgA, 'robot_owner', 'robot', other)], 'other-owner');
+    const robotKey = await admin.createKey([roleAuthorization(orgA, 'robot', id, 'operator')], 'robot-op');
+    await admin.createKey([roleAuthorization(orgA, 'robot', other, 'owner')], 'other-owner');
 
     const keys = await admin.getRobotAPIKeys(id);
     assert.deepEqual(
@@ -733,7 +711,7 @@ forEachDialect('machines through the SDK', (newDatabase) => {
       {
         name: "createKey (role on A's machine)",
         code: Code.InvalidArgument,
-        call: (a) => bClient.createKey([authorization(orgB, 'robot_operator', 'robot', a.robot)], 'b-steal'),
+        call: (a) => bClient.createKey([roleAuthorization(orgB, 'robot', a.robot, 'operator')], 'b-steal'),
       },
     ];
 

@@ -6,11 +6,12 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import type { PartialMessage } from '@bufbuild/protobuf';
 import { Code, createPromiseClient, type PromiseClient } from '@connectrpc/connect';
-import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
+import { Http2SessionManager } from '@connectrpc/connect-node';
 import { createAsyncIterable } from '@connectrpc/connect/protocol';
 import { appApi, type AppClient } from '@viamrobotics/sdk';
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
 import { AppService } from '../src/rpc/service-descriptors.generated.js';
+import { bearer, grpcTransport, rawAppClient } from './support/clients.js';
 import { forEachDialect } from './support/databases.js';
 import { organizationRole } from './support/roles.js';
 import { expectCode } from './support/expect.js';
@@ -28,13 +29,6 @@ const CHUNK = 64 * 1024;
 
 type UploadMessage = PartialMessage<appApi.UploadModuleFileRequest>;
 
-/** The SDK has no wrapper for UpdateOrganizationNamespace; its generated client does. */
-interface RawAppClient {
-  updateOrganizationNamespace(req: { organizationId: string; newPublicNamespace: string }): Promise<unknown>;
-}
-const raw = (client: AppClient) => (client as unknown as { client: RawAppClient }).client;
-
-const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const msOf = (ts: { seconds: bigint; nanos: number } | undefined) =>
@@ -236,7 +230,7 @@ forEachDialect('module files: UploadModuleFile, GetModule and downloads', (newDa
     try {
       admin = (await t.clientForKey(t.admin.apiKeyId, t.admin.apiKey)).appClient;
       sessions = new Http2SessionManager(t.url);
-      const transport = createGrpcTransport({ httpVersion: '2', baseUrl: t.url, sessionManager: sessions });
+      const transport = grpcTransport(t.url, { sessionManager: sessions });
       app = createPromiseClient(AppService, transport);
       auth = createPromiseClient(AuthService, transport);
       orgA = t.admin.organizationId;
@@ -300,7 +294,10 @@ forEachDialect('module files: UploadModuleFile, GetModule and downloads', (newDa
 
   it('both id forms work once the organization has a namespace', async () => {
     namespace = `acme-${randomUUID().slice(0, 8)}`;
-    await raw(admin).updateOrganizationNamespace({ organizationId: orgA, newPublicNamespace: namespace });
+    await rawAppClient(admin).updateOrganizationNamespace({
+      organizationId: orgA,
+      newPublicNamespace: namespace,
+    });
     const data = fileBytes(5 * 1024 * 1024, 'acceptance');
     const nsId = `${namespace}:acceptance`;
     await expectDownload(`/modules/${nsId}/1.2.0/linux/amd64`, ownerToken, data);
@@ -764,7 +761,7 @@ forEachDialect('module files: UploadModuleFile, GetModule and downloads', (newDa
         assert.equal(f.sha256, sha256(data));
         assert.ok(Math.abs(Date.parse(f.uploaded_at) - Date.now()) < 60_000, f.uploaded_at);
         assert.equal(f.download_url, `${t.url}/modules/${namespace}:described/${v.version}/${f.platform}`);
-        const got = await fetch(f.download_url, { headers: { authorization: `Bearer ${ownerToken}` } });
+        const got = await fetch(f.download_url, bearer(ownerToken));
         assert.equal(got.status, 200);
         assert.ok(Buffer.from(await got.arrayBuffer()).equals(data));
       }

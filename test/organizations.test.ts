@@ -3,25 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Struct } from '@bufbuild/protobuf';
 import { Code } from '@connectrpc/connect';
-import type { appApi } from '@viamrobotics/sdk';
 import { type ViamClient } from '@viamrobotics/sdk';
+import { rawAppClient } from './support/clients.js';
 import { forEachDialect } from './support/databases.js';
 import { organizationRole } from './support/roles.js';
 import { expectCode } from './support/expect.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 type AppClient = ViamClient['appClient'];
-
-/** The SDK has no wrapper for UpdateOrganizationNamespace; its generated client does. */
-interface RawAppClient {
-  updateOrganizationNamespace(req: {
-    organizationId: string;
-    newPublicNamespace: string;
-  }): Promise<appApi.UpdateOrganizationNamespaceResponse>;
-}
-const raw = (client: AppClient) => (client as unknown as { client: RawAppClient }).client;
-
-/** An organization-scoped role for a new key. */
 
 forEachDialect('organizations', (newDatabase) => {
   let t: TestServer;
@@ -268,7 +257,7 @@ forEachDialect('organizations', (newDatabase) => {
     it('changes the namespace and frees the old one', async () => {
       const orgId = await newOrg('Org Move Namespace');
       await admin.updateOrganization(orgId, undefined, 'move-old');
-      const res = await raw(admin).updateOrganizationNamespace({
+      const res = await rawAppClient(admin).updateOrganizationNamespace({
         organizationId: orgId,
         newPublicNamespace: 'move-new',
       });
@@ -280,7 +269,7 @@ forEachDialect('organizations', (newDatabase) => {
 
     it('sets a namespace on an organization that has none', async () => {
       const orgId = await newOrg('Org First Namespace');
-      await raw(admin).updateOrganizationNamespace({
+      await rawAppClient(admin).updateOrganizationNamespace({
         organizationId: orgId,
         newPublicNamespace: 'first-set',
       });
@@ -293,7 +282,10 @@ forEachDialect('organizations', (newDatabase) => {
       const orgId = await newOrg('Org Ns Wanter');
       await admin.updateOrganization(orgId, undefined, 'ns-mine');
       await expectCode(
-        raw(admin).updateOrganizationNamespace({ organizationId: orgId, newPublicNamespace: 'ns-held-2' }),
+        rawAppClient(admin).updateOrganizationNamespace({
+          organizationId: orgId,
+          newPublicNamespace: 'ns-held-2',
+        }),
         Code.AlreadyExists,
       );
       assert.equal((await getOrg(admin, orgId)).publicNamespace, 'ns-mine');
@@ -304,12 +296,18 @@ forEachDialect('organizations', (newDatabase) => {
       const orgId = await newOrg('Org Ns Guarded');
       await admin.updateOrganization(orgId, undefined, 'ns-guarded');
       await expectCode(
-        raw(admin).updateOrganizationNamespace({ organizationId: orgId, newPublicNamespace: 'Bad_NS' }),
+        rawAppClient(admin).updateOrganizationNamespace({
+          organizationId: orgId,
+          newPublicNamespace: 'Bad_NS',
+        }),
         Code.InvalidArgument,
       );
       const operator = await operatorOn(orgId);
       await expectCode(
-        raw(operator).updateOrganizationNamespace({ organizationId: orgId, newPublicNamespace: 'ns-op' }),
+        rawAppClient(operator).updateOrganizationNamespace({
+          organizationId: orgId,
+          newPublicNamespace: 'ns-op',
+        }),
         Code.PermissionDenied,
       );
       assert.equal((await getOrg(admin, orgId)).publicNamespace, 'ns-guarded');
@@ -321,7 +319,10 @@ forEachDialect('organizations', (newDatabase) => {
       await admin.updateOrganization(orgId, undefined, 'ns-impostor');
       const victim = t.admin.organizationId;
       await expectCode(
-        raw(admin).updateOrganizationNamespace({ organizationId: orgId, newPublicNamespace: victim }),
+        rawAppClient(admin).updateOrganizationNamespace({
+          organizationId: orgId,
+          newPublicNamespace: victim,
+        }),
         Code.InvalidArgument,
       );
       await expectCode(admin.updateOrganization(orgId, undefined, randomUUID()), Code.InvalidArgument);

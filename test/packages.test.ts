@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { after, before, it } from 'node:test';
 import type { PartialMessage } from '@bufbuild/protobuf';
 import { Code, createPromiseClient, type PromiseClient } from '@connectrpc/connect';
-import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
+import { Http2SessionManager } from '@connectrpc/connect-node';
 import { createAsyncIterable } from '@connectrpc/connect/protocol';
 import { appApi, type AppClient } from '@viamrobotics/sdk';
 import { loadServerKeys } from '../src/crypto/server-keys.js';
@@ -14,6 +14,7 @@ import type { CreatePackageRequest } from '../src/rpc/package-service.generated.
 import { PackageService, PackageType } from '../src/rpc/package-service.generated.js';
 import { AppService, RobotService } from '../src/rpc/service-descriptors.generated.js';
 import { structFromObject } from '../src/rpc/wire-values.js';
+import { bearer, grpcTransport } from './support/clients.js';
 import { forEachDialect } from './support/databases.js';
 import { expectCode } from './support/expect.js';
 import { startTestServer, type TestServer } from './support/server.js';
@@ -26,8 +27,6 @@ import { startTestServer, type TestServer } from './support/server.js';
  * `x-goog-hash` against the bytes, and a ranged GET as a resumed download makes. Also
  * CreatePackage / ListPackages / DeletePackage for other package types, and the refusals.
  */
-
-const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 
 /** CRC-32C computed bit by bit, independently of the server's table-driven one. */
 function referenceCrc32c(data: Uint8Array): number {
@@ -169,7 +168,7 @@ forEachDialect('packages: registry modules reach viam-server', (newDatabase) => 
     admin = (await t.clientForKey(t.admin.apiKeyId, t.admin.apiKey)).appClient;
     orgA = t.admin.organizationId;
     sessions = new Http2SessionManager(t.url);
-    const transport = createGrpcTransport({ baseUrl: t.url, httpVersion: '2', sessionManager: sessions });
+    const transport = grpcTransport(t.url, { sessionManager: sessions });
     app = createPromiseClient(AppService, transport);
     robot = createPromiseClient(RobotService, transport);
     packages = createPromiseClient(PackageService, transport);

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, it } from 'node:test';
-import type { Struct } from '@bufbuild/protobuf';
 import { Code, createPromiseClient } from '@connectrpc/connect';
-import { createGrpcTransport } from '@connectrpc/connect-node';
 import { appApi, createViamClient, type AppClient } from '@viamrobotics/sdk';
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
 import { RobotService } from '../src/rpc/service-descriptors.generated.js';
 import { structFromObject, timestamp } from '../src/rpc/wire-values.js';
+import { bearer, grpcTransport, rawAppClient } from './support/clients.js';
 import { forEachDialect } from './support/databases.js';
 import { defined, expectCode } from './support/expect.js';
 import { organizationRole } from './support/roles.js';
@@ -17,17 +16,6 @@ type RobotPart = appApi.RobotPart;
 
 /** Timestamps as the wire carries them. */
 type WireTime = { seconds: bigint; nanos: number };
-
-/** The SDK's own generated AppService client, for fields its wrapper does not pass (last_known_update). */
-interface RawAppClient {
-  updateRobotPart(req: {
-    id: string;
-    name: string;
-    robotConfig?: Struct;
-    lastKnownUpdate?: WireTime;
-  }): Promise<{ part?: RobotPart }>;
-}
-const rawClientOf = (client: AppClient) => (client as unknown as { client: RawAppClient }).client;
 
 const msOf = (ts: WireTime | undefined): number => {
   assert.ok(ts, 'expected a timestamp');
@@ -48,9 +36,6 @@ interface PartState {
   history: number;
   metadata: unknown;
 }
-
-const grpcTransport = (url: string) => createGrpcTransport({ baseUrl: url, httpVersion: '2' });
-const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 
 async function authenticate(url: string, entity: string, type: string, payload: string): Promise<string> {
   const auth = createPromiseClient(AuthService, grpcTransport(url));
@@ -370,7 +355,7 @@ forEachDialect('machine parts through the SDK', (newDatabase) => {
   it('UpdateRobotPart honours last_known_update', async () => {
     const { machineId } = await newMachine('optimist');
     const id = await admin.newRobotPart(machineId, 'lk');
-    const raw = rawClientOf(admin);
+    const raw = rawAppClient(admin);
     const first = defined((await admin.getRobotPart(id)).part, 'the part');
     const stamp = first.lastUpdated!;
 
@@ -639,8 +624,7 @@ forEachDialect('machine parts through the SDK', (newDatabase) => {
   it('GET /machines/<part id>/viam.json gives an owner the machine its cloud file', async () => {
     const { main } = await newMachine('provisioned');
     const url = `${t.url}/machines/${main.id}/viam.json`;
-    const get = (token?: string) =>
-      fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+    const get = (token?: string) => fetch(url, token ? bearer(token) : {});
 
     const ownerToken = await authenticate(t.url, t.admin.apiKeyId, 'api-key', t.admin.apiKey);
     const ok = await get(ownerToken);
@@ -683,7 +667,7 @@ forEachDialect('machine parts through the SDK', (newDatabase) => {
       ['UpdateRobotPart', () => bClient.updateRobotPart(other, 'hijacked', structFromObject({}))],
       [
         'UpdateRobotPart (raw)',
-        () => rawClientOf(bClient).updateRobotPart({ id: main.id, name: 'hijacked' }),
+        () => rawAppClient(bClient).updateRobotPart({ id: main.id, name: 'hijacked' }),
       ],
       ['DeleteRobotPart', () => bClient.deleteRobotPart(other)],
       ['DeleteRobotPart (main)', () => bClient.deleteRobotPart(main.id)],
@@ -733,7 +717,7 @@ forEachDialect('machine parts through the SDK', (newDatabase) => {
 
   it('concurrent UpdateRobotPart calls holding the same last_known_update: exactly one wins', async () => {
     const { machineId } = await newMachine('race-update');
-    const raw = rawClientOf(admin);
+    const raw = rawAppClient(admin);
     for (let round = 0; round < ROUNDS; round++) {
       const id = await admin.newRobotPart(machineId, `race-update-${round}`);
       const stamp = defined((await admin.getRobotPart(id)).part, 'the part').lastUpdated!;

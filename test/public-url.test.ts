@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { Code, createPromiseClient, type PromiseClient } from '@connectrpc/connect';
-import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
+import { Http2SessionManager } from '@connectrpc/connect-node';
 import { createAsyncIterable } from '@connectrpc/connect/protocol';
 import { appApi, type AppClient } from '@viamrobotics/sdk';
 import { ConfigError, loadServerConfig, normalizePublicUrl } from '../src/config.js';
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
 import { PackageService } from '../src/rpc/package-service.generated.js';
 import { AppService, RobotService } from '../src/rpc/service-descriptors.generated.js';
+import { bearer, grpcTransport } from './support/clients.js';
 import { expectCode } from './support/expect.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
@@ -59,8 +60,6 @@ interface Setup {
   partToken: string;
 }
 
-const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
-
 /** A server with one machine and one uploaded module version. */
 async function setUp(env: Record<string, string>, listen?: string): Promise<Setup> {
   const t = await startTestServer(
@@ -70,7 +69,7 @@ async function setUp(env: Record<string, string>, listen?: string): Promise<Setu
   );
   const admin = (await t.clientForKey(t.admin.apiKeyId, t.admin.apiKey)).appClient;
   const sessions = new Http2SessionManager(t.url);
-  const transport = createGrpcTransport({ baseUrl: t.url, httpVersion: '2', sessionManager: sessions });
+  const transport = grpcTransport(t.url, { sessionManager: sessions });
   const auth = createPromiseClient(AuthService, transport);
   const app = createPromiseClient(AppService, transport);
   const login = async (entity: string, type: string, payload: string) =>

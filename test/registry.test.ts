@@ -3,11 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { after, before, it } from 'node:test';
 import type { PartialMessage } from '@bufbuild/protobuf';
 import { Code, createPromiseClient, type PromiseClient } from '@connectrpc/connect';
-import { createGrpcTransport } from '@connectrpc/connect-node';
 import { createAsyncIterable } from '@connectrpc/connect/protocol';
 import { appApi, type AppClient } from '@viamrobotics/sdk';
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
 import { AppService } from '../src/rpc/service-descriptors.generated.js';
+import { grpcTransport, rawAppClient } from './support/clients.js';
 import { forEachDialect } from './support/databases.js';
 import { clientForOrgRole } from './support/roles.js';
 import { defined, expectCode } from './support/expect.js';
@@ -31,17 +31,6 @@ const MODULE = 3 as PackageType;
 const SLAM_MAP = 4 as PackageType;
 const ML_TRAINING = 5 as PackageType;
 const UNSPECIFIED_TYPE = 0 as PackageType;
-
-/** The SDK's own generated AppService client, for the registry methods its wrapper lacks. */
-interface RawRegistryClient {
-  renameRegistryItem(req: { itemId: string; newName: string }): Promise<{ item?: RegistryItem }>;
-  transferRegistryItem(req: { itemId: string; newPublicNamespace: string }): Promise<unknown>;
-  updateOrganizationNamespace(req: {
-    organizationId: string;
-    newPublicNamespace: string;
-  }): Promise<{ organization?: appApi.Organization }>;
-}
-const raw = (client: AppClient) => (client as unknown as { client: RawRegistryClient }).client;
 
 /** Milliseconds of a wire timestamp. */
 const msOf = (ts: { seconds: bigint; nanos: number } | undefined): number => {
@@ -90,7 +79,7 @@ forEachDialect('registry items and modules', (newDatabase) => {
   }
 
   async function setNamespace(organizationId: string, namespace: string) {
-    const res = await raw(admin).updateOrganizationNamespace({
+    const res = await rawAppClient(admin).updateOrganizationNamespace({
       organizationId,
       newPublicNamespace: namespace,
     });
@@ -186,7 +175,7 @@ forEachDialect('registry items and modules', (newDatabase) => {
     orgX = await newOrg('Org X', 'xray');
     operator = await clientForOrgRole(t, admin, orgA, 'operator', 'a-operator');
     stranger = await clientForOrgRole(t, admin, orgX, 'owner', 'x-owner');
-    const transport = createGrpcTransport({ baseUrl: t.url, httpVersion: '2' });
+    const transport = grpcTransport(t.url);
     grpcApp = createPromiseClient(AppService, transport);
     const auth = createPromiseClient(AuthService, transport);
     adminToken = (
@@ -582,7 +571,10 @@ forEachDialect('registry items and modules', (newDatabase) => {
     const before = await getItem('alpha:old-name');
     await admin.createRegistryItem(orgA, 'taken-name', ARCHIVE);
 
-    const res = await raw(admin).renameRegistryItem({ itemId: 'alpha:old-name', newName: 'new-name' });
+    const res = await rawAppClient(admin).renameRegistryItem({
+      itemId: 'alpha:old-name',
+      newName: 'new-name',
+    });
     const renamed = defined(res.item, 'the renamed item');
     assert.equal(renamed.itemId, 'alpha:new-name');
     assert.equal(renamed.name, 'new-name');
@@ -606,19 +598,19 @@ forEachDialect('registry items and modules', (newDatabase) => {
     assert.equal((await getItem('alpha:old-name')).type, ARCHIVE);
 
     await refusedUnchanged(
-      () => raw(admin).renameRegistryItem({ itemId: 'alpha:new-name', newName: 'taken-name' }),
+      () => rawAppClient(admin).renameRegistryItem({ itemId: 'alpha:new-name', newName: 'taken-name' }),
       Code.AlreadyExists,
       'rename onto a taken name',
     );
     await allRefusedUnchanged(
       ['', 'New-Name', '-lead', 'has space', 'a:b', 'x'.repeat(129)].map((newName) => [
         `rename to "${newName}"`,
-        () => raw(admin).renameRegistryItem({ itemId: 'alpha:new-name', newName }),
+        () => rawAppClient(admin).renameRegistryItem({ itemId: 'alpha:new-name', newName }),
         Code.InvalidArgument,
       ]),
     );
     await refusedUnchanged(
-      () => raw(admin).renameRegistryItem({ itemId: 'alpha:never-was', newName: 'fresh-name' }),
+      () => rawAppClient(admin).renameRegistryItem({ itemId: 'alpha:never-was', newName: 'fresh-name' }),
       Code.NotFound,
       'rename a missing item',
     );
@@ -627,7 +619,7 @@ forEachDialect('registry items and modules', (newDatabase) => {
   it('TransferRegistryItem: to an owned organization by namespace; NOT_FOUND, INVALID_ARGUMENT, PERMISSION_DENIED, ALREADY_EXISTS', async () => {
     const mod = await createModule(orgA, 'moving-mod', Visibility.PRIVATE, 'moves house');
     const before = await getItem(mod);
-    await raw(admin).transferRegistryItem({ itemId: mod, newPublicNamespace: 'bravo' });
+    await rawAppClient(admin).transferRegistryItem({ itemId: mod, newPublicNamespace: 'bravo' });
     const moved = await getItem('bravo:moving-mod');
     assert.equal(moved.itemId, 'bravo:moving-mod');
     assert.equal(moved.organizationId, orgB);
@@ -646,14 +638,14 @@ forEachDialect('registry items and modules', (newDatabase) => {
 
     // From an organization without a namespace too.
     await admin.createRegistryItem(orgC, 'from-c', ARCHIVE);
-    await raw(admin).transferRegistryItem({ itemId: `${orgC}:from-c`, newPublicNamespace: 'alpha' });
+    await rawAppClient(admin).transferRegistryItem({ itemId: `${orgC}:from-c`, newPublicNamespace: 'alpha' });
     assert.equal((await getItem('alpha:from-c')).organizationId, orgA);
     await expectCode(admin.getRegistryItem(`${orgC}:from-c`), Code.NotFound);
 
     // Refusals.
     await refusedUnchanged(
       () =>
-        raw(admin).transferRegistryItem({
+        rawAppClient(admin).transferRegistryItem({
           itemId: 'bravo:moving-mod',
           newPublicNamespace: 'nobody-has-this',
         }),
@@ -661,26 +653,33 @@ forEachDialect('registry items and modules', (newDatabase) => {
       'unknown namespace',
     );
     await refusedUnchanged(
-      () => raw(admin).transferRegistryItem({ itemId: 'bravo:moving-mod', newPublicNamespace: 'bravo' }),
+      () =>
+        rawAppClient(admin).transferRegistryItem({ itemId: 'bravo:moving-mod', newPublicNamespace: 'bravo' }),
       Code.InvalidArgument,
       'same organization',
     );
     await refusedUnchanged(
-      () => raw(admin).transferRegistryItem({ itemId: `${orgB}:moving-mod`, newPublicNamespace: 'bravo' }),
+      () =>
+        rawAppClient(admin).transferRegistryItem({
+          itemId: `${orgB}:moving-mod`,
+          newPublicNamespace: 'bravo',
+        }),
       Code.InvalidArgument,
       'same organization, by org id',
     );
     await allRefusedUnchanged(
       ['', 'Not Valid', '-dash'].map((ns) => [
         `namespace "${ns}"`,
-        () => raw(admin).transferRegistryItem({ itemId: 'bravo:moving-mod', newPublicNamespace: ns }),
+        () =>
+          rawAppClient(admin).transferRegistryItem({ itemId: 'bravo:moving-mod', newPublicNamespace: ns }),
         Code.InvalidArgument,
       ]),
     );
     // The stranger owns org X but not org A (whose namespace is public knowledge).
     await stranger.createRegistryItem(orgX, 'x-thing', ARCHIVE);
     await refusedUnchanged(
-      () => raw(stranger).transferRegistryItem({ itemId: 'xray:x-thing', newPublicNamespace: 'alpha' }),
+      () =>
+        rawAppClient(stranger).transferRegistryItem({ itemId: 'xray:x-thing', newPublicNamespace: 'alpha' }),
       Code.PermissionDenied,
       'target not owned',
     );
@@ -688,14 +687,15 @@ forEachDialect('registry items and modules', (newDatabase) => {
     await admin.createRegistryItem(orgA, 'clash', ARCHIVE);
     await admin.createRegistryItem(orgB, 'clash', ML_MODEL);
     await refusedUnchanged(
-      () => raw(admin).transferRegistryItem({ itemId: 'alpha:clash', newPublicNamespace: 'bravo' }),
+      () => rawAppClient(admin).transferRegistryItem({ itemId: 'alpha:clash', newPublicNamespace: 'bravo' }),
       Code.AlreadyExists,
       'name taken in the target',
     );
     assert.equal((await getItem('alpha:clash')).type, ARCHIVE);
     assert.equal((await getItem('bravo:clash')).type, ML_MODEL);
     await refusedUnchanged(
-      () => raw(admin).transferRegistryItem({ itemId: 'alpha:never-was', newPublicNamespace: 'bravo' }),
+      () =>
+        rawAppClient(admin).transferRegistryItem({ itemId: 'alpha:never-was', newPublicNamespace: 'bravo' }),
       Code.NotFound,
       'missing item',
     );
@@ -923,12 +923,12 @@ forEachDialect('registry items and modules', (newDatabase) => {
         ],
         [
           `rename("${id}")`,
-          () => raw(admin).renameRegistryItem({ itemId: id, newName: 'fine-name' }),
+          () => rawAppClient(admin).renameRegistryItem({ itemId: id, newName: 'fine-name' }),
           Code.InvalidArgument,
         ],
         [
           `transfer("${id}")`,
-          () => raw(admin).transferRegistryItem({ itemId: id, newPublicNamespace: 'bravo' }),
+          () => rawAppClient(admin).transferRegistryItem({ itemId: id, newPublicNamespace: 'bravo' }),
           Code.InvalidArgument,
         ],
       ]),
@@ -972,12 +972,12 @@ forEachDialect('registry items and modules', (newDatabase) => {
         [`operator delete ${id}`, () => operator.deleteRegistryItem(id), denied],
         [
           `operator rename ${id}`,
-          () => raw(operator).renameRegistryItem({ itemId: id, newName: 'by-operator' }),
+          () => rawAppClient(operator).renameRegistryItem({ itemId: id, newName: 'by-operator' }),
           denied,
         ],
         [
           `operator transfer ${id}`,
-          () => raw(operator).transferRegistryItem({ itemId: id, newPublicNamespace: 'bravo' }),
+          () => rawAppClient(operator).transferRegistryItem({ itemId: id, newPublicNamespace: 'bravo' }),
           denied,
         ],
       ]),
@@ -1008,12 +1008,12 @@ forEachDialect('registry items and modules', (newDatabase) => {
       [`stranger delete ${id}`, () => stranger.deleteRegistryItem(id), code],
       [
         `stranger rename ${id}`,
-        () => raw(stranger).renameRegistryItem({ itemId: id, newName: 'by-stranger' }),
+        () => rawAppClient(stranger).renameRegistryItem({ itemId: id, newName: 'by-stranger' }),
         code,
       ],
       [
         `stranger transfer ${id}`,
-        () => raw(stranger).transferRegistryItem({ itemId: id, newPublicNamespace: 'xray' }),
+        () => rawAppClient(stranger).transferRegistryItem({ itemId: id, newPublicNamespace: 'xray' }),
         code,
       ],
     ];

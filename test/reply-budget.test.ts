@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { PartialMessage } from '@bufbuild/protobuf';
 import { Code, createPromiseClient, type PromiseClient } from '@connectrpc/connect';
-import { createGrpcTransport } from '@connectrpc/connect-node';
 import { appApi, type commonApi } from '@viamrobotics/sdk';
 import { fitLogEntry, logEntryBytes } from '../src/domain/log-query.js';
 import type { LogEntry } from '../src/domain/models.js';
@@ -10,6 +9,7 @@ import { MAX_REPLY_ENTRY_BYTES, REPLY_BUDGET_BYTES, structBytes } from '../src/d
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
 import { AppService, RobotService } from '../src/rpc/service-descriptors.generated.js';
 import { structFromObject } from '../src/rpc/wire-values.js';
+import { bearer, grpcTransport } from './support/clients.js';
 import { forEachDialect, type TestDatabase } from './support/databases.js';
 import { storePartConfigDirectly } from './support/direct-writes.js';
 import { startTestServer, type TestServer } from './support/server.js';
@@ -24,7 +24,6 @@ const MiB = 1024 * 1024;
 /** What gRPC C-core, grpc-go and grpc-java accept by default. */
 const CLIENT_LIMIT = 4 * MiB;
 
-const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 const BASE_US = (Math.floor(Date.now() / 1000) - 3600) * 1_000_000;
 const tsOf = (us: number) => ({
   seconds: BigInt(Math.floor(us / 1_000_000)),
@@ -125,12 +124,8 @@ async function harness(database: TestDatabase): Promise<Harness> {
   // Requests may be large here (a 5 MB log entry); replies must not be.
   const t = await startTestServer(database, { FLOTILLA_MAX_MESSAGE_BYTES: String(32 * MiB) });
   try {
-    const transport = createGrpcTransport({ httpVersion: '2', baseUrl: t.url });
-    const limitedTransport = createGrpcTransport({
-      httpVersion: '2',
-      baseUrl: t.url,
-      readMaxBytes: CLIENT_LIMIT,
-    });
+    const transport = grpcTransport(t.url);
+    const limitedTransport = grpcTransport(t.url, { readMaxBytes: CLIENT_LIMIT });
     const auth = createPromiseClient(AuthService, transport);
     const app = createPromiseClient(AppService, transport);
     const token = (

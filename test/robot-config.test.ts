@@ -2,12 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { appRobotApi } from '@viamrobotics/sdk';
 import { DomainError } from '../src/domain/errors.js';
-import {
-  MAX_CONFIG_DEPTH,
-  formatProtoDuration,
-  parseGoDuration,
-  toRobotConfigJson,
-} from '../src/domain/robot-config.js';
+import { formatProtoDuration, parseGoDuration } from '../src/domain/config/durations.js';
+import { MAX_CONFIG_DEPTH, child, deepCopy } from '../src/domain/config/json.js';
+import { toRobotConfigJson } from '../src/domain/config/robot-config.js';
 import { seededRandom } from './support/random.js';
 
 const { RobotConfig, CredentialsType } = appRobotApi;
@@ -1238,6 +1235,46 @@ describe('toRobotConfigJson', () => {
       // Binary round trip too: what the wire will carry decodes to the same message.
       assert.ok(RobotConfig.fromBinary(rc.toBinary()).equals(rc), `round ${round}: binary round trip`);
     }
+  });
+});
+
+describe('config JSON helpers (src/domain/config/json.ts)', () => {
+  it('names identifier keys bare (operators like "$set" included), quotes others, echoes at most 64 characters', () => {
+    assert.equal(child('', 'components'), 'components');
+    assert.equal(child('a', 'max_rpm-2'), 'a.max_rpm-2');
+    // fragment-merge's old copy echoed keys uncut; robot-config's quoted "$" keys.
+    assert.equal(child('mods[0]', '$set'), 'mods[0].$set');
+    assert.equal(child('a', 'my key'), 'a["my key"]');
+    assert.equal(child('a', 'k'.repeat(65)), `a[${JSON.stringify('k'.repeat(64))}...]`);
+    assert.equal(child('a', 'k'.repeat(64)), `a.${'k'.repeat(64)}`);
+  });
+
+  it('deep-copies "__proto__" and "constructor" keys as own data, never through a prototype', () => {
+    const source = JSON.parse(
+      '{"__proto__": {"polluted": true}, "constructor": {"prototype": {"polluted": true}},' +
+        ' "list": [{"__proto__": {"polluted": true}}], "gone": null}',
+    ) as Record<string, unknown>;
+    const copy = deepCopy({ nested: source, skipped: undefined }) as Record<string, unknown>;
+    const nested = copy.nested as Record<string, unknown>;
+    for (const object of [copy, nested, (nested.list as object[])[0]!]) {
+      assert.equal(Object.getPrototypeOf(object), Object.prototype);
+      assert.equal((object as { polluted?: unknown }).polluted, undefined);
+    }
+    assert.ok(Object.hasOwn(nested, '__proto__'));
+    assert.deepEqual(Object.getOwnPropertyDescriptor(nested, '__proto__'), {
+      value: { polluted: true },
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+    assert.ok(Object.hasOwn((nested.list as object[])[0]!, '__proto__'));
+    assert.deepEqual(nested.constructor, { prototype: { polluted: true } });
+    assert.equal(nested.gone, null);
+    assert.ok(!Object.hasOwn(copy, 'skipped'));
+    assert.equal(({} as { polluted?: unknown }).polluted, undefined);
+    // A deep copy: changing it leaves the source alone.
+    (nested.__proto__ as Record<string, unknown>).polluted = false;
+    assert.deepEqual(Object.getOwnPropertyDescriptor(source, '__proto__')?.value, { polluted: true });
   });
 });
 

@@ -4,11 +4,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { Code, createPromiseClient, type PromiseClient } from '@connectrpc/connect';
-import { createGrpcTransport } from '@connectrpc/connect-node';
 import { appApi, appRobotApi, type AppClient } from '@viamrobotics/sdk';
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
 import { AppService, RobotService } from '../src/rpc/service-descriptors.generated.js';
 import { structFromObject } from '../src/rpc/wire-values.js';
+import { bearer, grpcTransport } from './support/clients.js';
 import { forEachDialect } from './support/databases.js';
 import { expectCode } from './support/expect.js';
 import { startTestServer, type TestServer } from './support/server.js';
@@ -18,8 +18,6 @@ import { startTestServer, type TestServer } from './support/server.js';
  * the part secret, then calling viam.app.v1.RobotService (Config, Log, NeedsRestart, Certificate)
  * for itself. The owner's side is the real SDK client.
  */
-
-const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 
 /** The main part's config: two components (one with attributes and a frame), a service, a module. */
 const MAIN_CONFIG = {
@@ -91,7 +89,7 @@ forEachDialect('RobotService: the machine side over native gRPC', (newDatabase) 
   before(async () => {
     t = await startTestServer(await newDatabase());
     admin = (await t.clientForKey(t.admin.apiKeyId, t.admin.apiKey)).appClient;
-    const transport = createGrpcTransport({ baseUrl: t.url, httpVersion: '2' });
+    const transport = grpcTransport(t.url);
     robot = createPromiseClient(RobotService, transport);
     auth = createPromiseClient(AuthService, transport);
     rawApp = createPromiseClient(AppService, transport);

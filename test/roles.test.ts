@@ -1,26 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Code, createPromiseClient } from '@connectrpc/connect';
-import { createConnectTransport } from '@connectrpc/connect-node';
 import { appApi, createViamClient, type AppClient } from '@viamrobotics/sdk';
 import { ALL_PERMISSIONS } from '../src/authz/permissions.js';
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
+import { connectTransport } from './support/clients.js';
 import { forEachDialect } from './support/databases.js';
 import { expectCode } from './support/expect.js';
+import { type ResourceType, roleAuthorization } from './support/roles.js';
 import { startTestServer, type TestServer } from './support/server.js';
-
-type ResourceType = 'organization' | 'location' | 'robot';
-
-const auth = (org: string, type: ResourceType, id: string, role: string, identityId: string) =>
-  new appApi.Authorization({
-    authorizationType: 'role',
-    authorizationId: `${type}_${role}`,
-    resourceType: type,
-    resourceId: id,
-    organizationId: org,
-    identityId,
-    identityType: '',
-  });
 
 const OPERATOR = ['read_organization', 'read_location', 'read_robot', 'control_robot'];
 
@@ -59,7 +47,7 @@ forEachDialect(
       assert.deepEqual(await grants(org), before);
     };
     const key = async (org: string, type: ResourceType, id: string, role: string, name: string) => {
-      const k = await admin.createKey([auth(org, type, id, role, '')], name);
+      const k = await admin.createKey([roleAuthorization(org, type, id, role, '')], name);
       return { id: k.id, client: (await t.clientForKey(k.id, k.key)).appClient };
     };
 
@@ -67,10 +55,7 @@ forEachDialect(
       t = await startTestServer(await newDatabase());
       admin = (await t.clientForKey(t.admin.apiKeyId, t.admin.apiKey)).appClient;
       orgA = t.admin.organizationId;
-      const auth = createPromiseClient(
-        AuthService,
-        createConnectTransport({ baseUrl: t.url, httpVersion: '1.1' }),
-      );
+      const auth = createPromiseClient(AuthService, connectTransport(t.url));
       const { accessToken } = await auth.authenticate({
         entity: t.admin.email,
         credentials: { type: 'password', payload: t.admin.password },
@@ -233,15 +218,15 @@ forEachDialect(
         assert.deepEqual(await user.listAuthorizations(orgD), before);
         await expectCode(
           user.changeRole(
-            auth(orgD, 'organization', orgD, 'owner', t.admin.userId),
-            auth(orgD, 'organization', orgD, 'operator', t.admin.userId),
+            roleAuthorization(orgD, 'organization', orgD, 'owner', t.admin.userId),
+            roleAuthorization(orgD, 'organization', orgD, 'operator', t.admin.userId),
           ),
           Code.FailedPrecondition,
         );
         await expectCode(
           user.changeRole(
-            auth(orgD, 'organization', orgD, 'owner', t.admin.userId),
-            auth(orgD, 'location', locD, 'owner', t.admin.userId),
+            roleAuthorization(orgD, 'organization', orgD, 'owner', t.admin.userId),
+            roleAuthorization(orgD, 'location', locD, 'owner', t.admin.userId),
           ),
           Code.FailedPrecondition,
         );
@@ -253,8 +238,8 @@ forEachDialect(
       it('replaces one grant by another atomically', async () => {
         await admin.addRole(orgA, granteeId, 'operator', 'location', loc1);
         await admin.changeRole(
-          auth(orgA, 'location', loc1, 'operator', granteeId),
-          auth(orgA, 'robot', robot1, 'owner', granteeId),
+          roleAuthorization(orgA, 'location', loc1, 'operator', granteeId),
+          roleAuthorization(orgA, 'robot', robot1, 'owner', granteeId),
         );
         const after = await grants();
         assert.ok(after.includes(`${granteeId}|api-key|robot_owner|${robot1}`));
@@ -264,8 +249,8 @@ forEachDialect(
         await refused(
           () =>
             admin.changeRole(
-              auth(orgA, 'location', loc2, 'operator', granteeId),
-              auth(orgA, 'robot', robot1, 'owner', granteeId),
+              roleAuthorization(orgA, 'location', loc2, 'operator', granteeId),
+              roleAuthorization(orgA, 'robot', robot1, 'owner', granteeId),
             ),
           Code.AlreadyExists,
         );
@@ -273,32 +258,32 @@ forEachDialect(
         await refused(
           () =>
             admin.changeRole(
-              auth(orgA, 'location', loc1, 'operator', granteeId),
-              auth(orgA, 'location', loc1, 'owner', granteeId),
+              roleAuthorization(orgA, 'location', loc1, 'operator', granteeId),
+              roleAuthorization(orgA, 'location', loc1, 'owner', granteeId),
             ),
           Code.NotFound,
         );
         await refused(
           () =>
             admin.changeRole(
-              auth(orgA, 'location', loc2, 'operator', granteeId),
-              auth(orgA, 'location', locB, 'operator', granteeId),
+              roleAuthorization(orgA, 'location', loc2, 'operator', granteeId),
+              roleAuthorization(orgA, 'location', locB, 'operator', granteeId),
             ),
           Code.InvalidArgument,
         );
         await refused(
           () =>
             locOwnerKey.changeRole(
-              auth(orgA, 'robot', robot1, 'owner', granteeId),
-              auth(orgA, 'location', loc2, 'owner', granteeId),
+              roleAuthorization(orgA, 'robot', robot1, 'owner', granteeId),
+              roleAuthorization(orgA, 'location', loc2, 'owner', granteeId),
             ),
           Code.PermissionDenied,
         );
         await refused(
           () =>
             operatorKey.changeRole(
-              auth(orgA, 'robot', robot1, 'owner', granteeId),
-              auth(orgA, 'robot', robot1, 'operator', granteeId),
+              roleAuthorization(orgA, 'robot', robot1, 'owner', granteeId),
+              roleAuthorization(orgA, 'robot', robot1, 'operator', granteeId),
             ),
           Code.PermissionDenied,
         );

@@ -14,17 +14,17 @@ import {
   type OpenDatabase,
 } from '../src/store/database.js';
 import { createRepositories } from '../src/store/index.js';
+import type { LocationRecord, OrganizationRecord, PartRecord } from '../src/store/records.js';
 import { forEachDialect, type TestDatabase } from './support/databases.js';
 
-/** An organization row named after its id. */
-const orgRow = (id: string, createdAt = nowIso()) => ({
+/** An organization record named after its id. */
+const orgRecord = (id: string, createdAt = nowIso()): OrganizationRecord => ({
   id,
   name: id,
-  public_namespace: null,
+  publicNamespace: undefined,
   region: '',
-  cid: null,
-  metadata: '{}',
-  created_at: createdAt,
+  cid: undefined,
+  createdAt,
 });
 
 forEachDialect('store', (newDatabase, dialect) => {
@@ -52,14 +52,13 @@ forEachDialect('store', (newDatabase, dialect) => {
 
   it('runs migrations idempotently', async () => {
     await migrate(open.db);
-    const org = {
+    const org: OrganizationRecord = {
       id: 'org-1',
       name: 'One',
-      public_namespace: null,
+      publicNamespace: undefined,
       region: '',
-      cid: null,
-      metadata: '{}',
-      created_at: nowIso(),
+      cid: undefined,
+      createdAt: nowIso(),
     };
     await repos.organizations.create(open.db, org);
     await migrate(open.db);
@@ -71,11 +70,11 @@ forEachDialect('store', (newDatabase, dialect) => {
     await repos.users.create(open.db, {
       id: 'u-1',
       email: 'dup@example.com',
-      password_hash: null,
-      created_at: now,
+      passwordHash: undefined,
+      createdAt: now,
     });
     const error = await repos.users
-      .create(open.db, { id: 'u-2', email: 'dup@example.com', password_hash: null, created_at: now })
+      .create(open.db, { id: 'u-2', email: 'dup@example.com', passwordHash: undefined, createdAt: now })
       .then(
         () => undefined,
         (e: unknown) => e,
@@ -89,15 +88,7 @@ forEachDialect('store', (newDatabase, dialect) => {
     const now = nowIso();
     await assert.rejects(
       open.db.transaction().execute(async (trx) => {
-        await repos.organizations.create(trx, {
-          id: 'org-tx',
-          name: 'Tx',
-          public_namespace: null,
-          region: '',
-          cid: null,
-          metadata: '{}',
-          created_at: now,
-        });
+        await repos.organizations.create(trx, { ...orgRecord('org-tx', now), name: 'Tx' });
         throw new Error('abort');
       }),
       /abort/,
@@ -123,7 +114,7 @@ forEachDialect('store', (newDatabase, dialect) => {
           } catch (error) {
             assert.equal((error as { code?: string }).code, 'SQLITE_BUSY');
           }
-          await repos.organizations.create(trx, orgRow('org-after-read'));
+          await repos.organizations.create(trx, orgRecord('org-after-read'));
         });
       } finally {
         other.close();
@@ -139,16 +130,15 @@ forEachDialect('store', (newDatabase, dialect) => {
       ['org-a', 1],
       ['org-b', 2],
     ] as const) {
-      await repos.organizations.create(open.db, orgRow(id, t(seconds)));
+      await repos.organizations.create(open.db, orgRecord(id, t(seconds)));
     }
-    const loc = (id: string, org: string, s: number) => ({
+    const loc = (id: string, org: string, s: number): LocationRecord => ({
       id,
-      organization_id: org,
+      organizationId: org,
       name: id,
-      parent_location_id: null,
+      parentLocationId: undefined,
       region: '',
-      metadata: '{}',
-      created_at: t(s),
+      createdAt: t(s),
     });
     await repos.locations.create(open.db, loc('loca000001', 'org-a', 3));
     await repos.locations.create(open.db, loc('locb000001', 'org-b', 4));
@@ -161,5 +151,105 @@ forEachDialect('store', (newDatabase, dialect) => {
     );
     assert.deepEqual(await repos.locations.listShares(open.db, 'locb000001'), ['org-a']);
     assert.equal(await repos.locations.countInOrganization(open.db, 'org-a'), 2);
+
+    // A present `parentLocationId` moves the location (undefined: to the root); an absent one keeps it.
+    await repos.locations.update(open.db, 'loca000002', { parentLocationId: 'loca000001' });
+    await repos.locations.update(open.db, 'loca000002', { name: 'renamed' });
+    assert.equal((await repos.locations.findById(open.db, 'loca000002'))?.parentLocationId, 'loca000001');
+    await repos.locations.update(open.db, 'loca000002', { parentLocationId: undefined });
+    const moved = await repos.locations.findById(open.db, 'loca000002');
+    assert.deepEqual(moved, { ...loc('loca000002', 'org-a', 5), name: 'renamed' });
+  });
+
+  it('maps parts, their secrets, history and metadata to records and back', async () => {
+    const t = (s: number) => new Date(Date.UTC(2026, 0, 2, 0, 0, s)).toISOString();
+    await repos.organizations.create(open.db, orgRecord('org-parts', t(0)));
+    await repos.locations.create(open.db, {
+      id: 'locp000001',
+      organizationId: 'org-parts',
+      name: 'parts',
+      parentLocationId: undefined,
+      region: '',
+      createdAt: t(1),
+    });
+    await repos.robots.create(open.db, {
+      id: 'robot-p',
+      locationId: 'locp000001',
+      name: 'r',
+      createdAt: t(2),
+    });
+    const part: PartRecord = {
+      id: 'part-p',
+      machineId: 'robot-p',
+      locationId: 'locp000001',
+      name: 'r-main',
+      dnsName: 'r-main',
+      mainPart: true,
+      config: { components: [{ name: 'arm' }] },
+      restartRequested: false,
+      lastAccess: undefined,
+      agentInfo: undefined,
+      createdAt: t(3),
+      updatedAt: t(3),
+    };
+    await repos.parts.create(open.db, part);
+    assert.deepEqual(await repos.parts.findById(open.db, 'part-p'), part);
+    await repos.parts.addSecret(open.db, {
+      id: 'sec-p',
+      ownerId: 'part-p',
+      sealed: 'sealed',
+      createdAt: t(4),
+    });
+    assert.deepEqual(await repos.parts.listSecrets(open.db, 'part-p'), [
+      { id: 'sec-p', ownerId: 'part-p', sealed: 'sealed', createdAt: t(4) },
+    ]);
+
+    await repos.parts.recordAccess(open.db, 'part-p', t(5), { host: 'h', platform: 'linux/arm64' });
+    await repos.parts.requestRestart(open.db, 'part-p');
+    const seen = await repos.parts.findById(open.db, 'part-p');
+    assert.ok(seen);
+    assert.equal(seen.lastAccess, t(5));
+    assert.deepEqual(seen.agentInfo, { host: 'h', platform: 'linux/arm64' });
+    assert.equal(seen.restartRequested, true);
+
+    await repos.parts.update(open.db, 'part-p', { config: { services: [] }, updatedAt: t(6) });
+    assert.deepEqual((await repos.parts.findById(open.db, 'part-p'))?.config, { services: [] });
+    const old = seen;
+    await repos.parts.addHistory(open.db, {
+      id: 'hist-p',
+      partId: 'part-p',
+      machineId: 'robot-p',
+      old,
+      editedAt: t(6),
+      editorType: 'user',
+      editorId: 'someone@example.com',
+    });
+    // The snapshot keeps the row's shape, as every version has stored it.
+    const stored = await open.db
+      .selectFrom('part_history')
+      .select('old_part')
+      .where('id', '=', 'hist-p')
+      .executeTakeFirstOrThrow();
+    const snapshot = JSON.parse(stored.old_part) as Record<string, unknown>;
+    assert.equal(snapshot.robot_id, 'robot-p');
+    assert.equal(snapshot.main_part, 1);
+    assert.equal(snapshot.restart_requested, 1);
+    assert.equal(snapshot.config, JSON.stringify(old.config));
+    assert.deepEqual(await repos.parts.listHistory(open.db, 'part-p'), [
+      {
+        id: 'hist-p',
+        partId: 'part-p',
+        machineId: 'robot-p',
+        old,
+        editedAt: t(6),
+        editorType: 'user',
+        editorId: 'someone@example.com',
+      },
+    ]);
+
+    assert.deepEqual(await repos.metadata.get(open.db, 'part', 'part-p'), {});
+    await repos.metadata.set(open.db, 'part', 'part-p', { a: [1, 'b'] });
+    assert.deepEqual(await repos.metadata.get(open.db, 'part', 'part-p'), { a: [1, 'b'] });
+    assert.equal(await repos.metadata.get(open.db, 'robot', 'no-such-robot'), undefined);
   });
 });

@@ -4,10 +4,10 @@ import http2 from 'node:http2';
 import { after, before, it } from 'node:test';
 import { promisify } from 'node:util';
 import { Code, ConnectError, createPromiseClient, type PromiseClient } from '@connectrpc/connect';
-import { createGrpcTransport } from '@connectrpc/connect-node';
 import type { ViamClient } from '@viamrobotics/sdk';
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
 import { AppService, RobotService } from '../src/rpc/service-descriptors.generated.js';
+import { bearer, grpcTransport } from './support/clients.js';
 import { forEachDialect } from './support/databases.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
@@ -88,7 +88,7 @@ forEachDialect('the wire: gRPC, Connect JSON, gRPC-web, CORS, UNIMPLEMENTED', (n
 
   before(async () => {
     t = await startTestServer(await newDatabase());
-    const transport = createGrpcTransport({ baseUrl: t.url, httpVersion: '2' });
+    const transport = grpcTransport(t.url);
     grpcApp = createPromiseClient(AppService, transport);
     grpcRobot = createPromiseClient(RobotService, transport);
     grpcAuth = createPromiseClient(AuthService, transport);
@@ -101,18 +101,13 @@ forEachDialect('the wire: gRPC, Connect JSON, gRPC-web, CORS, UNIMPLEMENTED', (n
   });
   after(() => t.stop());
 
-  const bearer = () => ({ headers: { authorization: `Bearer ${token}` } });
-
   it('native gRPC over HTTP/2 cleartext: Authenticate, then ListOrganizations with the bearer', async () => {
     const auth = await grpcAuth.authenticate({
       entity: t.admin.apiKeyId,
       credentials: { type: 'api-key', payload: t.admin.apiKey },
     });
     assert.match(auth.accessToken, /^[\w-]+\.[\w-]+\.[\w-]+$/, 'a JWT');
-    const res = await grpcApp.listOrganizations(
-      {},
-      { headers: { authorization: `Bearer ${auth.accessToken}` } },
-    );
+    const res = await grpcApp.listOrganizations({}, bearer(auth.accessToken));
     assert.deepEqual(
       res.organizations.map((o) => [o.id, o.name]),
       [[t.admin.organizationId, 'Org A']],
@@ -128,10 +123,7 @@ forEachDialect('the wire: gRPC, Connect JSON, gRPC-web, CORS, UNIMPLEMENTED', (n
       Code.Unauthenticated,
     );
     await expectCode(grpcApp.listOrganizations({}), Code.Unauthenticated);
-    await expectCode(
-      grpcApp.listOrganizations({}, { headers: { authorization: 'Bearer not-a-token' } }),
-      Code.Unauthenticated,
-    );
+    await expectCode(grpcApp.listOrganizations({}, bearer('not-a-token')), Code.Unauthenticated);
   });
 
   it('Connect JSON over HTTP/1.1 with fetch: Authenticate, then ListOrganizations', async () => {
@@ -248,7 +240,7 @@ forEachDialect('the wire: gRPC, Connect JSON, gRPC-web, CORS, UNIMPLEMENTED', (n
   });
 
   it('RobotService refuses an API key token: only a part may call it, for itself', async () => {
-    await expectCode(grpcRobot.config({ id: 'part' }, bearer()), Code.PermissionDenied);
+    await expectCode(grpcRobot.config({ id: 'part' }, bearer(token)), Code.PermissionDenied);
   });
 
   it('an unimplemented method called without any token still answers UNIMPLEMENTED', async () => {
@@ -292,14 +284,14 @@ forEachDialect('the wire: gRPC, Connect JSON, gRPC-web, CORS, UNIMPLEMENTED', (n
     assertNoInternals(String(garbageJson.message ?? ''));
 
     // Nothing changed, and the well-formed request still works.
-    const ok = await grpcApp.getOrganization({ organizationId: t.admin.organizationId }, bearer());
+    const ok = await grpcApp.getOrganization({ organizationId: t.admin.organizationId }, bearer(token));
     assert.equal(ok.organization?.id, t.admin.organizationId);
     assert.equal(ok.organization?.name, 'Org A');
   });
 
   it('an unknown, SQL-looking id answers NOT_FOUND with a domain message, not internals', async () => {
     await assert.rejects(
-      grpcApp.getOrganization({ organizationId: "' OR 1=1 --" }, bearer()),
+      grpcApp.getOrganization({ organizationId: "' OR 1=1 --" }, bearer(token)),
       (e: unknown) => {
         assert.ok(e instanceof ConnectError, String(e));
         assert.equal(e.code, Code.NotFound, String(e));

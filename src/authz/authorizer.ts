@@ -1,112 +1,267 @@
 import { DomainError, notFound, permissionDenied } from '../domain/errors.js';
+import { parsePackageId } from '../domain/packages.js';
+import { parseItemId } from '../domain/registry.js';
+import type { ResourceType, RoleName } from '../domain/roles.js';
 import type { Db } from '../store/db.js';
 import type { Repositories } from '../store/index.js';
-import type { AuthorizationRow, LocationRow, ResourceType, RoleName } from '../store/schema.js';
+import type {
+  ApiKeyRecord,
+  FragmentRecord,
+  InviteRecord,
+  LocationRecord,
+  MachineRecord,
+  OrganizationRecord,
+  PartRecord,
+  RegistryItemRecord,
+  RoleGrantRecord,
+} from '../store/records.js';
 import { ROLE_PERMISSIONS, type Permission } from './permissions.js';
-import type { FleetPrincipal, Principal } from './principal.js';
+import type { Principal } from './principal.js';
 
-/** A resource that roles can be held on. */
-export interface ResourceRef {
+/** A resource that roles can be held on: an organization, a location or a machine. */
+export interface HolderRef {
   type: ResourceType;
   id: string;
 }
 
 /**
- * Where a resource sits: itself and every scope above it whose roles reach it. A location
- * shared with other organizations is reached by their organization-level roles too.
+ * Any resource a call can name. Parts, fragments, keys, registry items, packages and invites
+ * hold no roles of their own: the authorizer reaches them through the holder above them.
+ */
+export type ResourceRef =
+  | HolderRef
+  | { type: 'part' | 'fragment' | 'api-key'; id: string }
+  /** `<organization id or namespace>:<name>`; `field` names the request field in errors. */
+  | { type: 'registry-item'; id: string; field?: string }
+  /** `<organization id or namespace>/<name>`. */
+  | { type: 'package'; id: string; field?: string }
+  /** A pending invite, named by its organization and the invitee's email. */
+  | { type: 'invite'; organizationId: string; email: string };
+
+/** A registry item together with the organization that owns it. */
+export interface OwnedItem {
+  item: RegistryItemRecord;
+  organization: OrganizationRecord;
+}
+
+/** What the authorizer loads for each kind of resource. */
+export interface ResourceRecords {
+  organization: OrganizationRecord;
+  location: LocationRecord;
+  robot: MachineRecord;
+  part: PartRecord;
+  fragment: FragmentRecord;
+  'api-key': ApiKeyRecord;
+  'registry-item': OwnedItem;
+  package: OwnedItem;
+  invite: InviteRecord;
+}
+
+/**
+ * Where a holder sits: itself and every scope above it whose roles reach it. A location shared
+ * with other organizations is reached by their organization-level roles too.
  */
 export interface ResourceScope {
-  resource: ResourceRef;
+  resource: HolderRef;
   /** The organization that owns the resource. */
   organizationId: string;
   /** The resource and its ancestors, nearest first, ending with its organization. */
-  chain: ResourceRef[];
+  chain: HolderRef[];
   /** Organizations the resource is shared with, besides its own. */
   sharedWith: string[];
 }
 
 /** What a principal may do on one resource. */
 export interface Access {
+  /** The scope of the resource's holder (the resource itself for holders). */
   scope: ResourceScope;
   roles: Set<RoleName>;
   permissions: Set<Permission>;
 }
 
-const NOT_FOUND_MESSAGE: Record<ResourceType, string> = {
+/** Access to a resource, with the resource as it was loaded (locked first if asked). */
+export type Authorized<T extends ResourceRef['type']> = Access & { record: ResourceRecords[T] };
+
+export interface AccessOptions {
+  /**
+   * Lock the resource (for a part, its machine) until the transaction ends, and load it again
+   * once it is ours: writes to one object take turns.
+   */
+  lock?: boolean;
+}
+
+/** A permission, several that must all be held, or one that depends on the loaded resource. */
+export type Required<T extends ResourceRef['type']> =
+  Permission | readonly Permission[] | ((record: ResourceRecords[T]) => Permission);
+
+/** A resource found, the holder its roles come from, and how it answers when hidden. */
+interface Located<T> {
+  record: T;
+  holder: HolderRef;
+  /** Readable by every authenticated caller (public fragments and registry items). */
+  isPublic: boolean;
+}
+
+const HOLDER_NOT_FOUND: Record<ResourceType, string> = {
   organization: 'organization not found',
   location: 'location not found',
   robot: 'machine not found',
 };
 
 /**
- * The one authorization path. Every service asks it before reading or writing. An object the
- * caller holds no role on is reported as not found, so existence never leaks across tenants; a
- * visible object without the permission is PERMISSION_DENIED.
+ * Permissions that seeing a resource grants, whoever holds no role on it: a public fragment or
+ * registry item is readable by every caller, a private one by anyone inside its organization
+ * (including, for registry items and packages, the organization's machines).
+ */
+const READ_BY_VISIBILITY: Partial<Record<ResourceRef['type'], Permission>> = {
+  fragment: 'read_fragment',
+  'registry-item': 'read_packages',
+  package: 'read_packages',
+};
+
+/**
+ * The one access path. Every service names the resource it acts on and the permission it needs;
+ * the authorizer loads the resource, finds the holder whose roles reach it, and answers. Hidden
+ * and missing resources give the same NOT_FOUND (same message), so existence never leaks across
+ * tenants; a resource the caller can see without the permission is PERMISSION_DENIED.
  */
 export class Authorizer {
   constructor(private readonly repos: Repositories) {}
 
-  /** The principal's grants (users and keys alike are identities). */
-  grantsOf(db: Db, principal: FleetPrincipal): Promise<AuthorizationRow[]> {
+  /** The resource, if the caller holds `permission` on it; NOT_FOUND or PERMISSION_DENIED otherwise. */
+  async require<T extends ResourceRef['type']>(
+    db: Db,
+    principal: Principal,
+    ref: ResourceRef & { type: T },
+    permission: Required<T>,
+    options: AccessOptions = {},
+  ): Promise<Authorized<T>> {
+    const named: ResourceRef = ref;
+    if (named.type === 'invite' && typeof permission !== 'function') {
+      // The organization answers first, permission included, then whether the invite exists:
+      // invites are the business of the organization's owners only.
+      const org = await this.require(
+        db,
+        principal,
+        { type: 'organization', id: named.organizationId },
+        permission,
+      );
+      return (await this.resolve(db, principal, named, options, org)) as Authorized<T>;
+    }
+    const authorized = (await this.resolve(db, principal, ref, options)) as Authorized<T>;
+    const needed = typeof permission === 'function' ? [permission(authorized.record)] : [permission].flat();
+    for (const p of needed) {
+      if (!authorized.permissions.has(p)) {
+        const { type, id } = authorized.scope.resource;
+        throw permissionDenied(`missing permission ${p} on ${type} ${id}`);
+      }
+    }
+    return authorized;
+  }
+
+  /** The caller's access to a resource it can see; NOT_FOUND if it is missing or hidden. */
+  async access<T extends ResourceRef['type']>(
+    db: Db,
+    principal: Principal,
+    ref: ResourceRef & { type: T },
+    options: AccessOptions = {},
+  ): Promise<Authorized<T>> {
+    return (await this.resolve(db, principal, ref, options)) as Authorized<T>;
+  }
+
+  private async resolve(
+    db: Db,
+    principal: Principal,
+    ref: ResourceRef,
+    options: AccessOptions,
+    /** For an invite: the access to its organization, when already checked. */
+    checked?: Access,
+  ): Promise<Access & { record: unknown }> {
+    const hidden = () => notFound(notFoundMessage(ref));
+    if (ref.type === 'invite') {
+      // An invite is named through its organization: the organization answers first.
+      const org =
+        checked ?? (await this.resolve(db, principal, { type: 'organization', id: ref.organizationId }, {}));
+      const invite = await this.repos.invites.findByEmail(db, ref.organizationId, ref.email);
+      if (!invite) throw hidden();
+      return { ...org, record: invite };
+    }
+    const located = await this.locate(db, ref, options.lock ?? false);
+    if (!located) throw hidden();
+    const scope = await this.scopeOf(db, located.holder);
+    if (!scope) throw hidden();
+    const grants = await this.grantsOf(db, principal);
+    const roles = this.rolesOn(grants, scope);
+    const permissions = new Set<Permission>();
+    for (const role of roles) for (const p of ROLE_PERMISSIONS[role]) permissions.add(p);
+    if (scope.resource.type === 'organization' && this.seesOrganization(grants, scope.organizationId)) {
+      permissions.add('read_organization');
+    }
+    const readPermission = READ_BY_VISIBILITY[ref.type];
+    if (
+      readPermission &&
+      (located.isPublic ||
+        permissions.size > 0 ||
+        (principal.kind === 'robot-part' && (await this.partIsIn(db, principal.id, scope.organizationId))))
+    ) {
+      permissions.add(readPermission);
+    }
+    if (permissions.size === 0) throw hidden();
+    return { scope, roles, permissions, record: located.record };
+  }
+
+  /** Like require, but undefined where require would say NOT_FOUND (for lists and lookups). */
+  async find<T extends ResourceRef['type']>(
+    db: Db,
+    principal: Principal,
+    ref: ResourceRef & { type: T },
+    permission: Required<T>,
+  ): Promise<Authorized<T> | undefined> {
+    try {
+      return await this.require(db, principal, ref, permission);
+    } catch (error) {
+      if (error instanceof DomainError && error.kind === 'not_found') return undefined;
+      throw error;
+    }
+  }
+
+  /** Whether the caller holds owner on a holder (false if it does not exist). */
+  async isOwnerOf(db: Db, principal: Principal, holder: HolderRef): Promise<boolean> {
+    const scope = await this.scopeOf(db, holder);
+    return scope !== undefined && this.rolesOn(await this.grantsOf(db, principal), scope).has('owner');
+  }
+
+  /** The principal's grants (users and keys alike are identities; parts hold none). */
+  grantsOf(db: Db, principal: Principal): Promise<RoleGrantRecord[]> {
+    if (principal.kind === 'robot-part') return Promise.resolve([]);
     return this.repos.authorizations.listForIdentity(db, principal.id);
   }
 
-  /** Where the resource sits, or undefined if it does not exist. */
-  async scopeOf(db: Db, resource: ResourceRef): Promise<ResourceScope | undefined> {
-    switch (resource.type) {
+  /** Where a holder sits, or undefined if it does not exist. */
+  async scopeOf(db: Db, holder: HolderRef): Promise<ResourceScope | undefined> {
+    switch (holder.type) {
       case 'organization': {
-        const org = await this.repos.organizations.findById(db, resource.id);
+        const org = await this.repos.organizations.findById(db, holder.id);
         if (!org) return undefined;
-        return { resource, organizationId: org.id, chain: [resource], sharedWith: [] };
+        return { resource: holder, organizationId: org.id, chain: [holder], sharedWith: [] };
       }
-      case 'location': {
-        const location = await this.repos.locations.findById(db, resource.id);
-        if (!location) return undefined;
-        return this.locationScope(db, location);
-      }
+      case 'location':
+        return this.locationScope(db, holder.id);
       case 'robot': {
-        const robot = await this.repos.robots.findById(db, resource.id);
-        if (!robot) return undefined;
-        const location = await this.repos.locations.findById(db, robot.location_id);
-        if (!location) return undefined;
-        const scope = await this.locationScope(db, location);
-        return { ...scope, resource, chain: [resource, ...scope.chain] };
+        const robot = await this.repos.robots.findById(db, holder.id);
+        const scope = robot && (await this.locationScope(db, robot.locationId));
+        return scope && { ...scope, resource: holder, chain: [holder, ...scope.chain] };
       }
     }
-  }
-
-  /** The scope of a location row already loaded. */
-  async locationScope(db: Db, location: LocationRow): Promise<ResourceScope> {
-    const chain: ResourceRef[] = [{ type: 'location', id: location.id }];
-    let parentId = location.parent_location_id;
-    while (parentId) {
-      chain.push({ type: 'location', id: parentId });
-      const parent = await this.repos.locations.findById(db, parentId);
-      parentId = parent?.parent_location_id ?? null;
-    }
-    chain.push({ type: 'organization', id: location.organization_id });
-    // A share of any ancestor reaches this location too.
-    const sharedWith = new Set<string>();
-    for (const ref of chain) {
-      if (ref.type !== 'location') continue;
-      for (const org of await this.repos.locations.listShares(db, ref.id)) sharedWith.add(org);
-    }
-    sharedWith.delete(location.organization_id);
-    return {
-      resource: { type: 'location', id: location.id },
-      organizationId: location.organization_id,
-      chain,
-      sharedWith: [...sharedWith],
-    };
   }
 
   /** The roles a set of grants gives on a scope. */
-  rolesOn(grants: readonly AuthorizationRow[], scope: ResourceScope): Set<RoleName> {
+  rolesOn(grants: readonly RoleGrantRecord[], scope: ResourceScope): Set<RoleName> {
     const roles = new Set<RoleName>();
     for (const grant of grants) {
       const reaches =
-        scope.chain.some((ref) => ref.type === grant.resource_type && ref.id === grant.resource_id) ||
-        (grant.resource_type === 'organization' && scope.sharedWith.includes(grant.resource_id));
+        scope.chain.some((ref) => ref.type === grant.resourceType && ref.id === grant.resourceId) ||
+        (grant.resourceType === 'organization' && scope.sharedWith.includes(grant.resourceId));
       if (reaches) roles.add(grant.role);
     }
     return roles;
@@ -116,64 +271,8 @@ export class Authorizer {
    * Whether the grants make an organization visible: any role inside it (on the organization,
    * one of its locations or machines) lets the holder see the organization itself.
    */
-  seesOrganization(grants: readonly AuthorizationRow[], organizationId: string): boolean {
-    return grants.some((g) => g.organization_id === organizationId);
-  }
-
-  /**
-   * The principal's access to a resource; NOT_FOUND if it does not exist or is invisible to them.
-   * `hiddenAs` names the object the caller asked about when it is reached through this resource
-   * (a part through its machine, a key through its organization), so the answer is the same as
-   * for an id that does not exist.
-   */
-  async access(db: Db, principal: FleetPrincipal, resource: ResourceRef, hiddenAs?: string): Promise<Access> {
-    const hidden = () => notFound(hiddenAs ?? NOT_FOUND_MESSAGE[resource.type]);
-    const scope = await this.scopeOf(db, resource);
-    if (!scope) throw hidden();
-    const grants = await this.grantsOf(db, principal);
-    const roles = this.rolesOn(grants, scope);
-    const permissions = new Set<Permission>();
-    for (const role of roles) for (const p of ROLE_PERMISSIONS[role]) permissions.add(p);
-    if (resource.type === 'organization' && this.seesOrganization(grants, resource.id)) {
-      permissions.add('read_organization');
-    }
-    if (permissions.size === 0) throw hidden();
-    return { scope, roles, permissions };
-  }
-
-  /** The principal's access, which must include `permission`; else NOT_FOUND or PERMISSION_DENIED. */
-  async require(
-    db: Db,
-    principal: FleetPrincipal,
-    resource: ResourceRef,
-    permission: Permission,
-    hiddenAs?: string,
-  ): Promise<Access> {
-    const access = await this.access(db, principal, resource, hiddenAs);
-    if (!access.permissions.has(permission)) {
-      throw permissionDenied(`missing permission ${permission} on ${resource.type} ${resource.id}`);
-    }
-    return access;
-  }
-
-  /**
-   * Like require, for an object the caller has already been shown (a public fragment, say):
-   * lacking a role is then PERMISSION_DENIED, never NOT_FOUND.
-   */
-  async requireOnVisible(
-    db: Db,
-    principal: FleetPrincipal,
-    resource: ResourceRef,
-    permission: Permission,
-  ): Promise<Access> {
-    try {
-      return await this.require(db, principal, resource, permission);
-    } catch (error) {
-      if (error instanceof DomainError && error.kind === 'not_found') {
-        throw permissionDenied(`missing permission ${permission} on ${resource.type} ${resource.id}`);
-      }
-      throw error;
-    }
+  seesOrganization(grants: readonly RoleGrantRecord[], organizationId: string): boolean {
+    return grants.some((g) => g.organizationId === organizationId);
   }
 
   /**
@@ -181,18 +280,14 @@ export class Authorizer {
    * or a machine part of one of its locations.
    */
   async isInsideOrganization(db: Db, principal: Principal, organizationId: string): Promise<boolean> {
-    if (principal.kind === 'robot-part') {
-      const part = await this.repos.parts.findById(db, principal.id);
-      const location = part && (await this.repos.locations.findById(db, part.location_id));
-      return location?.organization_id === organizationId;
-    }
+    if (principal.kind === 'robot-part') return this.partIsIn(db, principal.id, organizationId);
     return this.seesOrganization(await this.grantsOf(db, principal), organizationId);
   }
 
   /** Ids of the organizations the principal can see. */
-  async visibleOrganizationIds(db: Db, principal: FleetPrincipal): Promise<string[]> {
+  async visibleOrganizationIds(db: Db, principal: Principal): Promise<string[]> {
     const grants = await this.grantsOf(db, principal);
-    return [...new Set(grants.map((g) => g.organization_id))];
+    return [...new Set(grants.map((g) => g.organizationId))];
   }
 
   /**
@@ -201,19 +296,132 @@ export class Authorizer {
    */
   async visibleLocations(
     db: Db,
-    principal: FleetPrincipal,
+    principal: Principal,
     organizationId: string,
-    locations: readonly LocationRow[],
-  ): Promise<LocationRow[]> {
+    locations: readonly LocationRecord[],
+  ): Promise<LocationRecord[]> {
     const grants = await this.grantsOf(db, principal);
-    if (grants.some((g) => g.resource_type === 'organization' && g.resource_id === organizationId)) {
+    if (grants.some((g) => g.resourceType === 'organization' && g.resourceId === organizationId)) {
       return [...locations];
     }
-    const visible: LocationRow[] = [];
+    const visible: LocationRecord[] = [];
     for (const location of locations) {
-      const scope = await this.locationScope(db, location);
-      if (this.rolesOn(grants, scope).size > 0) visible.push(location);
+      const scope = await this.locationScope(db, location.id);
+      if (scope && this.rolesOn(grants, scope).size > 0) visible.push(location);
     }
     return visible;
+  }
+
+  /** The scope of a location: its ancestors (one query) and every organization one is shared with. */
+  private async locationScope(db: Db, locationId: string): Promise<ResourceScope | undefined> {
+    const ancestry = await this.repos.scopes.locationAncestry(db, locationId);
+    const location = ancestry[0];
+    if (!location) return undefined;
+    const chain: HolderRef[] = ancestry.map((l) => ({ type: 'location', id: l.id }));
+    chain.push({ type: 'organization', id: location.organizationId });
+    // A share of any ancestor reaches this location too.
+    const sharedWith = await this.repos.scopes.sharedWith(
+      db,
+      ancestry.map((l) => l.id),
+    );
+    return {
+      resource: { type: 'location', id: location.id },
+      organizationId: location.organizationId,
+      chain,
+      sharedWith: sharedWith.filter((org) => org !== location.organizationId),
+    };
+  }
+
+  private async partIsIn(db: Db, partId: string, organizationId: string): Promise<boolean> {
+    const part = await this.repos.parts.findById(db, partId);
+    const scope = part && (await this.locationScope(db, part.locationId));
+    return scope?.organizationId === organizationId;
+  }
+
+  /** Loads a resource and names its holder; undefined if it does not exist. */
+  private async locate(
+    db: Db,
+    ref: Exclude<ResourceRef, { type: 'invite' }>,
+    lock: boolean,
+  ): Promise<Located<ResourceRecords[keyof ResourceRecords]> | undefined> {
+    const { repos } = this;
+    const located = <T>(record: T | undefined, holder: (r: T) => HolderRef, isPublic = false) =>
+      record === undefined ? undefined : { record, holder: holder(record), isPublic };
+    switch (ref.type) {
+      case 'organization':
+        if (lock) await repos.organizations.lock(db, ref.id);
+        return located(await repos.organizations.findById(db, ref.id), () => ref);
+      case 'location':
+        if (lock) await repos.locations.lock(db, ref.id);
+        return located(await repos.locations.findById(db, ref.id), () => ref);
+      case 'robot':
+        if (lock) await repos.robots.lock(db, ref.id);
+        return located(await repos.robots.findById(db, ref.id), () => ref);
+      case 'part': {
+        let part = await repos.parts.findById(db, ref.id);
+        if (part && lock) {
+          // Writes to a machine's parts take turns; read the part again once it is ours.
+          await repos.robots.lock(db, part.machineId);
+          part = await repos.parts.findById(db, ref.id);
+        }
+        return located(part, (p) => ({ type: 'robot', id: p.machineId }));
+      }
+      case 'fragment': {
+        if (lock) await repos.fragments.lock(db, ref.id);
+        const fragment = await repos.fragments.findById(db, ref.id);
+        return located(fragment, organizationOf, fragment?.visibility !== 'private');
+      }
+      case 'api-key':
+        return located(await repos.apiKeys.findById(db, ref.id), organizationOf);
+      case 'registry-item':
+      case 'package': {
+        const { prefix, name } =
+          ref.type === 'package'
+            ? parsePackageId(ref.id, ref.field ?? 'id')
+            : parseItemId(ref.id, ref.field ?? 'item_id');
+        // The organization's id first, then a namespace: an id can't be shadowed by a namespace.
+        const organization =
+          (await repos.organizations.findById(db, prefix)) ??
+          (await repos.organizations.findByNamespace(db, prefix));
+        let item = organization && (await repos.registry.findByName(db, organization.id, name));
+        if (item && lock) {
+          await repos.registry.lock(db, item.id);
+          item = await repos.registry.findById(db, item.id);
+        }
+        if (!organization || !item) return undefined;
+        return located(
+          { item, organization },
+          () => ({ type: 'organization', id: organization.id }),
+          item.visibility !== 'private',
+        );
+      }
+    }
+  }
+}
+
+const organizationOf = (record: { organizationId: string }): HolderRef => ({
+  type: 'organization',
+  id: record.organizationId,
+});
+
+/** What a missing or hidden resource is called in its NOT_FOUND. */
+function notFoundMessage(ref: ResourceRef): string {
+  switch (ref.type) {
+    case 'organization':
+    case 'location':
+    case 'robot':
+      return HOLDER_NOT_FOUND[ref.type];
+    case 'part':
+      return 'part not found';
+    case 'fragment':
+      return 'fragment not found';
+    case 'api-key':
+      return 'API key not found';
+    case 'registry-item':
+      return `registry item ${ref.id} not found`;
+    case 'package':
+      return `package ${ref.id} not found`;
+    case 'invite':
+      return `no invite is pending for ${ref.email}`;
   }
 }

@@ -1,4 +1,4 @@
-import type { RoleName } from '../store/schema.js';
+import type { RoleName } from '../domain/roles.js';
 
 /** Every permission string the API knows (CheckPermissions names them). */
 export const ALL_PERMISSIONS = [
@@ -55,3 +55,7 @@ export const isPermission = (value: string): value is Permission =>
 
 export const ROLES: readonly RoleName[] = ['owner', 'operator'];
 export const isRole = (value: string): value is RoleName => (ROLES as readonly string[]).includes(value);
+
+/** Owners hold both; the table keeps public and private registry writes apart for CheckPermissions. */
+export const writePermissionFor = (visibility: string): Permission =>
+  visibility === 'private' ? 'write_private_registry_item' : 'write_public_registry_item';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createServerKeys, isInitialized } from '../crypto/server-keys.js';
 import { bootstrap, type BootstrapInput, type BootstrapResult } from '../services/bootstrap-service.js';
-import { wireServices } from '../server/wiring.js';
+import { composeServices, fleetSettings } from '../server/composition-root.js';
 import { databaseTarget, migrate, openDatabase } from '../store/database.js';
 
 export class AlreadyInitializedError extends Error {}
@@ -24,8 +24,13 @@ export async function initializeDataDir(
     // The keys are written last, so init makes throwaway ones for the services it uses (it
     // creates no secrets and mints no tokens).
     const keys = { tokenSigningKey: randomBytes(32), secretEncryptionKey: randomBytes(32) };
-    const settings = { domain: '', publicUrl: '', tls: false, restartCheckIntervalSeconds: 5 };
-    const { repos, services } = wireServices(database.db, dataDir, keys, settings, 60);
+    const { repos, services } = composeServices({
+      db: database.db,
+      dataDir,
+      keys,
+      settings: fleetSettings(undefined),
+      tokenTtlSeconds: 60,
+    });
     const result = await bootstrap(database.db, repos, services, input);
     createServerKeys(dataDir);
     return result;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { loadServerConfig, publicUrlFor } from '../config.js';
+import { loadServerConfig } from '../config.js';
 import { loadServerKeys } from '../crypto/server-keys.js';
-import { wireServices } from '../server/wiring.js';
+import { composeServices, fleetSettings } from '../server/composition-root.js';
 import { databaseTarget, migrate, openDatabase } from '../store/database.js';
 
 /**
@@ -17,19 +17,18 @@ export async function inviteLink(
 ): Promise<string> {
   const config = loadServerConfig({ dataDir }, env);
   const keys = loadServerKeys(config.dataDir, env);
-  const publicUrl = publicUrlFor(config, config.port);
   const database = openDatabase(databaseTarget(config.dataDir, config.databaseUrl));
   try {
     await migrate(database.db);
-    const settings = { domain: config.domain, publicUrl, tls: false, restartCheckIntervalSeconds: 5 };
     // Tokens are not minted here, so a throwaway signing key will do.
-    const { services } = wireServices(
-      database.db,
-      config.dataDir,
-      { ...keys, tokenSigningKey: randomBytes(32) },
-      settings,
-      60,
-    );
+    const { services } = composeServices({
+      db: database.db,
+      dataDir: config.dataDir,
+      keys: { ...keys, tokenSigningKey: randomBytes(32) },
+      // The link names the configured port: this process does not listen.
+      settings: fleetSettings(config, config.port),
+      tokenTtlSeconds: 60,
+    });
     return await services.members.inviteLink(organizationId, email);
   } finally {
     await database.close();

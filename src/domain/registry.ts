@@ -52,8 +52,8 @@ export function parseItemId(value: string | undefined, field: string): ItemIdPar
 }
 
 /** The id callers see: the organization's namespace if it has one, else its id, then the name. */
-export const itemIdOf = (organization: { id: string; public_namespace: string | null }, name: string) =>
-  `${organization.public_namespace || organization.id}:${name}`;
+export const itemIdOf = (organization: { id: string; publicNamespace: string | undefined }, name: string) =>
+  `${organization.publicNamespace || organization.id}:${name}`;
 
 const PLATFORM_SEGMENT = '[a-z0-9][a-z0-9_.-]{0,31}';
 const PLATFORM_RE = new RegExp(`^(?:any|${PLATFORM_SEGMENT}/${PLATFORM_SEGMENT}(?:/${PLATFORM_SEGMENT})?)$`);

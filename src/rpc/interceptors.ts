@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Code, ConnectError, type Interceptor, type StreamResponse } from '@connectrpc/connect';
 import type { AnyMessage } from '@bufbuild/protobuf';
+import { bearerTokenOf } from '../domain/bearer.js';
 import { DomainError, type ErrorKind } from '../domain/errors.js';
 import type { AuthenticationService } from '../services/authentication-service.js';
-import type { Logger } from '../server/logger.js';
+import type { Logger } from '../domain/logger.js';
 import { principalKey } from './call-context.js';
 import { checkDecoded, checkedStream } from './request-guards.js';
 
@@ -94,10 +95,9 @@ export function authenticationInterceptor(
 ): Interceptor {
   return (next) => async (req) => {
     if (!needsCaller(`${req.service.typeName}/${req.method.name}`)) return next(req);
-    const header = req.header.get('authorization') ?? '';
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match?.[1]) throw new DomainError('unauthenticated', 'missing bearer token');
-    req.contextValues.set(principalKey, await auth.principalFor(match[1]));
+    const token = bearerTokenOf(req.header.get('authorization'));
+    if (!token) throw new DomainError('unauthenticated', 'missing bearer token');
+    req.contextValues.set(principalKey, await auth.principalFor(token));
     return next(req);
   };
 }

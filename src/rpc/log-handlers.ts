@@ -2,9 +2,9 @@ import type { BinaryWriteOptions, JsonWriteStringOptions } from '@bufbuild/proto
 import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import { appApi } from '@viamrobotics/sdk';
 import type { LogEntry } from '../domain/models.js';
-import { callTransportKey } from '../server/listener.js';
 import type { PartLogService } from '../services/part-log-service.js';
 import { callerOf } from './call-context.js';
+import { callTransportKey } from './context-keys.js';
 import type { AppService } from './service-descriptors.generated.js';
 import { microsOf, structFromObject, timestampFromMicros } from './wire-values.js';
 

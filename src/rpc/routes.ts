@@ -1,12 +1,5 @@
-import { MethodKind } from '@bufbuild/protobuf';
-import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
-import type { AuthenticationService } from '../services/authentication-service.js';
-import type { Services } from '../services/index.js';
-import type { ModuleFileService } from '../services/module-file-service.js';
-import type { PartLogService } from '../services/part-log-service.js';
-import type { RegistryService } from '../services/registry-service.js';
-import type { MachineAgentService } from '../services/machine-agent-service.js';
-import type { PackageService as Packages } from '../services/package-service.js';
+import type { ConnectRouter } from '@connectrpc/connect';
+import type { ServedServices } from '../services/index.js';
 import { apiKeyHandlers } from './api-key-handlers.js';
 import { authHandlers } from './auth-handlers.js';
 import { AuthService } from './auth-service-descriptor.js';
@@ -27,72 +20,44 @@ import { withTolerantRequests } from './request-guards.js';
 
 interface ServiceShape {
   typeName: string;
-  methods: Record<string, { name: string; kind: MethodKind }>;
+  methods: Record<string, { name: string }>;
 }
 
 /**
- * A full implementation of a service: the given handlers, and for every other method a handler
- * answering UNIMPLEMENTED with the method's name. Records each implemented procedure.
+ * The procedures (`<service>/<Method>`) a partial implementation of `service` has a handler for.
+ * connect-node answers UNIMPLEMENTED, naming the method, for every method left out
+ * (`createServiceImplSpec`), so the routes register only these.
  */
-export function completeService<T extends object>(
-  service: ServiceShape,
-  handlers: T,
-  implemented: Set<string>,
-): T {
-  const impl: Record<string, unknown> = { ...(handlers as Record<string, unknown>) };
-  for (const [local, method] of Object.entries(service.methods)) {
-    if (typeof impl[local] === 'function') {
-      implemented.add(`${service.typeName}/${method.name}`);
-      continue;
-    }
-    const error = () =>
-      new ConnectError(`${service.typeName}.${method.name} is not implemented`, Code.Unimplemented);
-    impl[local] =
-      method.kind === MethodKind.ServerStreaming || method.kind === MethodKind.BiDiStreaming
-        ? () => ({
-            [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(error()) }),
-          })
-        : () => Promise.reject(error());
-  }
-  return impl as T;
-}
-
-/** Services built beside the use-case graph, from stores the server opens (log store, blob store). */
-export interface StoreBackedServices {
-  partLogs: PartLogService;
-  registry: RegistryService;
-  moduleFiles: ModuleFileService;
-  packages: Packages;
-  machineAgent: MachineAgentService;
+export function implementedProcedures(service: ServiceShape, handlers: object): string[] {
+  const impl = handlers as Record<string, unknown>;
+  return Object.entries(service.methods)
+    .filter(([local]) => typeof impl[local] === 'function')
+    .map(([, method]) => `${service.typeName}/${method.name}`);
 }
 
 /** The routes of all four services, and which procedures need an authenticated caller. */
-export function createRoutes(services: Services, auth: AuthenticationService, stored: StoreBackedServices) {
-  const { partLogs } = stored;
-  const implemented = new Set<string>();
-  const app = completeService(
-    AppService,
-    {
-      ...organizationHandlers(services.organizations, services.locations),
-      ...locationHandlers(services.locations),
-      ...apiKeyHandlers(services.apiKeys),
-      ...metadataHandlers(services.metadata),
-      ...machineHandlers(services.machines, services.parts),
-      ...fragmentHandlers(services.fragments),
-      ...roleHandlers(services.roles),
-      ...memberHandlers(services.members),
-      ...logHandlers(partLogs),
-      ...registryHandlers(stored.registry, stored.moduleFiles),
-    },
-    implemented,
-  );
-  const robot = completeService(
-    RobotService,
-    robotServiceHandlers(stored.machineAgent, partLogs),
-    implemented,
-  );
-  const packages = completeService(PackageService, packageHandlers(stored.packages), implemented);
-  const authService = completeService(AuthService, authHandlers(auth), implemented);
+export function createRoutes(services: ServedServices) {
+  const app = {
+    ...organizationHandlers(services.organizations, services.locations),
+    ...locationHandlers(services.locations),
+    ...apiKeyHandlers(services.apiKeys),
+    ...metadataHandlers(services.metadata),
+    ...machineHandlers(services.machines, services.parts),
+    ...fragmentHandlers(services.fragments),
+    ...roleHandlers(services.roles),
+    ...memberHandlers(services.members),
+    ...logHandlers(services.partLogs),
+    ...registryHandlers(services.registry, services.moduleFiles),
+  };
+  const robot = robotServiceHandlers(services.machineAgent, services.partLogs);
+  const packages = packageHandlers(services.packages);
+  const authService = authHandlers(services.auth);
+  const implemented = new Set([
+    ...implementedProcedures(AppService, app),
+    ...implementedProcedures(RobotService, robot),
+    ...implementedProcedures(PackageService, packages),
+    ...implementedProcedures(AuthService, authService),
+  ]);
   // Requests decode tolerantly: what does not decode is refused as the client's mistake.
   const register = (router: ConnectRouter) => {
     router.service(withTolerantRequests(AppService), app);

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { createContextValues } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
-import { listenUrl, publicUrlFor, type ServerConfig } from '../config.js';
+import { listenUrl, type ServerConfig } from '../config.js';
 import { loadServerKeys } from '../crypto/server-keys.js';
 import { authenticationInterceptor, errorInterceptor } from '../rpc/interceptors.js';
 import { createRoutes } from '../rpc/routes.js';
@@ -9,15 +9,6 @@ import { sourceAddressKey } from '../rpc/call-context.js';
 import { databaseTarget, isReachable, migrate, openDatabase, openPartLogStore } from '../store/database.js';
 import type { PartLogStore } from '../store/part-log-store.js';
 import { FileBlobStore } from '../store/file-blob-store.js';
-import { LogTailHub } from '../services/log-tail-hub.js';
-import { ModuleFileService } from '../services/module-file-service.js';
-import { RegistryService } from '../services/registry-service.js';
-import { PartLogService } from '../services/part-log-service.js';
-import { FragmentResolver } from '../services/fragment-resolver.js';
-import { MachineAgentService } from '../services/machine-agent-service.js';
-import { PackageService } from '../services/package-service.js';
-import { UrlSigner } from '../crypto/url-signer.js';
-import type { FleetSettings } from '../services/context.js';
 import { httpFront, type RequestHandler } from './http-front.js';
 import { guardedRpc } from './rpc-guard.js';
 import { moduleDownloadRoute } from './module-download-route.js';
@@ -25,7 +16,7 @@ import { packageDownloadRoute } from './package-download-route.js';
 import { provisioningRoute } from './provisioning-route.js';
 import { invitePage } from './invite-page.js';
 import { createSmtpInviteMailer, inviteDelivery } from '../mail/invite-mailer.js';
-import { wireServices } from './wiring.js';
+import { composeServices, fleetSettings } from './composition-root.js';
 import { callTransportKey, callTransportOf, createListener } from './listener.js';
 import { createLogger, type Logger } from './logger.js';
 
@@ -38,8 +29,9 @@ export interface RunningServer {
 }
 
 /**
- * The composition root: opens and migrates the database, builds repositories, services and
- * routes, and starts listening. Tests start it for real on port 0.
+ * Starts the server: opens and migrates the database and the stores only `serve` needs (blobs,
+ * machine logs), has the composition root (`composition-root.ts`) build every service, builds the
+ * routes and starts listening. Tests start it for real on port 0.
  */
 export async function startServer(
   config: ServerConfig,
@@ -61,43 +53,35 @@ export async function startServer(
     throw error;
   }
   // The public URL defaults to the listen address, known once listening (port 0 picks one).
-  const settings: FleetSettings = {
-    domain: config.domain,
-    publicUrl: config.publicUrl ?? '',
-    tls: config.tls !== undefined,
-    restartCheckIntervalSeconds: config.restartCheckIntervalSeconds,
-  };
+  const settings = fleetSettings(config);
   // Invite links go out by SMTP when configured; otherwise (and when mail fails) into the log.
   const mailer = config.smtpUrl
     ? createSmtpInviteMailer(config.smtpUrl, `Flotilla <flotilla@${config.domain}>`)
     : undefined;
-  const { deps, services, auth } = wireServices(
-    database.db,
-    config.dataDir,
-    keys,
-    settings,
-    config.tokenTtlSeconds,
-    inviteDelivery(mailer, logger),
-    logger,
+  const composition = composeServices(
+    {
+      db: database.db,
+      dataDir: config.dataDir,
+      keys,
+      settings,
+      tokenTtlSeconds: config.tokenTtlSeconds,
+      inviteDelivery: inviteDelivery(mailer, logger),
+      logger,
+    },
+    {
+      logStore,
+      blobs,
+      logTailBuffer: config.logTailBuffer,
+      moduleFileMaxBytes: config.moduleFileMaxBytes,
+      packageUrlTtlSeconds: config.packageUrlTtlSeconds,
+    },
   );
-  const tails = new LogTailHub(logStore, config.logTailBuffer);
-  const registry = new RegistryService(deps, blobs);
-  const moduleFiles = new ModuleFileService(deps, blobs, registry, config.moduleFileMaxBytes);
-  const packages = new PackageService(deps, blobs, new UrlSigner(keys.tokenSigningKey), {
-    maxFileBytes: config.moduleFileMaxBytes,
-    urlTtlSeconds: config.packageUrlTtlSeconds,
-  });
-  const routes = createRoutes(services, auth, {
-    partLogs: new PartLogService(deps, logStore, tails),
-    registry,
-    moduleFiles,
-    packages,
-    machineAgent: new MachineAgentService(deps, new FragmentResolver(deps.repos), packages),
-  });
+  const { services } = composition;
+  const routes = createRoutes(services);
 
   const rpc = connectNodeAdapter({
     routes: routes.register,
-    interceptors: [errorInterceptor(logger), authenticationInterceptor(auth, routes.needsCaller)],
+    interceptors: [errorInterceptor(logger), authenticationInterceptor(services.auth, routes.needsCaller)],
     readMaxBytes: config.readMaxBytes,
     // The client's address, from the connection itself (HTTP/2: its session's socket), never a header.
     contextValues: (req) =>
@@ -116,9 +100,9 @@ export async function startServer(
     httpFront(
       guardedRpc(rpc, routes.procedures),
       () => isReachable(database.db),
-      provisioningRoute(services.provisioning, auth),
-      moduleDownloadRoute(registry, moduleFiles, auth, logger),
-      packageDownloadRoute(packages, auth, logger),
+      provisioningRoute(services.provisioning, services.auth, logger),
+      moduleDownloadRoute(services.registry, services.moduleFiles, services.auth, logger),
+      packageDownloadRoute(services.packages, services.auth, logger),
       invitePage(services.members, logger),
     ),
     { host: config.host, port: config.port, tls: config.tls, limits: config.connections },
@@ -128,13 +112,14 @@ export async function startServer(
     port = await listener.listen();
   } catch (error) {
     mailer?.close();
-    tails.close();
+    composition.close();
     await logStore.close();
     await database.close();
     throw error;
   }
   const url = listenUrl(config.host, port, config.tls !== undefined);
-  settings.publicUrl = publicUrlFor(config, port);
+  // The same settings object the services read, now with the public URL of the port it got.
+  Object.assign(settings, fleetSettings(config, port));
   let closing: Promise<void> | undefined;
   return {
     url,
@@ -142,7 +127,7 @@ export async function startServer(
     close() {
       closing ??= (async () => {
         // Live tails end first, so their streams finish cleanly instead of holding shutdown.
-        tails.close();
+        composition.close();
         await listener.close(config.shutdownGraceMs);
         mailer?.close();
         await logStore.close();

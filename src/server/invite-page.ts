@@ -2,11 +2,25 @@ import { DomainError } from '../domain/errors.js';
 import type { InviteSummary, MemberService } from '../services/member-service.js';
 import type { AnyRequest } from './http-front.js';
 import type { Logger } from './logger.js';
+import { httpFailure, type StatusOverrides } from './http-errors.js';
 import type { HttpRoute } from './http-replies.js';
 
 const PATH = /^\/invite\/([A-Za-z0-9_-]{1,128})$/;
 /** Largest form body accepted, in bytes. */
 const MAX_FORM_BYTES = 16 * 1024;
+
+/**
+ * The page answers a refused form with 400 whatever the domain error's kind (the form again, with
+ * the message); an unknown or used invitation is 404.
+ */
+const INVITE_STATUSES: StatusOverrides = {
+  invalid_argument: 400,
+  unauthenticated: 400,
+  permission_denied: 400,
+  already_exists: 400,
+  failed_precondition: 400,
+  resource_exhausted: 400,
+};
 
 const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -76,18 +90,27 @@ export function invitePage(members: MemberService, logger: Logger): HttpRoute {
       res.end(html);
     };
     const fail = (error: unknown, invite?: InviteSummary) => {
-      if (error instanceof DomainError && error.kind === 'not_found') {
+      const failure = httpFailure(error, logger, 'invite page', INVITE_STATUSES);
+      if (failure.kind === 'not_found') {
         reply(
-          404,
+          failure.status,
           page('Invitation not found', '<p>This invitation does not exist or was already used.</p>'),
         );
-      } else if (error instanceof DomainError && invite) {
-        reply(400, form(invite, error.message));
-      } else {
-        logger.error('invite page failed', { cause: error instanceof Error ? error.message : String(error) });
+      } else if (failure.kind !== undefined) {
         reply(
-          500,
-          page('Something went wrong', '<p>The invitation could not be processed. Try again later.</p>'),
+          failure.status,
+          invite
+            ? form(invite, failure.message)
+            : page('Invitation refused', `<p class="error">${escapeHtml(failure.message)}</p>`),
+        );
+      } else {
+        reply(
+          failure.status,
+          page(
+            'Something went wrong',
+            `<p>The invitation could not be processed. Try again later.</p>
+<p>${escapeHtml(failure.message)}</p>`,
+          ),
         );
       }
     };

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { createContextKey } from '@connectrpc/connect';
+import type { CallTransport } from '../rpc/context-keys.js';
 import type { AnyRequest, AnyResponse, RequestHandler } from './http-front.js';
 
 /** How long connections may take and how much one may hold; every timeout in milliseconds. */
@@ -32,29 +32,8 @@ export interface ListenerOptions {
   limits: ConnectionLimits;
 }
 
-/**
- * Why a handler gives up on its call: `resource-exhausted` resets an HTTP/2 stream with
- * ENHANCE_YOUR_CALM (gRPC clients report RESOURCE_EXHAUSTED), `cancelled` with CANCEL.
- */
-export type AbandonReason = 'resource-exhausted' | 'cancelled';
-
-/**
- * What a handler can ask of its call's transport beyond what the RPC framework offers (the
- * framework waits for the client before writing anything more, trailers included).
- */
-export interface CallTransport {
-  /**
-   * The handler has ended its call, but the client may be reading nothing, so the status may
-   * never get through: unless the response is complete within the stalled-stream grace, the
-   * HTTP/2 stream is reset (see AbandonReason) or the HTTP/1.1 connection closed.
-   */
-  abandon(reason: AbandonReason): void;
-}
-
-/** The call's CallTransport in a handler context (set from `callTransportOf`). */
-export const callTransportKey = createContextKey<CallTransport | undefined>(undefined, {
-  description: 'call transport',
-});
+/** The key moved to src/rpc (handlers read it; the listener sets it); re-exported for the server. */
+export { callTransportKey } from '../rpc/context-keys.js';
 
 const transports = new WeakMap<AnyRequest, CallTransport>();
 

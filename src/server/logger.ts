@@ -1,16 +1,14 @@
 /** A small structured logger: one JSON object per line on stderr, filtered by level. */
+import type { Logger } from '../domain/logger.js';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export const LOG_LEVELS = Object.keys(ORDER) as LogLevel[];
 
-export interface Logger {
-  debug(message: string, fields?: Record<string, unknown>): void;
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-}
+/** The interface lives in the domain, so the layers below the server can take a logger. */
+export type { Logger };
 
 export function createLogger(
   level: LogLevel,

@@ -1,13 +1,24 @@
 import { pipeline } from 'node:stream/promises';
+import { bearerTokenOf } from '../domain/bearer.js';
 import { notFound, unauthenticated } from '../domain/errors.js';
 import type { RegistryItem } from '../domain/models.js';
 import type { AuthenticationService } from '../services/authentication-service.js';
 import type { ModuleFileService } from '../services/module-file-service.js';
 import type { RegistryService } from '../services/registry-service.js';
-import { bearerToken, failDownload, replyJson, type HttpRoute } from './http-replies.js';
+import type { StatusOverrides } from './http-errors.js';
+import { replyFailure, replyJson, type HttpRoute } from './http-replies.js';
 import type { Logger } from './logger.js';
 
 const PREFIX = '/modules/';
+
+/** Missing, hidden and malformed alike: nothing here for this caller. Only a bad token is 401. */
+const MODULE_STATUSES: StatusOverrides = {
+  invalid_argument: 404,
+  permission_denied: 404,
+  already_exists: 404,
+  failed_precondition: 404,
+  resource_exhausted: 404,
+};
 
 /** Path segments after `/modules/`, decoded; undefined if one is not valid percent-encoding. */
 function segmentsOf(path: string): string[] | undefined {
@@ -62,7 +73,7 @@ export function moduleDownloadRoute(
     const path = (req.url ?? '').split('?')[0] ?? '';
     if ((req.method !== 'GET' && req.method !== 'HEAD') || !path.startsWith(PREFIX)) return false;
     const head = req.method === 'HEAD';
-    const token = bearerToken(req);
+    const token = bearerTokenOf(req.headers.authorization);
     void (async () => {
       if (!token) throw unauthenticated('missing bearer token');
       const principal = await auth.principalFor(token);
@@ -86,10 +97,7 @@ export function moduleDownloadRoute(
         return;
       }
       await pipeline(file.body, res as NodeJS.WritableStream);
-    })().catch((error: unknown) =>
-      // Missing, hidden and malformed alike: nothing here for this caller.
-      failDownload(res, error, logger, 'module download', (e) => (e.kind === 'unauthenticated' ? 401 : 404)),
-    );
+    })().catch((error: unknown) => replyFailure(res, error, logger, 'module download', MODULE_STATUSES));
     return true;
   };
 }

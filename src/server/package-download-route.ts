@@ -1,14 +1,19 @@
 import { pipeline } from 'node:stream/promises';
 import type { Principal } from '../authz/principal.js';
 import { crc32cBase64 } from '../crypto/crc32c.js';
+import { bearerTokenOf } from '../domain/bearer.js';
 import type { BlobRange } from '../store/blob-store.js';
 import type { AuthenticationService } from '../services/authentication-service.js';
 import type { PackageService } from '../services/package-service.js';
 import type { AnyRequest } from './http-front.js';
-import { bearerToken, failDownload, HTTP_STATUS, type HttpRoute } from './http-replies.js';
+import type { StatusOverrides } from './http-errors.js';
+import { replyFailure, type HttpRoute } from './http-replies.js';
 import type { Logger } from './logger.js';
 
 const PATH = /^\/packages\/([^/]+)$/;
+
+/** Malformed ids read as missing files; every other kind keeps its shared status. */
+const PACKAGE_STATUSES: StatusOverrides = { invalid_argument: 404 };
 
 /** The caller that a request's headers prove, if they carry credentials (viam-server's, or a token). */
 async function principalOfHeaders(
@@ -24,7 +29,7 @@ async function principalOfHeaders(
   if (keyId !== undefined) return auth.principalForCredentials(keyId, 'api-key', header('key') ?? '');
   if (partId !== undefined)
     return auth.principalForCredentials(partId, 'robot-secret', header('secret') ?? '');
-  const token = bearerToken(req);
+  const token = bearerTokenOf(req.headers.authorization);
   return token === undefined ? undefined : auth.principalFor(token);
 }
 
@@ -113,12 +118,7 @@ export function packageDownloadRoute(
         return;
       }
       await pipeline(await file.open(range), res as NodeJS.WritableStream);
-    })().catch((error: unknown) =>
-      // Malformed ids read as missing files.
-      failDownload(res, error, logger, 'package download', (e) =>
-        e.kind === 'invalid_argument' ? 404 : HTTP_STATUS[e.kind],
-      ),
-    );
+    })().catch((error: unknown) => replyFailure(res, error, logger, 'package download', PACKAGE_STATUSES));
     return true;
   };
 }

@@ -1,13 +1,13 @@
 import type { FleetPrincipal } from '../authz/principal.js';
 import { hashApiKey } from '../crypto/hashing.js';
-import { invalidArgument, notFound, permissionDenied } from '../domain/errors.js';
+import { invalidArgument, permissionDenied } from '../domain/errors.js';
 import { newApiKeyValue, newId } from '../domain/ids.js';
 import type { ApiKey, IssuedApiKey } from '../domain/models.js';
 import { requireId, requireName } from '../domain/validation.js';
 import { nowIso, type Db } from '../store/db.js';
-import type { ApiKeyRow, AuthorizationRow } from '../store/schema.js';
+import type { ApiKeyRecord, RoleGrantRecord } from '../store/records.js';
 import type { ServiceDeps } from './context.js';
-import { toGrant } from './mappers.js';
+import { toApiKey } from './mappers.js';
 import {
   parseAuthorization,
   requireOwnerOfGrant,
@@ -53,7 +53,7 @@ export class ApiKeyService {
         db,
         keys.map((k) => k.id),
       )
-    ).filter((g) => g.organization_id === orgId);
+    ).filter((g) => g.organizationId === orgId);
     return keys.map((key) => toApiKey(key, grants));
   }
 
@@ -61,7 +61,7 @@ export class ApiKeyService {
     const id = requireId(keyId, 'id');
     const { repos } = this.deps;
     await this.deps.db.transaction().execute(async (trx) => {
-      await this.loadManaged(trx, principal, id);
+      await this.deps.authz.require(trx, principal, { type: 'api-key', id }, 'write_organization');
       await repos.authorizations.deleteForIdentity(trx, id);
       await repos.apiKeys.delete(trx, id);
     });
@@ -71,7 +71,12 @@ export class ApiKeyService {
   async rotate(principal: FleetPrincipal, keyId: string): Promise<IssuedApiKey> {
     const id = requireId(keyId, 'id');
     return this.deps.db.transaction().execute(async (trx) => {
-      const key = await this.loadManaged(trx, principal, id);
+      const { record: key } = await this.deps.authz.require(
+        trx,
+        principal,
+        { type: 'api-key', id },
+        'write_organization',
+      );
       await this.requireOwnerOfAll(trx, principal, key);
       const value = newApiKeyValue();
       await this.deps.repos.apiKeys.setHash(trx, id, hashApiKey(value));
@@ -87,7 +92,7 @@ export class ApiKeyService {
     const id = requireId(keyId, 'id');
     const newName = requireName(name, 'name');
     return this.deps.db.transaction().execute(async (trx) => {
-      await this.loadManaged(trx, principal, id);
+      await this.deps.authz.require(trx, principal, { type: 'api-key', id }, 'write_organization');
       await this.deps.repos.apiKeys.rename(trx, id, newName);
       return { id, name: newName };
     });
@@ -97,17 +102,22 @@ export class ApiKeyService {
   async createFromExisting(principal: FleetPrincipal, keyId: string): Promise<IssuedApiKey> {
     const id = requireId(keyId, 'id');
     return this.deps.db.transaction().execute(async (trx) => {
-      const key = await this.loadManaged(trx, principal, id);
+      const { record: key } = await this.deps.authz.require(
+        trx,
+        principal,
+        { type: 'api-key', id },
+        'write_organization',
+      );
       const grants = await this.requireOwnerOfAll(trx, principal, key);
       return this.insertKey(
         trx,
-        key.organization_id,
+        key.organizationId,
         nowIso(),
         grants.map((g) => ({
-          organizationId: g.organization_id,
+          organizationId: g.organizationId,
           role: g.role,
-          resourceType: g.resource_type,
-          resourceId: g.resource_id,
+          resourceType: g.resourceType,
+          resourceId: g.resourceId,
         })),
       );
     });
@@ -117,50 +127,38 @@ export class ApiKeyService {
   async insertKey(trx: Db, organizationId: string, name: string, grants: Grant[]): Promise<IssuedApiKey> {
     const value = newApiKeyValue();
     const now = nowIso();
-    const key: ApiKeyRow = {
+    const key: ApiKeyRecord = {
       id: newId(),
-      organization_id: organizationId,
+      organizationId,
       name,
-      key_hash: hashApiKey(value),
-      created_at: now,
+      keyHash: hashApiKey(value),
+      createdAt: now,
     };
     await this.deps.repos.apiKeys.create(trx, key);
     for (const grant of grants) {
       await this.deps.repos.authorizations.create(trx, {
         id: newId(),
-        organization_id: grant.organizationId,
-        identity_id: key.id,
-        identity_type: 'api-key',
-        resource_type: grant.resourceType,
-        resource_id: grant.resourceId,
+        organizationId: grant.organizationId,
+        identityId: key.id,
+        identityType: 'api-key',
+        resourceType: grant.resourceType,
+        resourceId: grant.resourceId,
         role: grant.role,
-        created_at: now,
+        createdAt: now,
       });
     }
     return { id: key.id, key: value };
   }
 
-  /** A key the caller may manage: owner of the key's organization. */
-  private async loadManaged(trx: Db, principal: FleetPrincipal, id: string): Promise<ApiKeyRow> {
-    const key = await this.deps.repos.apiKeys.findById(trx, id);
-    if (!key) throw notFound('API key not found');
-    const org = { type: 'organization', id: key.organization_id } as const;
-    await this.deps.authz.require(trx, principal, org, 'write_organization', 'API key not found');
-    return key;
-  }
-
   private async requireOwnerOfAll(
     trx: Db,
     principal: FleetPrincipal,
-    key: ApiKeyRow,
-  ): Promise<AuthorizationRow[]> {
-    const { authz } = this.deps;
+    key: ApiKeyRecord,
+  ): Promise<RoleGrantRecord[]> {
     const grants = await this.deps.repos.authorizations.listForIdentity(trx, key.id);
-    const callerGrants = await authz.grantsOf(trx, principal);
     for (const g of grants) {
-      const scope = await authz.scopeOf(trx, { type: g.resource_type, id: g.resource_id });
       // The message names no resource: the key may hold roles where the caller cannot see.
-      if (!scope || !authz.rolesOn(callerGrants, scope).has('owner')) {
+      if (!(await this.deps.authz.isOwnerOf(trx, principal, { type: g.resourceType, id: g.resourceId }))) {
         throw permissionDenied('this needs owner on every resource the key holds a role on');
       }
     }
@@ -189,12 +187,7 @@ function parseAuthorizations(authorizations: RequestedAuthorization[]): {
   return { organizationId: grants[0]?.organizationId ?? '', grants };
 }
 
-function toApiKey(key: ApiKeyRow, grants: AuthorizationRow[]): ApiKey {
-  return {
-    id: key.id,
-    name: key.name,
-    createdOn: new Date(key.created_at),
-    organizationId: key.organization_id,
-    authorizations: grants.filter((g) => g.identity_id === key.id).map(toGrant),
-  };
-}
+/**
+ * A key as the API shows it, with those of `grants` it holds: the one mapping of keys, for
+ * ListKeys here and for a machine's keys (MachineService.apiKeys).
+ */

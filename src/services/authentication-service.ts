@@ -1,13 +1,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Kysely } from 'kysely';
 import type { Principal } from '../authz/principal.js';
 import { digestsEqual, dummyPasswordHash, hashApiKey, verifyPassword } from '../crypto/hashing.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { TokenIssuer } from '../crypto/tokens.js';
 import { resourceExhausted, unauthenticated } from '../domain/errors.js';
-import type { Logger } from '../server/logger.js';
+import type { Logger } from '../domain/logger.js';
+import type { Db } from '../store/db.js';
 import type { Repositories } from '../store/index.js';
-import type { Database, UserRow } from '../store/schema.js';
+import type { UserRecord } from '../store/records.js';
 import { LoginThrottle } from './login-throttle.js';
 
 /** Credential types that Authenticate accepts. */
@@ -45,7 +45,7 @@ export class AuthenticationService {
   private readonly throttle: LoginThrottle;
 
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly db: Db,
     private readonly repos: Repositories,
     private readonly tokens: TokenIssuer,
     private readonly secrets: SecretBox,
@@ -91,8 +91,8 @@ export class AuthenticationService {
     switch (type) {
       case 'api-key': {
         const key = entity ? await this.repos.apiKeys.findById(this.db, entity) : undefined;
-        if (!key || !digestsEqual(key.key_hash, hashApiKey(payload))) throw unauthenticated(BAD_CREDENTIALS);
-        return { principal: { kind: 'api-key', id: key.id }, credentialVersion: fingerprint(key.key_hash) };
+        if (!key || !digestsEqual(key.keyHash, hashApiKey(payload))) throw unauthenticated(BAD_CREDENTIALS);
+        return { principal: { kind: 'api-key', id: key.id }, credentialVersion: fingerprint(key.keyHash) };
       }
       case 'password': {
         const email = entity.trim().toLowerCase();
@@ -103,32 +103,32 @@ export class AuthenticationService {
           const seconds = Math.ceil(attempt.retryAfterMs / 1000);
           throw resourceExhausted(`too many failed logins; retry in ${seconds} s`);
         }
-        let user: UserRow | undefined;
+        let user: UserRecord | undefined;
         let ok = false;
         try {
           user = email ? await this.repos.users.findByEmail(this.db, email) : undefined;
           // An unknown email, or a user without a password, costs the same scrypt as a wrong password.
-          const matches = await verifyPassword(payload, user?.password_hash ?? (await dummyPasswordHash()));
-          ok = matches && !!user?.password_hash;
+          const matches = await verifyPassword(payload, user?.passwordHash ?? (await dummyPasswordHash()));
+          ok = matches && !!user?.passwordHash;
         } finally {
           // Anything but a match (also an unexpected error) counts as a failure.
           if (ok) attempt.succeeded();
           else attempt.failed();
         }
-        if (!ok || !user?.password_hash) {
+        if (!ok || !user?.passwordHash) {
           this.logFailedLogin(entity, source, false);
           throw unauthenticated(BAD_CREDENTIALS);
         }
         await this.onPasswordLogin(user);
         return {
           principal: { kind: 'user', id: user.id, email: user.email },
-          credentialVersion: fingerprint(user.password_hash),
+          credentialVersion: fingerprint(user.passwordHash),
         };
       }
       case 'robot-secret': {
         const part = entity ? await this.repos.parts.findById(this.db, entity) : undefined;
         const secrets = part ? await this.repos.parts.listSecrets(this.db, part.id) : [];
-        const match = secrets.find((s) => sameSecret(this.secrets.open(s.secret_ciphertext), payload));
+        const match = secrets.find((s) => sameSecret(this.secrets.open(s.sealed), payload));
         if (!part || !match) throw unauthenticated(BAD_CREDENTIALS);
         return {
           principal: { kind: 'robot-part', id: part.id, secretId: match.id },
@@ -155,13 +155,13 @@ export class AuthenticationService {
     switch (claims.kind) {
       case 'api-key': {
         const key = await this.repos.apiKeys.findById(this.db, claims.subject);
-        if (!key || fingerprint(key.key_hash) !== claims.credentialVersion)
+        if (!key || fingerprint(key.keyHash) !== claims.credentialVersion)
           throw unauthenticated('access token revoked');
         return { kind: 'api-key', id: key.id };
       }
       case 'user': {
         const user = await this.repos.users.findById(this.db, claims.subject);
-        if (!user?.password_hash || fingerprint(user.password_hash) !== claims.credentialVersion) {
+        if (!user?.passwordHash || fingerprint(user.passwordHash) !== claims.credentialVersion) {
           throw unauthenticated('access token revoked');
         }
         return { kind: 'user', id: user.id, email: user.email };

@@ -5,6 +5,7 @@ import { nowIso } from '../store/db.js';
 import type { Database } from '../store/schema.js';
 import type { Services } from './index.js';
 import type { Repositories } from '../store/index.js';
+import type { UserRecord } from '../store/records.js';
 
 export interface BootstrapInput {
   email: string;
@@ -29,9 +30,9 @@ export async function bootstrap(
   services: Services,
   input: BootstrapInput,
 ): Promise<BootstrapResult> {
-  const passwordHash = input.password === undefined ? null : await hashPassword(input.password);
+  const passwordHash = input.password === undefined ? undefined : await hashPassword(input.password);
   return db.transaction().execute(async (trx) => {
-    const user = { id: newId(), email: input.email, password_hash: passwordHash, created_at: nowIso() };
+    const user: UserRecord = { id: newId(), email: input.email, passwordHash, createdAt: nowIso() };
     await repos.users.create(trx, user);
     const org = await services.organizations.createIn(
       trx,

@@ -5,7 +5,7 @@ import { newId } from '../domain/ids.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { isUniqueViolation, nowIso, type Db } from '../store/db.js';
 import type { Repositories } from '../store/index.js';
-import type { RegistryItemRow } from '../store/schema.js';
+import type { RegistryItemRecord } from '../store/records.js';
 import type { ServiceDeps } from './context.js';
 
 /** What was received, for the record that makes a file visible. */
@@ -91,7 +91,7 @@ export async function receiveFile<T>(
 export async function recordItemFile(
   trx: Db,
   repos: Repositories,
-  item: RegistryItemRow,
+  item: RegistryItemRecord,
   target: { version: string; platform: string; platformTags: readonly string[] },
   file: ReceivedFile,
 ): Promise<void> {
@@ -99,31 +99,31 @@ export async function recordItemFile(
   const now = nowIso();
   if (!(await repos.registry.findVersion(trx, item.id, version))) {
     await repos.registry.addVersion(trx, {
-      item_id: item.id,
+      itemId: item.id,
       version,
       models: item.models,
       entrypoint: item.entrypoint,
-      first_run: item.first_run,
-      created_at: now,
+      firstRun: item.firstRun,
+      createdAt: now,
     });
   }
   try {
     await repos.registry.addFile(trx, {
       id: file.id,
-      item_id: item.id,
+      itemId: item.id,
       version,
       platform,
-      platform_tags: JSON.stringify(target.platformTags),
-      size_bytes: file.sizeBytes,
+      platformTags: [...target.platformTags],
+      sizeBytes: file.sizeBytes,
       sha256: file.sha256,
       crc32c: file.crc32c,
-      uploaded_at: now,
+      uploadedAt: now,
     });
   } catch (error) {
     if (isUniqueViolation(error)) throw duplicateFile(version, platform);
     throw error;
   }
-  await repos.registry.update(trx, item.id, { updated_at: now });
+  await repos.registry.update(trx, item.id, { updatedAt: now });
 }
 
 /** The refusal of a second file for the same version and platform. */

@@ -7,22 +7,23 @@ import {
   type FragmentRef,
   type LoadedFragment,
   type MergeStatus,
-} from '../domain/fragment-merge.js';
-import { toRobotConfigJson } from '../domain/robot-config.js';
+} from '../domain/config/fragment-merge.js';
+import { toRobotConfigJson } from '../domain/config/robot-config.js';
 import type { Db } from '../store/db.js';
 import type { Repositories } from '../store/index.js';
-import type { FragmentRevisionRow, FragmentRow } from '../store/schema.js';
+import type { FragmentUse } from '../store/fragment-repository.js';
+import type { FragmentRecord, FragmentRevisionRecord, FragmentUseRecord } from '../store/records.js';
 
 /** Tag names: a lowercase letter, then up to 63 of [a-z0-9._-]. */
 export const TAG_RE = /^[a-z][a-z0-9._-]{0,63}$/;
 
 /** References as recorded uses: the version asked for, '' for the latest. */
-export const usesOf = (refs: readonly FragmentRef[]) =>
-  refs.map((r) => ({ fragment_id: r.id, version: r.version ?? '' }));
+export const usesOf = (refs: readonly FragmentRef[]): FragmentUse[] =>
+  refs.map((r) => ({ fragmentId: r.id, version: r.version ?? '' }));
 
 /** Whether an organization may use (include, read) a fragment: its own, or one made public. */
-export const usableBy = (fragment: FragmentRow, organizationId: string): boolean =>
-  fragment.organization_id === organizationId || fragment.visibility !== 'private';
+export const usableBy = (fragment: FragmentRecord, organizationId: string): boolean =>
+  fragment.organizationId === organizationId || fragment.visibility !== 'private';
 
 /**
  * Finds fragments and their versions for configs: which revision a reference means, whether an
@@ -34,9 +35,9 @@ export class FragmentResolver {
   /** The revision a version string names: a revision number, a tag, or (empty) the latest. */
   async revisionOf(
     db: Db,
-    fragment: FragmentRow,
+    fragment: FragmentRecord,
     version: string | undefined,
-  ): Promise<FragmentRevisionRow | undefined> {
+  ): Promise<FragmentRevisionRecord | undefined> {
     let number = fragment.revision;
     if (version) {
       if (/^[1-9][0-9]{0,8}$/.test(version)) number = Number(version);
@@ -67,7 +68,7 @@ export class FragmentResolver {
       return {
         id: ref.id,
         revision: String(revision.revision),
-        config: JSON.parse(revision.config) as Record<string, unknown>,
+        config: revision.config,
       };
     };
   }
@@ -102,20 +103,18 @@ export class FragmentResolver {
     for (const fragmentUser of fragments) {
       const user = await this.repos.fragments.findById(db, fragmentUser);
       if (!user) continue;
-      const config = JSON.parse(user.config) as Record<string, unknown>;
       await this.explain(`fragment ${user.id}`, () =>
-        this.checkReferences(db, user.organization_id, config, { id: user.id }),
+        this.checkReferences(db, user.organizationId, user.config, { id: user.id }),
       );
     }
     for (const partId of parts) {
       const part = await this.repos.parts.findById(db, partId);
-      const location = part ? await this.repos.locations.findById(db, part.location_id) : undefined;
+      const location = part ? await this.repos.locations.findById(db, part.locationId) : undefined;
       if (!part || !location) continue;
-      const config = JSON.parse(part.config) as Record<string, unknown>;
       await this.explain(`part ${part.id}`, async () => {
-        await this.checkReferences(db, location.organization_id, config);
+        await this.checkReferences(db, location.organizationId, part.config);
         if (brokenBefore && !brokenBefore.has(part.id)) {
-          await this.checkMerged(db, location.organization_id, config);
+          await this.checkMerged(db, location.organizationId, part.config);
         }
       });
     }
@@ -129,15 +128,11 @@ export class FragmentResolver {
     const broken = new Set<string>();
     for (const partId of (await this.usersOf(db, fragmentId)).parts) {
       const part = await this.repos.parts.findById(db, partId);
-      const location = part ? await this.repos.locations.findById(db, part.location_id) : undefined;
+      const location = part ? await this.repos.locations.findById(db, part.locationId) : undefined;
       if (!part || !location) continue;
       try {
         // Broken references need no record: recheckUsersOf refuses them whatever this says.
-        await this.checkMerged(
-          db,
-          location.organization_id,
-          JSON.parse(part.config) as Record<string, unknown>,
-        );
+        await this.checkMerged(db, location.organizationId, part.config);
       } catch (error) {
         if (!(error instanceof DomainError)) throw error;
         broken.add(part.id);
@@ -167,11 +162,11 @@ export class FragmentResolver {
     while (queue.length > 0) {
       const current = queue.shift() ?? '';
       for (const use of await this.repos.fragments.listUsesOf(db, current)) {
-        if (use.user_type === 'part') parts.add(use.user_id);
-        else if (!seen.has(use.user_id)) {
-          seen.add(use.user_id);
-          queue.push(use.user_id);
-          fragments.push(use.user_id);
+        if (use.userType === 'part') parts.add(use.userId);
+        else if (!seen.has(use.userId)) {
+          seen.add(use.userId);
+          queue.push(use.userId);
+          fragments.push(use.userId);
         }
       }
     }
@@ -195,20 +190,22 @@ export class FragmentResolver {
    * Fragments whose older revision includes `fragmentId` while a part or fragment pins that
    * revision (by number or by tag): they still need it, though their latest revision does not.
    */
-  async pinnedIncluders(db: Db, fragmentId: string): Promise<{ user_type: 'fragment'; user_id: string }[]> {
-    const found: { user_type: 'fragment'; user_id: string }[] = [];
+  async pinnedIncluders(
+    db: Db,
+    fragmentId: string,
+  ): Promise<Pick<FragmentUseRecord, 'userType' | 'userId'>[]> {
+    const found: Pick<FragmentUseRecord, 'userType' | 'userId'>[] = [];
     for (const revision of await this.repos.fragments.listRevisionsMentioning(db, fragmentId)) {
-      const includer = await this.repos.fragments.findById(db, revision.fragment_id);
+      const includer = await this.repos.fragments.findById(db, revision.fragmentId);
       if (!includer || revision.revision === includer.revision) continue;
-      const config = JSON.parse(revision.config) as Record<string, unknown>;
-      if (!parseFragmentRefs(config).some((r) => r.id === fragmentId)) continue;
+      if (!parseFragmentRefs(revision.config).some((r) => r.id === fragmentId)) continue;
       const tags = (await this.repos.fragments.listTags(db, includer.id))
         .filter((t) => t.revision === revision.revision)
         .map((t) => t.tag);
       const pins = (await this.repos.fragments.listUsesOf(db, includer.id)).filter(
         (u) => u.version === String(revision.revision) || tags.includes(u.version),
       );
-      if (pins.length > 0) found.push({ user_type: 'fragment', user_id: includer.id });
+      if (pins.length > 0) found.push({ userType: 'fragment', userId: includer.id });
     }
     return found;
   }

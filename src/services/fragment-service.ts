@@ -11,11 +11,12 @@ import {
   ReplyBudget,
   structFieldBytes,
 } from '../domain/reply-budget.js';
-import { serializeBoundedConfig } from '../domain/config-size.js';
-import { toRobotConfigJson } from '../domain/robot-config.js';
+import { serializeBoundedConfig } from '../domain/config/config-size.js';
+import { toRobotConfigJson } from '../domain/config/robot-config.js';
 import { boundedText, requireId, requireName } from '../domain/validation.js';
 import { nowIso, type Db } from '../store/db.js';
-import type { FragmentRevisionRow, FragmentRow } from '../store/schema.js';
+import type { FragmentRecord, FragmentRevisionRecord } from '../store/records.js';
+import { nextUpdateTime, requireUnchangedSince } from '../domain/optimistic-update.js';
 import type { ServiceDeps } from './context.js';
 import { TAG_RE, usesOf, type FragmentResolver } from './fragment-resolver.js';
 
@@ -30,9 +31,9 @@ export interface FragmentUpdate {
   lastKnownUpdate: Date | undefined;
 }
 
-const editorOf = (p: FleetPrincipal) => ({
-  editor_type: p.kind,
-  editor_id: p.kind === 'user' ? p.email : p.id,
+const editorOf = (p: FleetPrincipal): Pick<FragmentRevisionRecord, 'editorType' | 'editorId'> => ({
+  editorType: p.kind,
+  editorId: p.kind === 'user' ? p.email : p.id,
 });
 
 /** Fragments: named, versioned pieces of configuration that parts (and other fragments) include. */
@@ -51,7 +52,7 @@ export class FragmentService {
   ): Promise<Fragment> {
     const orgId = requireId(organizationId, 'organization_id');
     const name = requireName(rawName, 'name');
-    const json = serializeConfig(config);
+    checkConfig(config);
     return this.deps.db.transaction().execute(async (trx) => {
       await this.deps.authz.require(trx, principal, { type: 'organization', id: orgId }, 'write_fragment');
       const chosen = visibility ?? 'private';
@@ -59,34 +60,42 @@ export class FragmentService {
       const now = nowIso();
       const id = newId();
       const refs = await this.resolver.checkReferences(trx, orgId, config, { id });
-      const row: FragmentRow = {
-        id,
-        organization_id: orgId,
-        name,
-        visibility: chosen,
-        revision: 1,
-        config: json,
-        created_at: now,
-        updated_at: now,
-      };
-      await this.deps.repos.fragments.create(trx, row, {
-        fragment_id: id,
-        revision: 1,
-        name,
-        visibility: chosen,
-        config: json,
-        created_at: now,
-        ...editorOf(principal),
-      });
+      const saved = await this.deps.repos.fragments.create(
+        trx,
+        {
+          id,
+          organizationId: orgId,
+          name,
+          visibility: chosen,
+          revision: 1,
+          config,
+          createdAt: now,
+          updatedAt: now,
+        },
+        {
+          fragmentId: id,
+          revision: 1,
+          name,
+          visibility: chosen,
+          config,
+          createdAt: now,
+          ...editorOf(principal),
+        },
+      );
       await this.deps.repos.fragments.setUses(trx, 'fragment', id, usesOf(refs));
-      return this.view(trx, row, undefined);
+      return this.view(trx, saved, undefined);
     });
   }
 
   /** A fragment, at its latest revision or the version (revision or tag) asked for. */
   async get(principal: FleetPrincipal, fragmentId: string, version: string | undefined): Promise<Fragment> {
     const { db } = this.deps;
-    const fragment = await this.loadReadable(db, principal, requireId(fragmentId, 'id'));
+    const { record: fragment } = await this.deps.authz.require(
+      db,
+      principal,
+      { type: 'fragment', id: requireId(fragmentId, 'id') },
+      'read_fragment',
+    );
     if (!version) return this.view(db, fragment, undefined);
     const revision = await this.resolver.revisionOf(db, fragment, version);
     if (!revision) throw notFound(`fragment ${fragment.id} has no version "${version}"`);
@@ -98,33 +107,36 @@ export class FragmentService {
     const id = requireId(fragmentId, 'id');
     const name = requireName(update.name, 'name');
     return this.deps.db.transaction().execute(async (trx) => {
-      const current = await this.loadWritable(trx, principal, id, true);
-      if (
-        update.lastKnownUpdate &&
-        new Date(current.updated_at).getTime() !== update.lastKnownUpdate.getTime()
-      ) {
-        throw failedPrecondition('the fragment changed since last_known_update; read it again and retry');
-      }
+      const { record: current } = await this.deps.authz.require(
+        trx,
+        principal,
+        { type: 'fragment', id },
+        'write_fragment',
+        { lock: true },
+      );
+      requireUnchangedSince('fragment', current.updatedAt, update.lastKnownUpdate);
       const visibility = update.visibility ?? current.visibility;
-      await this.requireNamespaceFor(trx, current.organization_id, visibility);
-      const config = update.config ?? (JSON.parse(current.config) as Record<string, unknown>);
-      const json = serializeConfig(config);
-      const refs = await this.resolver.checkReferences(trx, current.organization_id, config, { id });
+      await this.requireNamespaceFor(trx, current.organizationId, visibility);
+      const config = update.config ?? current.config;
+      checkConfig(config);
+      const refs = await this.resolver.checkReferences(trx, current.organizationId, config, { id });
       // Parts served a config viam-server refuses already are not this change's doing.
       const brokenBefore = await this.resolver.partsWithInvalidConfig(trx, id);
-      const now = new Date(Math.max(Date.now(), new Date(current.updated_at).getTime() + 1)).toISOString();
+      const now = nextUpdateTime(current.updatedAt);
       await this.deps.repos.fragments.addRevision(trx, {
-        fragment_id: id,
+        fragmentId: id,
         revision: current.revision + 1,
         name,
         visibility,
-        config: json,
-        created_at: now,
+        config,
+        createdAt: now,
         ...editorOf(principal),
       });
       await this.deps.repos.fragments.setUses(trx, 'fragment', id, usesOf(refs));
       await this.resolver.recheckUsersOf(trx, id, brokenBefore);
-      return this.view(trx, await this.load(trx, id), undefined);
+      const saved = await this.deps.repos.fragments.findById(trx, id);
+      if (!saved) throw notFound('fragment not found');
+      return this.view(trx, saved, undefined);
     });
   }
 
@@ -132,7 +144,9 @@ export class FragmentService {
   async delete(principal: FleetPrincipal, fragmentId: string): Promise<void> {
     const id = requireId(fragmentId, 'id');
     await this.deps.db.transaction().execute(async (trx) => {
-      await this.loadWritable(trx, principal, id, true);
+      await this.deps.authz.require(trx, principal, { type: 'fragment', id }, 'write_fragment', {
+        lock: true,
+      });
       const uses = [
         ...(await this.deps.repos.fragments.listUsesOf(trx, id)),
         ...(await this.resolver.pinnedIncluders(trx, id)),
@@ -161,10 +175,12 @@ export class FragmentService {
     await authz.require(db, principal, { type: 'organization', id: orgId }, 'read_organization');
     const wanted: FragmentVisibility[] =
       visibilities.length > 0 ? visibilities : showPublic ? ['public'] : ['private'];
-    const rows = await repos.fragments.listForOrganization(db, orgId, wanted);
+    const fragments = await repos.fragments.listForOrganization(db, orgId, wanted);
     const visible: Fragment[] = [];
-    for (const row of rows) {
-      if (await this.readable(db, principal, row)) visible.push(await this.view(db, row, undefined));
+    for (const fragment of fragments) {
+      if (await authz.find(db, principal, { type: 'fragment', id: fragment.id }, 'read_fragment')) {
+        visible.push(await this.view(db, fragment, undefined));
+      }
     }
     return visible;
   }
@@ -185,7 +201,7 @@ export class FragmentService {
         'part',
         parts.map((p) => p.id),
       )
-    ).map((u) => u.fragment_id);
+    ).map((u) => u.fragmentId);
     return this.closure(db, principal, access.scope.organizationId, [...direct, ...additionalIds]);
   }
 
@@ -199,11 +215,16 @@ export class FragmentService {
     let start: string[] = [...additionalIds];
     let orgId: string | undefined;
     if (fragmentId) {
-      const fragment = await this.loadReadable(db, principal, fragmentId);
-      orgId = fragment.organization_id;
+      const { record: fragment } = await this.deps.authz.require(
+        db,
+        principal,
+        { type: 'fragment', id: fragmentId },
+        'read_fragment',
+      );
+      orgId = fragment.organizationId;
       start = [
         ...(await this.deps.repos.fragments.listUsesBy(db, 'fragment', [fragment.id])).map(
-          (u) => u.fragment_id,
+          (u) => u.fragmentId,
         ),
         ...start,
       ];
@@ -222,7 +243,12 @@ export class FragmentService {
     pageLimit: number | undefined,
   ): Promise<{ entries: FragmentHistoryEntry[]; nextPageToken: string }> {
     const { db, repos } = this.deps;
-    const fragment = await this.loadReadable(db, principal, requireId(fragmentId, 'id'));
+    const { record: fragment } = await this.deps.authz.require(
+      db,
+      principal,
+      { type: 'fragment', id: requireId(fragmentId, 'id') },
+      'read_fragment',
+    );
     if (pageLimit !== undefined && pageLimit < 0) throw invalidArgument('page_limit must not be negative');
     const limit = Math.min(pageLimit || DEFAULT_HISTORY_PAGE, MAX_HISTORY_PAGE);
     let before = fragment.revision + 1;
@@ -232,24 +258,24 @@ export class FragmentService {
       before = decoded;
     }
     // Entry for revision r: the fragment as it was at r - 1, edited at r's time by r's editor.
-    const rows = await repos.fragments.listRevisions(db, fragment.id, before, limit + 1);
-    const edits = rows.filter((r) => r.revision >= 2);
+    const revisions = await repos.fragments.listRevisions(db, fragment.id, before, limit + 1);
+    const edits = revisions.filter((r) => r.revision >= 2);
     const page = edits.slice(0, limit);
     // The page also ends before the reply would outgrow the budget. An entry carries the old
     // config twice (in `old` and in `config`); one too large for any reply has it replaced by a
     // `_truncated` note.
     const budget = new ReplyBudget();
     const entries: FragmentHistoryEntry[] = [];
-    let last: FragmentRevisionRow | undefined;
+    let last: FragmentRevisionRecord | undefined;
     let full = false;
     for (const edit of page) {
       const old = await repos.fragments.findRevision(db, fragment.id, edit.revision - 1);
       if (old) {
         const entry: FragmentHistoryEntry = {
           fragmentId: fragment.id,
-          editedOn: new Date(edit.created_at),
+          editedOn: new Date(edit.createdAt),
           old: await this.view(db, fragment, old),
-          editor: { type: edit.editor_type, id: edit.editor_id },
+          editor: { type: edit.editorType, id: edit.editorId },
         };
         const size = () =>
           entryBytes(
@@ -281,15 +307,20 @@ export class FragmentService {
   /** How each version of the fragment in use is used: by how many organizations and machines. */
   async usage(principal: FleetPrincipal, fragmentId: string): Promise<FragmentUsage[]> {
     const { db, repos } = this.deps;
-    const fragment = await this.loadWritable(db, principal, requireId(fragmentId, 'fragment_id'), false);
-    const uses = (await repos.fragments.listUsesOf(db, fragment.id)).filter((u) => u.user_type === 'part');
+    const { record: fragment } = await this.deps.authz.require(
+      db,
+      principal,
+      { type: 'fragment', id: requireId(fragmentId, 'fragment_id') },
+      'write_fragment',
+    );
+    const uses = (await repos.fragments.listUsesOf(db, fragment.id)).filter((u) => u.userType === 'part');
     const byVersion = new Map<
       string,
       { orgs: Set<string>; machines: Set<string>; ownMachines: Set<string> }
     >();
     for (const use of uses) {
-      const part = await repos.parts.findById(db, use.user_id);
-      const location = part ? await repos.locations.findById(db, part.location_id) : undefined;
+      const part = await repos.parts.findById(db, use.userId);
+      const location = part ? await repos.locations.findById(db, part.locationId) : undefined;
       if (!part || !location) continue;
       const version = use.version || String(fragment.revision);
       const entry = byVersion.get(version) ?? {
@@ -297,9 +328,9 @@ export class FragmentService {
         machines: new Set(),
         ownMachines: new Set(),
       };
-      entry.orgs.add(location.organization_id);
-      entry.machines.add(part.robot_id);
-      if (location.organization_id === fragment.organization_id) entry.ownMachines.add(part.robot_id);
+      entry.orgs.add(location.organizationId);
+      entry.machines.add(part.machineId);
+      if (location.organizationId === fragment.organizationId) entry.ownMachines.add(part.machineId);
       byVersion.set(version, entry);
     }
     return [...byVersion.entries()]
@@ -324,12 +355,14 @@ export class FragmentService {
     if (!TAG_RE.test(tag)) throw invalidArgument('tag must match ^[a-z][a-z0-9._-]{0,63}$');
     const number = /^[1-9][0-9]{0,8}$/.test(revision) ? Number(revision) : NaN;
     return this.deps.db.transaction().execute(async (trx) => {
-      await this.loadWritable(trx, principal, id, true);
+      await this.deps.authz.require(trx, principal, { type: 'fragment', id }, 'write_fragment', {
+        lock: true,
+      });
       if (Number.isNaN(number) || !(await this.deps.repos.fragments.findRevision(trx, id, number))) {
         throw invalidArgument(`the fragment has no revision "${revision.slice(0, 64)}"`);
       }
       const brokenBefore = await this.resolver.partsWithInvalidConfig(trx, id);
-      await this.deps.repos.fragments.setTag(trx, { fragment_id: id, tag, revision: number });
+      await this.deps.repos.fragments.setTag(trx, { fragmentId: id, tag, revision: number });
       await this.resolver.recheckUsersOf(trx, id, brokenBefore);
       return this.tags(trx, id);
     });
@@ -343,7 +376,9 @@ export class FragmentService {
     const id = requireId(fragmentId, 'fragment_id');
     boundedText(tag, 'tag');
     return this.deps.db.transaction().execute(async (trx) => {
-      await this.loadWritable(trx, principal, id, true);
+      await this.deps.authz.require(trx, principal, { type: 'fragment', id }, 'write_fragment', {
+        lock: true,
+      });
       if ((await this.deps.repos.fragments.deleteTag(trx, id, tag)) === 0)
         throw notFound(`the fragment has no tag "${tag}"`);
       // A tag something still pins is in use, like a fragment something includes.
@@ -377,91 +412,57 @@ export class FragmentService {
       const id = queue.shift() ?? '';
       if (seen.has(id)) continue;
       seen.add(id);
-      const row = await this.deps.repos.fragments.findById(db, id);
-      if (!row || !(await this.readable(db, principal, row))) continue;
-      out.push(await this.view(db, row, undefined));
+      const readable = await this.deps.authz.find(db, principal, { type: 'fragment', id }, 'read_fragment');
+      if (!readable) continue;
+      out.push(await this.view(db, readable.record, undefined));
       queue.push(
-        ...(await this.deps.repos.fragments.listUsesBy(db, 'fragment', [id])).map((u) => u.fragment_id),
+        ...(await this.deps.repos.fragments.listUsesBy(db, 'fragment', [id])).map((u) => u.fragmentId),
       );
     }
     return out;
   }
 
-  private async readable(db: Db, principal: FleetPrincipal, fragment: FragmentRow): Promise<boolean> {
-    if (fragment.visibility !== 'private') return true;
-    const grants = await this.deps.authz.grantsOf(db, principal);
-    return this.deps.authz.seesOrganization(grants, fragment.organization_id);
-  }
-
-  /** Private fragments are visible inside their organization only; others to everyone signed in. */
-  private async loadReadable(db: Db, principal: FleetPrincipal, id: string): Promise<FragmentRow> {
-    const fragment = await this.deps.repos.fragments.findById(db, id);
-    if (!fragment || !(await this.readable(db, principal, fragment))) throw notFound('fragment not found');
-    return fragment;
-  }
-
-  /** Writes need owner (write_fragment) in the fragment's organization; a readable fragment without it is PERMISSION_DENIED. */
-  private async loadWritable(
-    db: Db,
-    principal: FleetPrincipal,
-    id: string,
-    lock: boolean,
-  ): Promise<FragmentRow> {
-    const visible = await this.loadReadable(db, principal, id);
-    await this.deps.authz.requireOnVisible(
-      db,
-      principal,
-      { type: 'organization', id: visible.organization_id },
-      'write_fragment',
-    );
-    if (!lock) return visible;
-    await this.deps.repos.fragments.lock(db, id);
-    return this.load(db, id);
-  }
-
-  private async load(db: Db, id: string): Promise<FragmentRow> {
-    const row = await this.deps.repos.fragments.findById(db, id);
-    if (!row) throw notFound('fragment not found');
-    return row;
-  }
-
   private async requireNamespaceFor(db: Db, orgId: string, visibility: FragmentVisibility): Promise<void> {
     if (visibility !== 'public') return;
     const org = await this.deps.repos.organizations.findById(db, orgId);
-    if (!org?.public_namespace) {
+    if (!org?.publicNamespace) {
       throw failedPrecondition('a public fragment needs its organization to have a public namespace');
     }
   }
 
-  private async view(db: Db, row: FragmentRow, at: FragmentRevisionRow | undefined): Promise<Fragment> {
+  private async view(
+    db: Db,
+    fragment: FragmentRecord,
+    at: FragmentRevisionRecord | undefined,
+  ): Promise<Fragment> {
     const { repos } = this.deps;
-    const org = await repos.organizations.findById(db, row.organization_id);
-    const uses = (await repos.fragments.listUsesOf(db, row.id)).filter((u) => u.user_type === 'part');
+    const org = await repos.organizations.findById(db, fragment.organizationId);
+    const uses = (await repos.fragments.listUsesOf(db, fragment.id)).filter((u) => u.userType === 'part');
     const orgs = new Set<string>();
     for (const use of uses) {
-      const part = await repos.parts.findById(db, use.user_id);
-      const location = part ? await repos.locations.findById(db, part.location_id) : undefined;
-      if (location) orgs.add(location.organization_id);
+      const part = await repos.parts.findById(db, use.userId);
+      const location = part ? await repos.locations.findById(db, part.locationId) : undefined;
+      if (location) orgs.add(location.organizationId);
     }
     return {
-      id: row.id,
-      name: at?.name ?? row.name,
-      config: JSON.parse(at?.config ?? row.config) as Record<string, unknown>,
-      organizationId: row.organization_id,
+      id: fragment.id,
+      name: at?.name ?? fragment.name,
+      config: at?.config ?? fragment.config,
+      organizationId: fragment.organizationId,
       organizationName: org?.name ?? '',
-      visibility: at?.visibility ?? row.visibility,
-      createdOn: new Date(row.created_at),
-      lastUpdated: new Date(at?.created_at ?? row.updated_at),
-      revision: String(at?.revision ?? row.revision),
+      visibility: at?.visibility ?? fragment.visibility,
+      createdOn: new Date(fragment.createdAt),
+      lastUpdated: new Date(at?.createdAt ?? fragment.updatedAt),
+      revision: String(at?.revision ?? fragment.revision),
       robotPartCount: uses.length,
       organizationCount: orgs.size,
-      onlyUsedByOwner: [...orgs].every((o) => o === row.organization_id),
+      onlyUsedByOwner: [...orgs].every((o) => o === fragment.organizationId),
     };
   }
 }
 
 /** Checks a fragment config like a part's (the same format), and bounds its size. */
-function serializeConfig(config: Record<string, unknown>): string {
+function checkConfig(config: Record<string, unknown>): void {
   toRobotConfigJson(config);
-  return serializeBoundedConfig(config);
+  serializeBoundedConfig(config);
 }

@@ -1,18 +1,28 @@
+import type { UrlSigner } from '../crypto/url-signer.js';
 import { discardInvites, type InviteDelivery } from '../mail/invite-mailer.js';
+import type { BlobStore } from '../store/blob-store.js';
+import type { PartLogStore } from '../store/part-log-store.js';
 import { ApiKeyService } from './api-key-service.js';
+import type { AuthenticationService } from './authentication-service.js';
 import type { ServiceDeps } from './context.js';
 import { FragmentResolver } from './fragment-resolver.js';
 import { FragmentService } from './fragment-service.js';
 import { LocationService } from './location-service.js';
+import type { LogTailHub } from './log-tail-hub.js';
+import { MachineAgentService } from './machine-agent-service.js';
 import { MachineService } from './machine-service.js';
 import { MemberService } from './member-service.js';
 import { MetadataService } from './metadata-service.js';
+import { ModuleFileService } from './module-file-service.js';
 import { OrganizationService } from './organization-service.js';
+import { PackageService } from './package-service.js';
+import { PartLogService } from './part-log-service.js';
 import { PartService } from './part-service.js';
 import { ProvisioningService } from './provisioning-service.js';
+import { RegistryService } from './registry-service.js';
 import { RoleService } from './role-service.js';
 
-/** Every use-case service, built once from the same dependencies. */
+/** Every use-case service over the database alone, built once from the same dependencies. */
 export interface Services {
   organizations: OrganizationService;
   locations: LocationService;
@@ -24,6 +34,35 @@ export interface Services {
   fragments: FragmentService;
   roles: RoleService;
   members: MemberService;
+}
+
+/** The services that also need what only `serve` opens: the log store and the blob store. */
+export interface StoreBackedServices {
+  partLogs: PartLogService;
+  registry: RegistryService;
+  moduleFiles: ModuleFileService;
+  packages: PackageService;
+  /** What a part asks for itself through RobotService; resolves registry modules through packages. */
+  machineAgent: MachineAgentService;
+}
+
+/** What the store-backed services are built from, beside ServiceDeps. */
+export interface StoreBackedDeps {
+  logStore: PartLogStore;
+  /** The live tails over the log store's feed. */
+  tails: LogTailHub;
+  blobs: BlobStore;
+  /** Signs package download URLs. */
+  urlSigner: UrlSigner;
+  /** Largest module file or package accepted, in bytes. */
+  moduleFileMaxBytes: number;
+  /** How long a signed package download URL stays valid, in seconds. */
+  packageUrlTtlSeconds: number;
+}
+
+/** Every service the server serves, in one object: what `src/rpc/routes.ts` is built from. */
+export interface ServedServices extends Services, StoreBackedServices {
+  auth: AuthenticationService;
 }
 
 /** `inviteDelivery` mails or logs invite links; by default (the CLI) they are dropped. */
@@ -41,5 +80,21 @@ export function createServices(deps: ServiceDeps, inviteDelivery: InviteDelivery
     fragments: new FragmentService(deps, resolver),
     roles: new RoleService(deps),
     members: new MemberService(deps, inviteDelivery),
+  };
+}
+
+/** The services over the log store and the blob store, from the same ServiceDeps. */
+export function createStoreBackedServices(deps: ServiceDeps, stores: StoreBackedDeps): StoreBackedServices {
+  const registry = new RegistryService(deps, stores.blobs);
+  const packages = new PackageService(deps, stores.blobs, stores.urlSigner, {
+    maxFileBytes: stores.moduleFileMaxBytes,
+    urlTtlSeconds: stores.packageUrlTtlSeconds,
+  });
+  return {
+    partLogs: new PartLogService(deps, stores.logStore, stores.tails),
+    registry,
+    moduleFiles: new ModuleFileService(deps, stores.blobs, registry, stores.moduleFileMaxBytes),
+    packages,
+    machineAgent: new MachineAgentService(deps, new FragmentResolver(deps.repos), packages),
   };
 }

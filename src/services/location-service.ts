@@ -6,7 +6,8 @@ import type { Location, LocationAuth } from '../domain/models.js';
 import { boundedText, requireId, requireName } from '../domain/validation.js';
 import { nowIso, type Db } from '../store/db.js';
 import type { LocationChanges } from '../store/location-repository.js';
-import type { LocationRow } from '../store/schema.js';
+import type { LocationRecord } from '../store/records.js';
+import { openSecrets } from './mappers.js';
 import type { ServiceDeps } from './context.js';
 
 /** A root location is at level 1; nothing may sit deeper than this. */
@@ -37,14 +38,18 @@ export class LocationService {
     const { repos, authz } = this.deps;
     return this.deps.db.transaction().execute(async (trx) => {
       await authz.access(trx, principal, { type: 'organization', id: orgId });
-      let parent: LocationRow | undefined;
+      let parent: LocationRecord | undefined;
       if (!parentId) {
         await authz.require(trx, principal, { type: 'organization', id: orgId }, 'write_location');
       } else {
         await repos.organizations.lock(trx, orgId);
-        parent = await this.loadVisible(trx, principal, parentId);
-        await authz.require(trx, principal, { type: 'location', id: parent.id }, 'write_location');
-        if (parent.organization_id !== orgId) {
+        ({ record: parent } = await authz.require(
+          trx,
+          principal,
+          { type: 'location', id: parentId },
+          'write_location',
+        ));
+        if (parent.organizationId !== orgId) {
           throw invalidArgument('the parent location belongs to another organization');
         }
         if ((await this.depthOf(trx, parent)) + 1 > MAX_LOCATION_DEPTH) {
@@ -52,23 +57,22 @@ export class LocationService {
         }
       }
       const now = nowIso();
-      const row: LocationRow = {
+      const location: LocationRecord = {
         id: newLocationId(),
-        organization_id: orgId,
+        organizationId: orgId,
         name,
-        parent_location_id: parent?.id ?? null,
+        parentLocationId: parent?.id,
         region: '',
-        metadata: '{}',
-        created_at: now,
+        createdAt: now,
       };
-      await repos.locations.create(trx, row);
+      await repos.locations.create(trx, location);
       await repos.locations.addSecret(trx, {
         id: newId(),
-        location_id: row.id,
-        secret_ciphertext: this.deps.secrets.seal(newSharedSecret()),
-        created_at: now,
+        ownerId: location.id,
+        sealed: this.deps.secrets.seal(newSharedSecret()),
+        createdAt: now,
       });
-      return this.view(trx, row, true);
+      return this.view(trx, location, true);
     });
   }
 
@@ -76,7 +80,7 @@ export class LocationService {
     const id = requireId(locationId, 'location_id');
     const { db, authz } = this.deps;
     const access = await authz.require(db, principal, { type: 'location', id }, 'read_location');
-    return this.view(db, await this.load(db, id), access.permissions.has('read_location_secret'));
+    return this.view(db, access.record, access.permissions.has('read_location_secret'));
   }
 
   async update(principal: FleetPrincipal, locationId: string, update: LocationUpdate): Promise<Location> {
@@ -87,14 +91,14 @@ export class LocationService {
     if (update.region !== undefined) changes.region = boundedText(update.region, 'region');
     return this.deps.db.transaction().execute(async (trx) => {
       const access = await authz.require(trx, principal, { type: 'location', id }, 'write_location');
-      let location = await this.load(trx, id);
+      let location = access.record;
       if (update.parentLocationId !== undefined) {
-        await repos.organizations.lock(trx, location.organization_id);
-        location = await this.load(trx, id);
-        changes.parent_location_id = await this.checkMove(trx, principal, location, update.parentLocationId);
+        await repos.organizations.lock(trx, location.organizationId);
+        location = await this.reread(trx, id);
+        changes.parentLocationId = await this.checkMove(trx, principal, location, update.parentLocationId);
       }
       await repos.locations.update(trx, id, changes);
-      return this.view(trx, await this.load(trx, id), access.permissions.has('read_location_secret'));
+      return this.view(trx, await this.reread(trx, id), access.permissions.has('read_location_secret'));
     });
   }
 
@@ -122,9 +126,9 @@ export class LocationService {
     const all = await repos.locations.listForOrganization(db, orgId);
     const visible = await authz.visibleLocations(db, principal, orgId, all);
     const out: Location[] = [];
-    for (const row of visible) {
-      const access = await authz.access(db, principal, { type: 'location', id: row.id });
-      out.push(await this.view(db, row, access.permissions.has('read_location_secret')));
+    for (const location of visible) {
+      const access = await authz.access(db, principal, { type: 'location', id: location.id });
+      out.push(await this.view(db, location, access.permissions.has('read_location_secret')));
     }
     return out;
   }
@@ -135,10 +139,14 @@ export class LocationService {
     const orgId = requireId(organizationId, 'organization_id');
     const { repos, authz } = this.deps;
     await this.deps.db.transaction().execute(async (trx) => {
-      await authz.require(trx, principal, { type: 'location', id }, 'write_location');
+      const { record: location } = await authz.require(
+        trx,
+        principal,
+        { type: 'location', id },
+        'write_location',
+      );
       await authz.require(trx, principal, { type: 'organization', id: orgId }, 'read_organization');
-      const location = await this.load(trx, id);
-      if (location.organization_id === orgId)
+      if (location.organizationId === orgId)
         throw invalidArgument('the location already belongs to that organization');
       if ((await repos.locations.listShares(trx, id)).includes(orgId)) {
         throw alreadyExists('the location is already shared with that organization');
@@ -152,9 +160,13 @@ export class LocationService {
     const orgId = requireId(organizationId, 'organization_id');
     const { repos, authz } = this.deps;
     await this.deps.db.transaction().execute(async (trx) => {
-      await authz.require(trx, principal, { type: 'location', id }, 'write_location');
-      const location = await this.load(trx, id);
-      if (location.organization_id === orgId) {
+      const { record: location } = await authz.require(
+        trx,
+        principal,
+        { type: 'location', id },
+        'write_location',
+      );
+      if (location.organizationId === orgId) {
         throw failedPrecondition('a location cannot be unshared from its primary organization');
       }
       if (!(await repos.locations.listShares(trx, id)).includes(orgId)) {
@@ -173,9 +185,9 @@ export class LocationService {
     const { db, authz, repos } = this.deps;
     const access = await authz.require(db, principal, { type: 'location', id }, 'read_location');
     const ids = [access.scope.organizationId, ...access.scope.sharedWith];
-    const rows = await repos.organizations.listByIds(db, ids);
+    const orgs = await repos.organizations.listByIds(db, ids);
     return ids.flatMap((orgId) =>
-      rows.filter((r) => r.id === orgId).map((r) => ({ id: r.id, name: r.name })),
+      orgs.filter((o) => o.id === orgId).map((o) => ({ id: o.id, name: o.name })),
     );
   }
 
@@ -195,9 +207,9 @@ export class LocationService {
       }
       await repos.locations.addSecret(trx, {
         id: newId(),
-        location_id: id,
-        secret_ciphertext: this.deps.secrets.seal(newSharedSecret()),
-        created_at: nowIso(),
+        ownerId: id,
+        sealed: this.deps.secrets.seal(newSharedSecret()),
+        createdAt: nowIso(),
       });
       return this.authOf(trx, id);
     });
@@ -229,31 +241,35 @@ export class LocationService {
     return allowed;
   }
 
-  /** Validates a move and returns the new parent id (null for the root). */
+  /** Validates a move and returns the new parent id (undefined for the root). */
   private async checkMove(
     trx: Db,
     principal: FleetPrincipal,
-    location: LocationRow,
+    location: LocationRecord,
     target: string,
-  ): Promise<string | null> {
+  ): Promise<string | undefined> {
     if (target === '') {
       // A root location is the organization's to make, as in create().
-      const org = { type: 'organization', id: location.organization_id } as const;
+      const org = { type: 'organization', id: location.organizationId } as const;
       await this.deps.authz.require(trx, principal, org, 'write_location');
-      return null;
+      return undefined;
     }
-    const parent = await this.loadVisible(trx, principal, target);
-    await this.deps.authz.require(trx, principal, { type: 'location', id: parent.id }, 'write_location');
-    if (parent.organization_id !== location.organization_id) {
+    const { record: parent } = await this.deps.authz.require(
+      trx,
+      principal,
+      { type: 'location', id: target },
+      'write_location',
+    );
+    if (parent.organizationId !== location.organizationId) {
       throw invalidArgument('the new parent location belongs to another organization');
     }
     // The new parent must not be the location itself or one of its descendants.
-    let cursor: LocationRow | undefined = parent;
+    let cursor: LocationRecord | undefined = parent;
     while (cursor) {
       if (cursor.id === location.id)
         throw invalidArgument('a location cannot be moved under itself or its sub-locations');
-      cursor = cursor.parent_location_id
-        ? await this.deps.repos.locations.findById(trx, cursor.parent_location_id)
+      cursor = cursor.parentLocationId
+        ? await this.deps.repos.locations.findById(trx, cursor.parentLocationId)
         : undefined;
     }
     const depth = (await this.depthOf(trx, parent)) + (await this.heightOf(trx, location.id));
@@ -263,12 +279,12 @@ export class LocationService {
   }
 
   /** The level of a location: 1 for a root location. */
-  private async depthOf(db: Db, location: LocationRow): Promise<number> {
+  private async depthOf(db: Db, location: LocationRecord): Promise<number> {
     let depth = 1;
-    let parentId = location.parent_location_id;
+    let parentId = location.parentLocationId;
     while (parentId) {
       depth++;
-      parentId = (await this.deps.repos.locations.findById(db, parentId))?.parent_location_id ?? null;
+      parentId = (await this.deps.repos.locations.findById(db, parentId))?.parentLocationId;
     }
     return depth;
   }
@@ -281,47 +297,38 @@ export class LocationService {
     return 1 + tallest;
   }
 
-  /** Loads a location the caller can see; NOT_FOUND otherwise. */
-  private async loadVisible(db: Db, principal: FleetPrincipal, id: string): Promise<LocationRow> {
-    await this.deps.authz.access(db, principal, { type: 'location', id });
-    return this.load(db, id);
-  }
-
-  private async load(db: Db, id: string): Promise<LocationRow> {
-    const row = await this.deps.repos.locations.findById(db, id);
-    if (!row) throw notFound('location not found');
-    return row;
+  /** The location as it is now, after a lock or a write in this transaction. */
+  private async reread(db: Db, id: string): Promise<LocationRecord> {
+    const location = await this.deps.repos.locations.findById(db, id);
+    if (!location) throw notFound('location not found');
+    return location;
   }
 
   private async authOf(db: Db, locationId: string): Promise<LocationAuth> {
-    const rows = await this.deps.repos.locations.listSecrets(db, locationId);
+    const secrets = await this.deps.repos.locations.listSecrets(db, locationId);
     return {
       locationId,
-      secrets: rows.map((r) => ({
-        id: r.id,
-        secret: this.deps.secrets.open(r.secret_ciphertext),
-        createdOn: new Date(r.created_at),
-      })),
+      secrets: openSecrets(this.deps.secrets, secrets),
     };
   }
 
-  private async view(db: Db, row: LocationRow, withAuth: boolean): Promise<Location> {
+  private async view(db: Db, location: LocationRecord, withAuth: boolean): Promise<Location> {
     const { repos } = this.deps;
-    const org = await repos.organizations.findById(db, row.organization_id);
-    const shares = await repos.locations.listShares(db, row.id);
+    const org = await repos.organizations.findById(db, location.organizationId);
+    const shares = await repos.locations.listShares(db, location.id);
     return {
-      id: row.id,
-      name: row.name,
-      parentLocationId: row.parent_location_id ?? '',
-      createdOn: new Date(row.created_at),
-      region: row.region,
-      primaryOrganization: { id: row.organization_id, name: org?.name ?? '' },
+      id: location.id,
+      name: location.name,
+      parentLocationId: location.parentLocationId ?? '',
+      createdOn: new Date(location.createdAt),
+      region: location.region,
+      primaryOrganization: { id: location.organizationId, name: org?.name ?? '' },
       organizations: [
-        { organizationId: row.organization_id, primary: true },
+        { organizationId: location.organizationId, primary: true },
         ...shares.map((organizationId) => ({ organizationId, primary: false })),
       ],
-      robotCount: await repos.robots.countInLocation(db, row.id),
-      auth: withAuth ? await this.authOf(db, row.id) : undefined,
+      robotCount: await repos.robots.countInLocation(db, location.id),
+      auth: withAuth ? await this.authOf(db, location.id) : undefined,
     };
   }
 }

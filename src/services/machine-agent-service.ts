@@ -4,9 +4,9 @@ import type { IssuedCertificate } from '../crypto/certificate-authority.js';
 import { DomainError, failedPrecondition, notFound } from '../domain/errors.js';
 import type { AgentInfo } from '../domain/models.js';
 import { partAddresses } from '../domain/part-address.js';
-import { toRobotConfigJson } from '../domain/robot-config.js';
+import { toRobotConfigJson } from '../domain/config/robot-config.js';
 import { nowIso, type Db } from '../store/db.js';
-import type { RobotPartRow } from '../store/schema.js';
+import type { PartRecord } from '../store/records.js';
 import { signalingInsecure, type ServiceDeps } from './context.js';
 import type { FragmentResolver } from './fragment-resolver.js';
 import type { PackageService } from './package-service.js';
@@ -67,30 +67,26 @@ export class MachineAgentService {
   async config(principal: PartPrincipal, agentInfo: AgentInfo | undefined): Promise<ServedConfig> {
     const { db, repos, secrets, settings } = this.deps;
     const part = await this.seen(db, principal, agentInfo);
-    const robot = await repos.robots.findById(db, part.robot_id);
-    const location = robot ? await repos.locations.findById(db, robot.location_id) : undefined;
+    const robot = await repos.robots.findById(db, part.machineId);
+    const location = robot ? await repos.locations.findById(db, robot.locationId) : undefined;
     if (!robot || !location) throw notFound('part not found');
-    const merged = await this.fragments.merged(
-      db,
-      location.organization_id,
-      JSON.parse(part.config) as Record<string, unknown>,
-    );
+    const merged = await this.fragments.merged(db, location.organizationId, part.config);
     const body = servable(merged.config);
     // The platform viam-server reports, such as `linux/arm64` (bounded: it is echoed in module errors).
     const platform = agentInfo?.platform?.slice(0, 64) || 'any';
     await this.serveRegistryModules(db, principal, platform, merged.config, body);
     const partSecrets = await repos.parts.listSecrets(db, part.id);
     const locationSecrets = await repos.locations.listSecrets(db, location.id);
-    const { fqdn, localFqdn } = partAddresses(part.dns_name, part.location_id, settings.domain);
+    const { fqdn, localFqdn } = partAddresses(part.dnsName, part.locationId, settings.domain);
     const cloud: CloudSection = {
       id: part.id,
       fqdn,
       localFqdn,
-      secret: partSecrets[0] ? secrets.open(partSecrets[0].secret_ciphertext) : '',
-      locationSecrets: locationSecrets.map((s) => ({ id: s.id, secret: secrets.open(s.secret_ciphertext) })),
+      secret: partSecrets[0] ? secrets.open(partSecrets[0].sealed) : '',
+      locationSecrets: locationSecrets.map((s) => ({ id: s.id, secret: secrets.open(s.sealed) })),
       locationId: location.id,
       machineId: robot.id,
-      primaryOrgId: location.organization_id,
+      primaryOrgId: location.organizationId,
       signalingInsecure: signalingInsecure(settings),
     };
     // viam-server logs every entry at error level on every poll: only mods that failed belong there.
@@ -174,7 +170,7 @@ export class MachineAgentService {
   /** A TLS certificate for the part's addresses, signed by the server's machine CA (chain included). */
   async certificate(principal: PartPrincipal): Promise<IssuedCertificate> {
     const part = await this.seen(this.deps.db, principal, undefined);
-    const { fqdn, localFqdn } = partAddresses(part.dns_name, part.location_id, this.deps.settings.domain);
+    const { fqdn, localFqdn } = partAddresses(part.dnsName, part.locationId, this.deps.settings.domain);
     const issued = this.deps.certificates.issue(fqdn, [fqdn, localFqdn]);
     return { ...issued, certificatePem: issued.certificatePem + this.deps.certificates.certificatePem };
   }
@@ -184,10 +180,11 @@ export class MachineAgentService {
     db: Db,
     principal: PartPrincipal,
     agentInfo: AgentInfo | undefined,
-  ): Promise<RobotPartRow> {
+  ): Promise<PartRecord> {
     const part = await this.deps.repos.parts.findById(db, principal.id);
     if (!part) throw notFound('part not found');
-    await this.deps.repos.parts.recordAccess(db, part.id, nowIso(), agentInfo && JSON.stringify(agentInfo));
+    // A plain copy: what the agent said, as it is stored.
+    await this.deps.repos.parts.recordAccess(db, part.id, nowIso(), agentInfo && { ...agentInfo });
     return part;
   }
 }

@@ -1,12 +1,12 @@
 import type { FleetPrincipal } from '../authz/principal.js';
-import { alreadyExists, invalidArgument, notFound } from '../domain/errors.js';
+import { alreadyExists, invalidArgument } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
 import type { ApiKey, LocationSummary, Machine } from '../domain/models.js';
 import { requireId, requireName } from '../domain/validation.js';
 import { isUniqueViolation, nowIso, type Db } from '../store/db.js';
-import type { RobotRow } from '../store/schema.js';
+import type { JsonObject, MachineRecord } from '../store/records.js';
 import type { ServiceDeps } from './context.js';
-import { toGrant } from './mappers.js';
+import { toApiKey } from './mappers.js';
 import type { PartService } from './part-service.js';
 import { PartViews } from './part-views.js';
 
@@ -30,24 +30,22 @@ export class MachineService {
     const name = requireName(rawName, 'name');
     return this.deps.db.transaction().execute(async (trx) => {
       await this.deps.authz.require(trx, principal, { type: 'location', id: location }, 'write_robot');
-      const robot: RobotRow = {
+      const machine: MachineRecord = {
         id: newId(),
-        location_id: location,
+        locationId: location,
         name,
-        metadata: '{}',
-        created_at: nowIso(),
+        createdAt: nowIso(),
       };
-      await this.insertRobot(trx, robot);
-      await this.parts.insertPart(trx, robot, `${name}-main`, true);
-      return robot.id;
+      await this.insertMachine(trx, machine);
+      await this.parts.insertPart(trx, machine, `${name}-main`, true);
+      return machine.id;
     });
   }
 
   async get(principal: FleetPrincipal, robotId: string): Promise<Machine> {
     const id = requireId(robotId, 'id');
     const { db, authz, repos } = this.deps;
-    await authz.require(db, principal, { type: 'robot', id }, 'read_robot');
-    const robot = await this.load(db, id);
+    const { record: robot } = await authz.require(db, principal, { type: 'robot', id }, 'read_robot');
     return this.views.machine(robot, await repos.parts.listForRobots(db, [id]));
   }
 
@@ -62,9 +60,8 @@ export class MachineService {
     const name = requireName(rawName, 'name');
     const { repos, authz } = this.deps;
     return this.deps.db.transaction().execute(async (trx) => {
-      await authz.require(trx, principal, { type: 'robot', id }, 'write_robot');
-      const robot = await this.load(trx, id);
-      if (locationId !== '' && locationId !== robot.location_id) {
+      const { record: robot } = await authz.require(trx, principal, { type: 'robot', id }, 'write_robot');
+      if (locationId !== '' && locationId !== robot.locationId) {
         throw invalidArgument('a machine cannot be moved to another location');
       }
       try {
@@ -143,19 +140,13 @@ export class MachineService {
     const { db, authz, repos } = this.deps;
     await authz.require(db, principal, { type: 'robot', id }, 'write_robot');
     const grants = (await repos.authorizations.listForResource(db, 'robot', id)).filter(
-      (g) => g.identity_type === 'api-key',
+      (g) => g.identityType === 'api-key',
     );
     const keys = await repos.apiKeys.listByIds(
       db,
-      grants.map((g) => g.identity_id),
+      grants.map((g) => g.identityId),
     );
-    return keys.map((key) => ({
-      id: key.id,
-      name: key.name,
-      createdOn: new Date(key.created_at),
-      organizationId: key.organization_id,
-      authorizations: grants.filter((g) => g.identity_id === key.id).map(toGrant),
-    }));
+    return keys.map((key) => toApiKey(key, grants));
   }
 
   /**
@@ -175,7 +166,7 @@ export class MachineService {
     const all = await repos.locations.listForOrganization(db, orgId);
     let locations = await authz.visibleLocations(db, principal, orgId, all);
     if (filter.locationIds.length > 0) locations = locations.filter((l) => filter.locationIds.includes(l.id));
-    const robots = await this.visibleRobotRows(
+    const robots = await this.visibleRobots(
       db,
       principal,
       locations.map((l) => l.id),
@@ -186,7 +177,7 @@ export class MachineService {
     );
     const usesFragment = (robotId: string) =>
       parts.some(
-        (p) => p.robot_id === robotId && fragmentIdsOf(p.config).some((f) => filter.fragmentIds.includes(f)),
+        (p) => p.machineId === robotId && fragmentIdsOf(p.config).some((f) => filter.fragmentIds.includes(f)),
       );
     const chosen = (filter.fragmentIds.length > 0 ? robots.filter((r) => usesFragment(r.id)) : robots).slice(
       0,
@@ -198,10 +189,10 @@ export class MachineService {
         locationId: location.id,
         locationName: location.name,
         machines: chosen
-          .filter((r) => r.location_id === location.id)
+          .filter((r) => r.locationId === location.id)
           .map((r) => ({
             machine: this.views.machine(r, parts),
-            parts: parts.filter((p) => p.robot_id === r.id).map((p) => this.views.part(p, [], noSecrets)),
+            parts: parts.filter((p) => p.machineId === r.id).map((p) => this.views.part(p, [], noSecrets)),
           })),
       }))
       .filter((summary) => summary.machines.length > 0 || filter.locationIds.includes(summary.locationId));
@@ -212,7 +203,7 @@ export class MachineService {
     principal: FleetPrincipal,
     locationIds: readonly string[],
   ): Promise<Machine[]> {
-    const robots = await this.visibleRobotRows(db, principal, locationIds);
+    const robots = await this.visibleRobots(db, principal, locationIds);
     const parts = await this.deps.repos.parts.listForRobots(
       db,
       robots.map((r) => r.id),
@@ -221,15 +212,15 @@ export class MachineService {
   }
 
   /** Machines in these locations on which the caller holds a role (through any scope). */
-  private async visibleRobotRows(
+  private async visibleRobots(
     db: Db,
     principal: FleetPrincipal,
     locationIds: readonly string[],
-  ): Promise<RobotRow[]> {
+  ): Promise<MachineRecord[]> {
     const { authz, repos } = this.deps;
     const robots = await repos.robots.listInLocations(db, locationIds);
     const grants = await authz.grantsOf(db, principal);
-    const visible: RobotRow[] = [];
+    const visible: MachineRecord[] = [];
     for (const robot of robots) {
       const scope = await authz.scopeOf(db, { type: 'robot', id: robot.id });
       if (scope && authz.rolesOn(grants, scope).size > 0) visible.push(robot);
@@ -237,26 +228,19 @@ export class MachineService {
     return visible;
   }
 
-  private async insertRobot(trx: Db, robot: RobotRow): Promise<void> {
+  private async insertMachine(trx: Db, machine: MachineRecord): Promise<void> {
     try {
-      await this.deps.repos.robots.create(trx, robot);
+      await this.deps.repos.robots.create(trx, machine);
     } catch (error) {
       if (isUniqueViolation(error))
-        throw alreadyExists(`a machine named "${robot.name}" already exists in this location`);
+        throw alreadyExists(`a machine named "${machine.name}" already exists in this location`);
       throw error;
     }
-  }
-
-  private async load(db: Db, id: string): Promise<RobotRow> {
-    const robot = await this.deps.repos.robots.findById(db, id);
-    if (!robot) throw notFound('machine not found');
-    return robot;
   }
 }
 
 /** Fragment ids a part config lists under `fragments` (ids or `{id}` objects). */
-function fragmentIdsOf(configJson: string): string[] {
-  const config = JSON.parse(configJson) as { fragments?: unknown };
+function fragmentIdsOf(config: JsonObject): string[] {
   if (!Array.isArray(config.fragments)) return [];
   return config.fragments.flatMap((f: unknown) => {
     if (typeof f === 'string') return [f];

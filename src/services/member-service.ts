@@ -1,13 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { FleetPrincipal } from '../authz/principal.js';
 import { hashPassword } from '../crypto/hashing.js';
-import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../domain/errors.js';
+import { alreadyExists, invalidArgument, notFound } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
 import { requireEmail, requireId } from '../domain/validation.js';
 import type { InviteDelivery } from '../mail/invite-mailer.js';
 import { nowIso, type Db } from '../store/db.js';
-import type { OrganizationInviteRow, ResourceType, RoleName } from '../store/schema.js';
+import type { InviteRecord, InvitedRole } from '../store/records.js';
 import { requirePublicUrl, type ServiceDeps } from './context.js';
+import { requireOwnerRemains } from './organization-owners.js';
 import {
   parseAuthorization,
   requireOwnerOfGrant,
@@ -44,12 +45,6 @@ export interface InviteSummary {
   needsPassword: boolean;
 }
 
-interface StoredGrant {
-  role: RoleName;
-  resource_type: ResourceType;
-  resource_id: string;
-}
-
 const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 const sameResource = (a: Grant, b: Grant) =>
   a.resourceType === b.resourceType && a.resourceId === b.resourceId;
@@ -74,13 +69,13 @@ export class MemberService {
     await authz.require(db, principal, { type: 'organization', id: orgId }, 'read_organization');
     const grants = await repos.invites.listUserGrantsInOrganization(db, orgId);
     const firstGrant = new Map<string, string>();
-    for (const g of grants) if (!firstGrant.has(g.identity_id)) firstGrant.set(g.identity_id, g.created_at);
-    const users = await repos.invites.listUsers(db, [...firstGrant.keys()]);
+    for (const g of grants) if (!firstGrant.has(g.identityId)) firstGrant.set(g.identityId, g.createdAt);
+    const users = await repos.users.listByIds(db, [...firstGrant.keys()]);
     const members = users
       .map((u) => ({
         userId: u.id,
         email: u.email,
-        dateAdded: new Date(firstGrant.get(u.id) ?? u.created_at),
+        dateAdded: new Date(firstGrant.get(u.id) ?? u.createdAt),
       }))
       .sort((a, b) => a.dateAdded.getTime() - b.dateAdded.getTime() || a.userId.localeCompare(b.userId));
     const invites = (await repos.invites.listForOrganization(db, orgId)).map(toInvite);
@@ -109,7 +104,7 @@ export class MemberService {
         : this.parseGrants(authorizations, orgId);
     const token = randomBytes(32).toString('base64url');
     const { repos, authz } = this.deps;
-    const { row, organizationName } = await this.deps.db.transaction().execute(async (trx) => {
+    const { invite, organizationName } = await this.deps.db.transaction().execute(async (trx) => {
       await authz.require(trx, principal, { type: 'organization', id: orgId }, 'write_organization');
       // The invite is useless without a link to it: refused before anything is stored.
       requirePublicUrl(this.deps.settings);
@@ -120,25 +115,25 @@ export class MemberService {
       const user = await repos.users.findByEmail(trx, email);
       if (
         user &&
-        (await repos.authorizations.listForIdentity(trx, user.id)).some((g) => g.organization_id === orgId)
+        (await repos.authorizations.listForIdentity(trx, user.id)).some((g) => g.organizationId === orgId)
       ) {
         throw alreadyExists(`${email} is already a member of the organization`);
       }
-      const row: OrganizationInviteRow = {
+      const invite: InviteRecord = {
         id: newId(),
-        organization_id: orgId,
+        organizationId: orgId,
         email,
-        authorizations: storeGrants(requested),
-        send_email: sendEmail === false ? 0 : 1,
-        token_hash: hashToken(token),
-        token_ciphertext: this.deps.secrets.seal(token),
-        created_at: nowIso(),
+        roles: requested.map(toInvitedRole),
+        sendEmail: sendEmail !== false,
+        tokenHash: hashToken(token),
+        sealedToken: this.deps.secrets.seal(token),
+        createdAt: nowIso(),
       };
-      await repos.invites.create(trx, row);
-      return { row, organizationName: await this.organizationName(trx, orgId) };
+      await repos.invites.create(trx, invite);
+      return { invite, organizationName: await this.organizationName(trx, orgId) };
     });
     await this.deliver({ to: email, organizationName, link: this.link(token) }, sendEmail !== false);
-    return toInvite(row);
+    return toInvite(invite);
   }
 
   async updateInviteAuthorizations(
@@ -154,8 +149,12 @@ export class MemberService {
     const toRemove = remove.map((a, i) => this.parseGrant(a, orgId, `remove_authorizations[${i}]`));
     const { repos, authz } = this.deps;
     return this.deps.db.transaction().execute(async (trx) => {
-      await authz.require(trx, principal, { type: 'organization', id: orgId }, 'write_organization');
-      const invite = await this.loadInvite(trx, orgId, email);
+      const { record: invite } = await authz.require(
+        trx,
+        principal,
+        { type: 'invite', organizationId: orgId, email },
+        'write_organization',
+      );
       let grants = toInvite(invite).authorizations;
       for (const grant of toRemove) {
         if (!grants.some((g) => sameGrant(g, grant))) {
@@ -178,8 +177,9 @@ export class MemberService {
       if (grants.length > MAX_INVITE_AUTHORIZATIONS) {
         throw invalidArgument(`an invite holds at most ${MAX_INVITE_AUTHORIZATIONS} authorizations`);
       }
-      await repos.invites.update(trx, invite.id, { authorizations: storeGrants(grants) });
-      return toInvite({ ...invite, authorizations: storeGrants(grants) });
+      const roles = grants.map(toInvitedRole);
+      await repos.invites.update(trx, invite.id, { roles });
+      return toInvite({ ...invite, roles });
     });
   }
 
@@ -188,8 +188,12 @@ export class MemberService {
     const email = requireEmail(rawEmail);
     const { repos, authz } = this.deps;
     await this.deps.db.transaction().execute(async (trx) => {
-      await authz.require(trx, principal, { type: 'organization', id: orgId }, 'write_organization');
-      const invite = await this.loadInvite(trx, orgId, email);
+      const { record: invite } = await authz.require(
+        trx,
+        principal,
+        { type: 'invite', organizationId: orgId, email },
+        'write_organization',
+      );
       await repos.invites.delete(trx, invite.id);
     });
   }
@@ -204,11 +208,15 @@ export class MemberService {
     const orgId = requireId(organizationId, 'organization_id');
     const email = requireEmail(rawEmail);
     const { db, authz } = this.deps;
-    await authz.require(db, principal, { type: 'organization', id: orgId }, 'write_organization');
-    const invite = await this.loadInvite(db, orgId, email);
-    const token = this.deps.secrets.open(invite.token_ciphertext);
+    const { record: invite } = await authz.require(
+      db,
+      principal,
+      { type: 'invite', organizationId: orgId, email },
+      'write_organization',
+    );
+    const link = this.linkOf(invite);
     const organizationName = await this.organizationName(db, orgId);
-    await this.deliver({ to: email, organizationName, link: this.link(token) }, sendEmail !== false);
+    await this.deliver({ to: email, organizationName, link }, sendEmail !== false);
     return toInvite(invite);
   }
 
@@ -222,11 +230,8 @@ export class MemberService {
       // Owner grants change one at a time per organization, so two removals cannot both pass the check.
       await repos.organizations.lock(trx, orgId);
       const grants = await repos.invites.listUserGrantsInOrganization(trx, orgId);
-      if (!grants.some((g) => g.identity_id === id)) throw notFound('member not found');
-      const owners = await repos.invites.listOrganizationOwners(trx, orgId);
-      if (owners.includes(id) && owners.every((o) => o === id)) {
-        throw failedPrecondition('the organization would have no owner left; make someone else owner first');
-      }
+      if (!grants.some((g) => g.identityId === id)) throw notFound('member not found');
+      await requireOwnerRemains(repos, trx, orgId, id);
       await repos.invites.deleteGrantsInOrganization(trx, id, orgId);
     });
   }
@@ -237,9 +242,9 @@ export class MemberService {
     const invite = await this.inviteByToken(db, token);
     const user = await repos.users.findByEmail(db, invite.email);
     return {
-      organizationName: await this.organizationName(db, invite.organization_id),
+      organizationName: await this.organizationName(db, invite.organizationId),
       email: invite.email,
-      needsPassword: !user?.password_hash,
+      needsPassword: !user?.passwordHash,
     };
   }
 
@@ -266,11 +271,11 @@ export class MemberService {
       let user = await repos.users.findByEmail(trx, invite.email);
       if (!user) {
         if (!passwordHash) throw invalidArgument('a password is required');
-        user = { id: newId(), email: invite.email, password_hash: passwordHash, created_at: nowIso() };
+        user = { id: newId(), email: invite.email, passwordHash, createdAt: nowIso() };
         await repos.users.create(trx, user);
-      } else if (!user.password_hash) {
+      } else if (!user.passwordHash) {
         if (!passwordHash) throw invalidArgument('a password is required');
-        await repos.invites.setPasswordIfUnset(trx, user.id, passwordHash);
+        await repos.users.setPasswordIfUnset(trx, user.id, passwordHash);
       }
       await this.grant(trx, user.id, invite);
     });
@@ -292,34 +297,35 @@ export class MemberService {
   async inviteLink(organizationId: string, rawEmail: string): Promise<string> {
     const orgId = requireId(organizationId, 'organization_id');
     const email = requireEmail(rawEmail);
-    const invite = await this.loadInvite(this.deps.db, orgId, email);
-    return this.link(this.deps.secrets.open(invite.token_ciphertext));
+    const invite = await this.deps.repos.invites.findByEmail(this.deps.db, orgId, email);
+    if (!invite) throw notFound(`no invite is pending for ${email}`);
+    return this.linkOf(invite);
   }
 
   /** Inserts the invite's grants the user does not hold yet, skipping resources deleted since. */
-  private async grant(trx: Db, userId: string, invite: OrganizationInviteRow): Promise<void> {
+  private async grant(trx: Db, userId: string, invite: InviteRecord): Promise<void> {
     const { repos, authz } = this.deps;
     const held = await repos.authorizations.listForIdentity(trx, userId);
     const now = nowIso();
-    for (const g of toInvite(invite).authorizations) {
+    for (const g of invite.roles) {
       const scope = await authz.scopeOf(trx, { type: g.resourceType, id: g.resourceId });
-      if (!scope || scope.organizationId !== invite.organization_id) continue;
+      if (!scope || scope.organizationId !== invite.organizationId) continue;
       if (
         held.some(
-          (h) => h.resource_type === g.resourceType && h.resource_id === g.resourceId && h.role === g.role,
+          (h) => h.resourceType === g.resourceType && h.resourceId === g.resourceId && h.role === g.role,
         )
       ) {
         continue;
       }
       await repos.authorizations.create(trx, {
         id: newId(),
-        organization_id: invite.organization_id,
-        identity_id: userId,
-        identity_type: 'user',
-        resource_type: g.resourceType,
-        resource_id: g.resourceId,
+        organizationId: invite.organizationId,
+        identityId: userId,
+        identityType: 'user',
+        resourceType: g.resourceType,
+        resourceId: g.resourceId,
         role: g.role,
-        created_at: now,
+        createdAt: now,
       });
     }
   }
@@ -351,13 +357,7 @@ export class MemberService {
     return grant;
   }
 
-  private async loadInvite(db: Db, orgId: string, email: string): Promise<OrganizationInviteRow> {
-    const invite = await this.deps.repos.invites.findByEmail(db, orgId, email);
-    if (!invite) throw notFound(`no invite is pending for ${email}`);
-    return invite;
-  }
-
-  private async inviteByToken(db: Db, token: string): Promise<OrganizationInviteRow> {
+  private async inviteByToken(db: Db, token: string): Promise<InviteRecord> {
     const invite = token ? await this.deps.repos.invites.findByTokenHash(db, hashToken(token)) : undefined;
     if (!invite) throw notFound('invite not found or already used');
     return invite;
@@ -370,28 +370,29 @@ export class MemberService {
   private link(token: string): string {
     return `${requirePublicUrl(this.deps.settings)}/invite/${token}`;
   }
+
+  /** The accept link of a stored invite: its token unsealed, the one place that is done. */
+  private linkOf(invite: InviteRecord): string {
+    return this.link(this.deps.secrets.open(invite.sealedToken));
+  }
 }
 
-function storeGrants(grants: readonly Grant[]): string {
-  const stored: StoredGrant[] = grants.map((g) => ({
-    role: g.role,
-    resource_type: g.resourceType,
-    resource_id: g.resourceId,
-  }));
-  return JSON.stringify(stored);
-}
+const toInvitedRole = (g: Grant): InvitedRole => ({
+  role: g.role,
+  resourceType: g.resourceType,
+  resourceId: g.resourceId,
+});
 
-function toInvite(row: OrganizationInviteRow): Invite {
-  const stored = JSON.parse(row.authorizations) as StoredGrant[];
+function toInvite(invite: InviteRecord): Invite {
   return {
-    organizationId: row.organization_id,
-    email: row.email,
-    createdOn: new Date(row.created_at),
-    authorizations: stored.map((g) => ({
-      organizationId: row.organization_id,
-      role: g.role,
-      resourceType: g.resource_type,
-      resourceId: g.resource_id,
+    organizationId: invite.organizationId,
+    email: invite.email,
+    createdOn: new Date(invite.createdAt),
+    authorizations: invite.roles.map((r) => ({
+      organizationId: invite.organizationId,
+      role: r.role,
+      resourceType: r.resourceType,
+      resourceId: r.resourceId,
     })),
   };
 }

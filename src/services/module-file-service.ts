@@ -1,3 +1,5 @@
+import type { OwnedItem } from '../authz/authorizer.js';
+import { writePermissionFor } from '../authz/permissions.js';
 import type { Readable } from 'node:stream';
 import type { FleetPrincipal, Principal } from '../authz/principal.js';
 import { failedPrecondition, invalidArgument, notFound } from '../domain/errors.js';
@@ -7,7 +9,6 @@ import type { BlobStore } from '../store/blob-store.js';
 import type { Db } from '../store/db.js';
 import type { ServiceDeps } from './context.js';
 import { duplicateFile, receiveFile, recordItemFile } from './file-upload.js';
-import { RegistryAccess, type OwnedItem } from './registry-access.js';
 import { requireModule, type RegistryService } from './registry-service.js';
 
 /** The first message of an upload: which module, version and platform the bytes are for. */
@@ -30,17 +31,13 @@ const MAX_PLATFORM_TAG_LENGTH = 128;
 
 /** Module files: uploads into the blob store, and downloads for whoever may read the module. */
 export class ModuleFileService {
-  private readonly access: RegistryAccess;
-
   constructor(
     private readonly deps: ServiceDeps,
     private readonly blobs: BlobStore,
     private readonly registry: RegistryService,
     /** Largest file accepted, in bytes. */
     private readonly maxFileBytes: number,
-  ) {
-    this.access = new RegistryAccess(deps);
-  }
+  ) {}
 
   /**
    * Stores one file for a module version and platform; returns the module's URL. The caller must
@@ -91,7 +88,7 @@ export class ModuleFileService {
     const body = await this.blobs.open(file.id);
     if (!body)
       throw notFound(`the file of module ${moduleId} ${version} ${platform} is missing from storage`);
-    return { sizeBytes: file.size_bytes, sha256: file.sha256, body };
+    return { sizeBytes: file.sizeBytes, sha256: file.sha256, body };
   }
 
   /** A module as its page shows it, for a user, key or machine part that may read it. */
@@ -102,7 +99,14 @@ export class ModuleFileService {
 
   private async readableModule(principal: Principal, moduleId: string): Promise<OwnedItem> {
     return requireModule(
-      await this.access.requireReadable(this.deps.db, principal, moduleId, 'module id'),
+      (
+        await this.deps.authz.require(
+          this.deps.db,
+          principal,
+          { type: 'registry-item', id: moduleId, field: 'module id' },
+          'read_packages',
+        )
+      ).record,
       moduleId,
     );
   }
@@ -115,11 +119,12 @@ export class ModuleFileService {
     version: string,
     platform: string,
   ): Promise<OwnedItem> {
-    const owned = await this.access.requireWritable(
+    const { record: owned } = await this.deps.authz.require(
       trx,
       principal,
-      info.moduleId,
-      'module_file_info.module_id',
+      { type: 'registry-item', id: info.moduleId, field: 'module_file_info.module_id' },
+      (found) => writePermissionFor(found.item.visibility),
+      { lock: true },
     );
     if (owned.item.type !== 'module')
       throw notFound(`module ${info.moduleId} not found (the item is not a module)`);

@@ -5,6 +5,7 @@ import type { Organization } from '../domain/models.js';
 import { boundedText, requireEmail, requireId, requireName, requireNamespace } from '../domain/validation.js';
 import { isUniqueViolation, nowIso, type Db } from '../store/db.js';
 import type { OrganizationChanges } from '../store/organization-repository.js';
+import type { OrganizationRecord } from '../store/records.js';
 import type { ServiceDeps } from './context.js';
 import { toOrganization } from './mappers.js';
 
@@ -28,27 +29,26 @@ export class OrganizationService {
   /** Creates an organization inside an open transaction (also used by `flotilla init`). */
   async createIn(trx: Db, owner: FleetPrincipal, name: string): Promise<Organization> {
     const now = nowIso();
-    const row = {
+    const org: OrganizationRecord = {
       id: newId(),
       name,
-      public_namespace: null,
+      publicNamespace: undefined,
       region: '',
-      cid: null,
-      metadata: '{}',
-      created_at: now,
+      cid: undefined,
+      createdAt: now,
     };
-    await this.deps.repos.organizations.create(trx, row);
+    await this.deps.repos.organizations.create(trx, org);
     await this.deps.repos.authorizations.create(trx, {
       id: newId(),
-      organization_id: row.id,
-      identity_id: owner.id,
-      identity_type: owner.kind,
-      resource_type: 'organization',
-      resource_id: row.id,
+      organizationId: org.id,
+      identityId: owner.id,
+      identityType: owner.kind,
+      resourceType: 'organization',
+      resourceId: org.id,
       role: 'owner',
-      created_at: now,
+      createdAt: now,
     });
-    return toOrganization(row);
+    return toOrganization(org);
   }
 
   async list(principal: FleetPrincipal): Promise<Organization[]> {
@@ -59,8 +59,10 @@ export class OrganizationService {
 
   async get(principal: FleetPrincipal, organizationId: string): Promise<Organization> {
     const id = requireId(organizationId, 'organization_id');
-    await this.deps.authz.require(this.deps.db, principal, { type: 'organization', id }, 'read_organization');
-    return this.load(this.deps.db, id);
+    const { db, authz } = this.deps;
+    return toOrganization(
+      (await authz.require(db, principal, { type: 'organization', id }, 'read_organization')).record,
+    );
   }
 
   /** Whether nobody holds this namespace yet (a malformed one is INVALID_ARGUMENT). */
@@ -83,18 +85,23 @@ export class OrganizationService {
     const namespace =
       update.publicNamespace === undefined ? undefined : requireNamespace(update.publicNamespace);
     return this.deps.db.transaction().execute(async (trx) => {
-      await this.deps.authz.require(trx, principal, { type: 'organization', id }, 'write_organization');
-      const current = await this.load(trx, id);
+      const { record } = await this.deps.authz.require(
+        trx,
+        principal,
+        { type: 'organization', id },
+        'write_organization',
+      );
+      const current = toOrganization(record);
       if (namespace !== undefined && namespace !== current.publicNamespace) {
         if (current.publicNamespace !== '') {
           throw failedPrecondition(
             'the public namespace is already set; use UpdateOrganizationNamespace to change it',
           );
         }
-        changes.public_namespace = namespace;
+        changes.publicNamespace = namespace;
       }
       await this.saveChanges(trx, id, changes);
-      return this.load(trx, id);
+      return this.reread(trx, id);
     });
   }
 
@@ -108,8 +115,8 @@ export class OrganizationService {
     const ns = requireNamespace(namespace);
     return this.deps.db.transaction().execute(async (trx) => {
       await this.deps.authz.require(trx, principal, { type: 'organization', id }, 'write_organization');
-      await this.saveChanges(trx, id, { public_namespace: ns });
-      return this.load(trx, id);
+      await this.saveChanges(trx, id, { publicNamespace: ns });
+      return this.reread(trx, id);
     });
   }
 
@@ -158,7 +165,7 @@ export class OrganizationService {
     const user = await repos.users.findById(db, id);
     if (!user || !(await this.userVisibleTo(db, principal, id))) throw notFound('user not found');
     const userOrgs = new Set(
-      (await repos.authorizations.listForIdentity(db, id)).map((g) => g.organization_id),
+      (await repos.authorizations.listForIdentity(db, id)).map((g) => g.organizationId),
     );
     const mine = await authz.visibleOrganizationIds(db, principal);
     const both = principal.id === id ? [...userOrgs] : mine.filter((org) => userOrgs.has(org));
@@ -168,7 +175,7 @@ export class OrganizationService {
   private async userVisibleTo(db: Db, principal: FleetPrincipal, userId: string): Promise<boolean> {
     if (principal.id === userId) return true;
     const theirs = new Set(
-      (await this.deps.repos.authorizations.listForIdentity(db, userId)).map((g) => g.organization_id),
+      (await this.deps.repos.authorizations.listForIdentity(db, userId)).map((g) => g.organizationId),
     );
     const mine = await this.deps.authz.visibleOrganizationIds(db, principal);
     return mine.some((org) => theirs.has(org));
@@ -183,9 +190,10 @@ export class OrganizationService {
     }
   }
 
-  private async load(db: Db, id: string): Promise<Organization> {
-    const row = await this.deps.repos.organizations.findById(db, id);
-    if (!row) throw notFound('organization not found');
-    return toOrganization(row);
+  /** The organization as it is after a write in this transaction. */
+  private async reread(db: Db, id: string): Promise<Organization> {
+    const org = await this.deps.repos.organizations.findById(db, id);
+    if (!org) throw notFound('organization not found');
+    return toOrganization(org);
   }
 }

@@ -1,3 +1,5 @@
+import type { OwnedItem } from '../authz/authorizer.js';
+import { writePermissionFor } from '../authz/permissions.js';
 import type { Readable } from 'node:stream';
 import type { FleetPrincipal, PartPrincipal, Principal } from '../authz/principal.js';
 import { crc32c } from '../crypto/crc32c.js';
@@ -16,7 +18,6 @@ import {
   LATEST,
   packageIdOf,
   packageNameForModule,
-  parsePackageId,
   requirePackageVersion,
   splitPlatformSuffix,
   type VersionCandidate,
@@ -25,10 +26,9 @@ import { requireItemName, requirePlatform, type RegistryItemType } from '../doma
 import { requireId } from '../domain/validation.js';
 import type { BlobRange, BlobStore } from '../store/blob-store.js';
 import { isUniqueViolation, nowIso, type Db } from '../store/db.js';
-import type { ModuleFileRow, RegistryItemRow } from '../store/schema.js';
+import type { ItemFileRecord, RegistryItemRecord } from '../store/records.js';
 import { requirePublicUrl, type ServiceDeps } from './context.js';
 import { duplicateFile, receiveFile, recordItemFile } from './file-upload.js';
-import { RegistryAccess, type OwnedItem } from './registry-access.js';
 
 /** One stored file of a package version, as GetPackage and ListPackages describe it. */
 export interface PackageFile {
@@ -104,16 +104,12 @@ export const downloadPathOf = (fileId: string) => `${DOWNLOAD_PATH}${fileId}`;
  * organization, its machines included); writing needs owner on the organization.
  */
 export class PackageService {
-  private readonly access: RegistryAccess;
-
   constructor(
     private readonly deps: ServiceDeps,
     private readonly blobs: BlobStore,
     private readonly signer: UrlSigner,
     private readonly settings: PackageSettings,
-  ) {
-    this.access = new RegistryAccess(deps);
-  }
+  ) {}
 
   /**
    * One file of a package: the version asked for (a concrete one, or `latest` / empty), for the
@@ -185,11 +181,11 @@ export class PackageService {
       )
     )
       .filter((f) => !request.version || f.version === request.version)
-      .sort((a, b) => a.uploaded_at.localeCompare(b.uploaded_at) || byCodePoint(a.platform, b.platform));
+      .sort((a, b) => a.uploadedAt.localeCompare(b.uploadedAt) || byCodePoint(a.platform, b.platform));
     const byId = new Map(items.map((item) => [item.id, item]));
     const listed: PackageFile[] = [];
     for (const file of files) {
-      const item = byId.get(file.item_id);
+      const item = byId.get(file.itemId);
       if (item)
         listed.push(await this.describe(db, { item, organization }, file.version, file, request.includeUrl));
     }
@@ -239,11 +235,17 @@ export class PackageService {
   ): Promise<void> {
     if (version === '') throw invalidArgument('version is required');
     const fileIds = await this.deps.db.transaction().execute(async (trx) => {
-      const owned = await this.access.requireWritable(trx, principal, itemIdFor(id), 'id');
+      const { record: owned } = await this.deps.authz.require(
+        trx,
+        principal,
+        { type: 'package', id },
+        (found) => writePermissionFor(found.item.visibility),
+        { lock: true },
+      );
       if (type !== undefined && owned.item.type !== type) throw notFound(`package ${id} not found`);
       const ids = await this.deps.repos.registry.deleteVersion(trx, owned.item.id, version);
       if (ids.length === 0) throw notFound(`package ${id} has no version "${version.slice(0, 64)}"`);
-      await this.deps.repos.registry.update(trx, owned.item.id, { updated_at: nowIso() });
+      await this.deps.repos.registry.update(trx, owned.item.id, { updatedAt: nowIso() });
       return ids;
     });
     // After the commit: a crash here leaves unreferenced blobs, never a record without its file.
@@ -273,13 +275,22 @@ export class PackageService {
       if (check === 'invalid') throw permissionDenied('the download URL signature is not valid');
     }
     const file = /^[0-9a-f-]{36}$/.test(fileId) ? await repos.registry.findFileById(db, fileId) : undefined;
-    const item = file ? await repos.registry.findById(db, file.item_id) : undefined;
-    if (!file || !item || (principal && !(await this.access.canRead(db, principal, item)))) {
+    const item = file ? await repos.registry.findById(db, file.itemId) : undefined;
+    const readable =
+      !item ||
+      !principal ||
+      (await this.deps.authz.find(
+        db,
+        principal,
+        { type: 'package', id: packageIdOf(item.organizationId, item.name) },
+        'read_packages',
+      ));
+    if (!file || !item || !readable) {
       throw notFound('package file not found');
     }
     const checksum = await this.crc32cOf(db, file);
     return {
-      sizeBytes: file.size_bytes,
+      sizeBytes: file.sizeBytes,
       sha256: file.sha256,
       crc32c: checksum,
       open: async (range) => {
@@ -306,11 +317,13 @@ export class PackageService {
     for (const { moduleId, version } of modules) {
       let owned: OwnedItem | undefined;
       try {
-        owned = await this.access.find(db, moduleId, 'module_id');
+        const ref = { type: 'registry-item', id: moduleId, field: 'module_id' } as const;
+        owned = (await this.deps.authz.find(db, principal, ref, 'read_packages'))?.record;
       } catch {
+        // A malformed module id in a config: reported like a missing module.
         owned = undefined;
       }
-      if (!owned || owned.item.type !== 'module' || !(await this.access.canRead(db, principal, owned.item))) {
+      if (!owned || owned.item.type !== 'module') {
         resolved.push({ ok: false, error: `module ${moduleId} was not found in the registry` });
         continue;
       }
@@ -339,19 +352,19 @@ export class PackageService {
   }
 
   private async readable(db: Db, principal: Principal, id: string): Promise<OwnedItem> {
-    return this.access.requireReadable(db, principal, itemIdFor(id), 'id');
+    return (await this.deps.authz.require(db, principal, { type: 'package', id }, 'read_packages')).record;
   }
 
   /** The item's versions with their files and entrypoints. */
   private async candidates(
     db: Db,
-    item: RegistryItemRow,
-  ): Promise<(VersionCandidate & { entrypoint: string; files: ModuleFileRow[] })[]> {
+    item: RegistryItemRecord,
+  ): Promise<(VersionCandidate & { entrypoint: string; files: ItemFileRecord[] })[]> {
     const { registry } = this.deps.repos;
     const files = await registry.listFiles(db, [item.id]);
     return (await registry.listVersions(db, [item.id])).map((v) => ({
       version: v.version,
-      createdAt: v.created_at,
+      createdAt: v.createdAt,
       entrypoint: v.entrypoint,
       files: files.filter((f) => f.version === v.version),
     }));
@@ -361,8 +374,7 @@ export class PackageService {
   private async platformOf(db: Db, principal: Principal): Promise<string | undefined> {
     if (principal.kind !== 'robot-part') return undefined;
     const part = await this.deps.repos.parts.findById(db, principal.id);
-    if (!part?.agent_info) return undefined;
-    const platform = (JSON.parse(part.agent_info) as { platform?: unknown }).platform;
+    const platform = part?.agentInfo?.platform;
     return typeof platform === 'string' && platform !== '' ? platform.slice(0, 64) : undefined;
   }
 
@@ -370,20 +382,20 @@ export class PackageService {
     db: Db,
     owned: OwnedItem,
     version: string,
-    file: ModuleFileRow,
+    file: ItemFileRecord,
     includeUrl: boolean,
   ): Promise<PackageFile> {
     return {
       packageId: packageIdOf(owned.organization.id, owned.item.name),
       organizationId: owned.organization.id,
       name: owned.item.name,
-      type: owned.item.type as RegistryItemType,
+      type: owned.item.type,
       version,
       platform: file.platform,
-      sizeBytes: file.size_bytes,
+      sizeBytes: file.sizeBytes,
       sha256: file.sha256,
       crc32c: await this.crc32cOf(db, file),
-      uploadedAt: new Date(file.uploaded_at),
+      uploadedAt: new Date(file.uploadedAt),
       url: includeUrl ? this.signedUrl(file.id) : undefined,
     };
   }
@@ -396,8 +408,8 @@ export class PackageService {
   }
 
   /** The file's CRC-32C; computed from its blob (once) for files uploaded before it was recorded. */
-  private async crc32cOf(db: Db, file: ModuleFileRow): Promise<number> {
-    if (file.crc32c !== null) return file.crc32c;
+  private async crc32cOf(db: Db, file: ItemFileRecord): Promise<number> {
+    if (file.crc32c !== undefined) return file.crc32c;
     const body = await this.blobs.open(file.id);
     if (!body) throw notFound('the package file is missing from storage');
     let crc = 0;
@@ -422,16 +434,23 @@ export class PackageService {
       platform: string;
     },
     create: boolean,
-  ): Promise<RegistryItemRow | undefined> {
+  ): Promise<RegistryItemRecord | undefined> {
     const { repos } = this.deps;
-    await this.access.requireOrganization(trx, principal, target.organizationId, 'write_packages');
+    const { authz } = this.deps;
+    await authz.require(
+      trx,
+      principal,
+      { type: 'organization', id: target.organizationId },
+      'write_packages',
+    );
     let item = await repos.registry.findByName(trx, target.organizationId, target.name);
     if (item) {
-      const owned = await this.access.requireWritable(
+      const { record: owned } = await authz.require(
         trx,
         principal,
-        `${target.organizationId}:${item.name}`,
-        'package.name',
+        { type: 'package', id: packageIdOf(target.organizationId, item.name), field: 'package.name' },
+        (found) => writePermissionFor(found.item.visibility),
+        { lock: true },
       );
       item = owned.item;
       if (item.type !== target.type) {
@@ -468,12 +487,6 @@ export class PackageService {
     }
     return item;
   }
-}
-
-/** A package id (`prefix/name`) as the registry's item id (`prefix:name`). */
-function itemIdFor(packageId: string): string {
-  const { prefix, name } = parsePackageId(packageId, 'id');
-  return `${prefix}:${name}`;
 }
 
 const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

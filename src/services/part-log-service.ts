@@ -158,16 +158,8 @@ export class PartLogService {
   }
 
   private async authorize(principal: FleetPrincipal, partId: string): Promise<void> {
-    const { db, repos, authz } = this.deps;
-    const part = await repos.parts.findById(db, partId);
-    if (!part) throw notFound('part not found');
-    await authz.require(
-      db,
-      principal,
-      { type: 'robot', id: part.robot_id },
-      'read_robot_logs',
-      'part not found',
-    );
+    const { db, authz } = this.deps;
+    await authz.require(db, principal, { type: 'part', id: partId }, 'read_robot_logs');
   }
 }
 

@@ -1,5 +1,4 @@
 import type { Access } from '../authz/authorizer.js';
-import type { Permission } from '../authz/permissions.js';
 import type { FleetPrincipal } from '../authz/principal.js';
 import {
   alreadyExists,
@@ -19,18 +18,22 @@ import {
   partBytes,
   ReplyBudget,
 } from '../domain/reply-budget.js';
-import { serializeBoundedConfig } from '../domain/config-size.js';
-import { toRobotConfigJson } from '../domain/robot-config.js';
+import { serializeBoundedConfig } from '../domain/config/config-size.js';
+import { toRobotConfigJson } from '../domain/config/robot-config.js';
 import { requireId, requireName } from '../domain/validation.js';
 import { isUniqueViolation, nowIso, type Db } from '../store/db.js';
 import type { PartChanges } from '../store/part-repository.js';
-import type { RobotPartRow, RobotRow } from '../store/schema.js';
+import type { MachineRecord, PartRecord } from '../store/records.js';
+import { nextUpdateTime, requireUnchangedSince } from '../domain/optimistic-update.js';
 import type { ServiceDeps } from './context.js';
 import { usesOf, type FragmentResolver } from './fragment-resolver.js';
 import { PartViews } from './part-views.js';
 
 /** A part holds one or two active secrets, as a location does. */
 export const MAX_PART_SECRETS = 2;
+
+/** Changing a part's secrets needs both: the secrets are shown in the reply. */
+const SECRET_WRITE = ['write_robot', 'read_robot_secret'] as const;
 
 export interface PartUpdate {
   name: string;
@@ -65,9 +68,14 @@ export class PartService {
   }
 
   async get(principal: FleetPrincipal, partId: string): Promise<MachinePart> {
-    const { db } = this.deps;
-    const { part, access } = await this.loadWith(db, principal, requireId(partId, 'id'), 'read_robot');
-    return this.view(db, part, access);
+    const { db, authz } = this.deps;
+    const access = await authz.require(
+      db,
+      principal,
+      { type: 'part', id: requireId(partId, 'id') },
+      'read_robot',
+    );
+    return this.view(db, access.record, access);
   }
 
   async getByName(principal: FleetPrincipal, locationId: string, rawName: string): Promise<MachinePart> {
@@ -75,10 +83,10 @@ export class PartService {
     const name = requireName(rawName, 'name');
     const { db, authz, repos } = this.deps;
     await authz.access(db, principal, { type: 'location', id: location });
-    const part = await repos.parts.findByNameInLocation(db, location, name);
-    if (!part) throw notFound('part not found');
-    const access = await authz.require(db, principal, { type: 'robot', id: part.robot_id }, 'read_robot');
-    return this.view(db, part, access);
+    const found = await repos.parts.findByNameInLocation(db, location, name);
+    if (!found) throw notFound('part not found');
+    const access = await authz.require(db, principal, { type: 'part', id: found.id }, 'read_robot');
+    return this.view(db, access.record, access);
   }
 
   /** Adds a part to a machine; returns its id. */
@@ -86,30 +94,32 @@ export class PartService {
     const id = requireId(robotId, 'robot_id');
     const name = requireName(rawName, 'part_name');
     return this.deps.db.transaction().execute(async (trx) => {
-      await this.deps.authz.require(trx, principal, { type: 'robot', id }, 'write_robot');
-      const robot = await this.deps.repos.robots.findById(trx, id);
-      if (!robot) throw notFound('machine not found');
+      const { record: robot } = await this.deps.authz.require(
+        trx,
+        principal,
+        { type: 'robot', id },
+        'write_robot',
+      );
       return (await this.insertPart(trx, robot, name, false)).id;
     });
   }
 
-  /** Creates a part row with one secret inside an open transaction (also used for a machine's main part). */
-  async insertPart(trx: Db, robot: RobotRow, name: string, main: boolean): Promise<RobotPartRow> {
+  /** Creates a part with one secret inside an open transaction (also used for a machine's main part). */
+  async insertPart(trx: Db, machine: MachineRecord, name: string, main: boolean): Promise<PartRecord> {
     const now = nowIso();
-    const part: RobotPartRow = {
+    const part: PartRecord = {
       id: newId(),
-      robot_id: robot.id,
-      location_id: robot.location_id,
+      machineId: machine.id,
+      locationId: machine.locationId,
       name,
-      dns_name: requireDnsName(name),
-      main_part: main ? 1 : 0,
-      config: '{}',
-      metadata: '{}',
-      restart_requested: 0,
-      last_access: null,
-      agent_info: null,
-      created_at: now,
-      updated_at: now,
+      dnsName: requireDnsName(name),
+      mainPart: main,
+      config: {},
+      restartRequested: false,
+      lastAccess: undefined,
+      agentInfo: undefined,
+      createdAt: now,
+      updatedAt: now,
     };
     try {
       await this.deps.repos.parts.create(trx, part);
@@ -119,9 +129,9 @@ export class PartService {
     }
     await this.deps.repos.parts.addSecret(trx, {
       id: newId(),
-      part_id: part.id,
-      secret_ciphertext: this.deps.secrets.seal(newSharedSecret()),
-      created_at: now,
+      ownerId: part.id,
+      sealed: this.deps.secrets.seal(newSharedSecret()),
+      createdAt: now,
     });
     return part;
   }
@@ -134,30 +144,28 @@ export class PartService {
   async update(principal: FleetPrincipal, partId: string, update: PartUpdate): Promise<MachinePart> {
     const id = requireId(partId, 'id');
     const name = requireName(update.name, 'name');
-    let config: string | undefined;
-    if (update.config !== undefined) {
-      toRobotConfigJson(update.config);
-      config = serializeBoundedConfig(update.config);
+    const config = update.config;
+    if (config !== undefined) {
+      toRobotConfigJson(config);
+      // The size rule; the repository stores the config.
+      serializeBoundedConfig(config);
     }
     return this.deps.db.transaction().execute(async (trx) => {
-      const { part, access } = await this.loadWith(trx, principal, id, 'write_robot', true);
-      if (
-        update.lastKnownUpdate &&
-        new Date(part.updated_at).getTime() !== update.lastKnownUpdate.getTime()
-      ) {
-        throw failedPrecondition('the part changed since last_known_update; read it again and retry');
-      }
-      // Strictly after the last update, so last_known_update and history order never tie.
-      const now = new Date(Math.max(Date.now(), new Date(part.updated_at).getTime() + 1)).toISOString();
-      const changes: PartChanges = { name, dns_name: requireDnsName(name), updated_at: now };
-      if (config !== undefined && update.config !== undefined) {
+      const access = await this.deps.authz.require(trx, principal, { type: 'part', id }, 'write_robot', {
+        lock: true,
+      });
+      const part = access.record;
+      requireUnchangedSince('part', part.updatedAt, update.lastKnownUpdate);
+      const now = nextUpdateTime(part.updatedAt);
+      const changes: PartChanges = { name, dnsName: requireDnsName(name), updatedAt: now };
+      if (config !== undefined) {
         changes.config = config;
-        const location = await this.deps.repos.locations.findById(trx, part.location_id);
-        const organizationId = location?.organization_id ?? '';
-        const refs = await this.fragments.checkReferences(trx, organizationId, update.config);
+        const location = await this.deps.repos.locations.findById(trx, part.locationId);
+        const organizationId = location?.organizationId ?? '';
+        const refs = await this.fragments.checkReferences(trx, organizationId, config);
         if (refs.length > 0) {
           // What the machine is served is the part merged with its fragments: it must convert too.
-          await this.fragments.checkMerged(trx, organizationId, update.config).catch((error: unknown) => {
+          await this.fragments.checkMerged(trx, organizationId, config).catch((error: unknown) => {
             if (error instanceof DomainError && error.kind === 'invalid_argument') {
               throw invalidArgument(`the config merged with its fragments is not valid: ${error.message}`);
             }
@@ -174,12 +182,12 @@ export class PartService {
       }
       await this.deps.repos.parts.addHistory(trx, {
         id: newId(),
-        part_id: id,
-        robot_id: part.robot_id,
-        old_part: JSON.stringify(part),
-        edited_at: now,
-        editor_type: principal.kind,
-        editor_id: editorIdOf(principal),
+        partId: id,
+        machineId: part.machineId,
+        old: part,
+        editedAt: now,
+        editorType: principal.kind,
+        editorId: editorIdOf(principal),
       });
       return this.view(trx, { ...part, ...changes }, access);
     });
@@ -189,9 +197,17 @@ export class PartService {
   async delete(principal: FleetPrincipal, partId: string): Promise<void> {
     const id = requireId(partId, 'part_id');
     await this.deps.db.transaction().execute(async (trx) => {
-      const { part } = await this.loadWith(trx, principal, id, 'write_robot', true);
-      if (part.main_part === 1) {
-        const siblings = await this.deps.repos.parts.listForRobots(trx, [part.robot_id]);
+      const { record: part } = await this.deps.authz.require(
+        trx,
+        principal,
+        { type: 'part', id },
+        'write_robot',
+        {
+          lock: true,
+        },
+      );
+      if (part.mainPart) {
+        const siblings = await this.deps.repos.parts.listForRobots(trx, [part.machineId]);
         throw failedPrecondition(
           siblings.length > 1
             ? 'the main part cannot be deleted while the machine has other parts; mark another part as main first'
@@ -206,8 +222,16 @@ export class PartService {
   async markAsMain(principal: FleetPrincipal, partId: string): Promise<void> {
     const id = requireId(partId, 'part_id');
     await this.deps.db.transaction().execute(async (trx) => {
-      const { part } = await this.loadWith(trx, principal, id, 'write_robot', true);
-      await this.deps.repos.parts.setMain(trx, part.robot_id, id);
+      const { record: part } = await this.deps.authz.require(
+        trx,
+        principal,
+        { type: 'part', id },
+        'write_robot',
+        {
+          lock: true,
+        },
+      );
+      await this.deps.repos.parts.setMain(trx, part.machineId, id);
     });
   }
 
@@ -215,7 +239,7 @@ export class PartService {
   async markForRestart(principal: FleetPrincipal, partId: string): Promise<void> {
     const id = requireId(partId, 'part_id');
     await this.deps.db.transaction().execute(async (trx) => {
-      await this.loadWith(trx, principal, id, 'write_robot');
+      await this.deps.authz.require(trx, principal, { type: 'part', id }, 'write_robot');
       await this.deps.repos.parts.requestRestart(trx, id);
     });
   }
@@ -223,17 +247,19 @@ export class PartService {
   async createSecret(principal: FleetPrincipal, partId: string): Promise<MachinePart> {
     const id = requireId(partId, 'part_id');
     return this.deps.db.transaction().execute(async (trx) => {
-      const { part, access } = await this.loadSecretWriter(trx, principal, id);
+      const access = await this.deps.authz.require(trx, principal, { type: 'part', id }, SECRET_WRITE, {
+        lock: true,
+      });
       if ((await this.deps.repos.parts.listSecrets(trx, id)).length >= MAX_PART_SECRETS) {
         throw failedPrecondition(`a part has at most ${MAX_PART_SECRETS} secrets; delete one first`);
       }
       await this.deps.repos.parts.addSecret(trx, {
         id: newId(),
-        part_id: id,
-        secret_ciphertext: this.deps.secrets.seal(newSharedSecret()),
-        created_at: nowIso(),
+        ownerId: id,
+        sealed: this.deps.secrets.seal(newSharedSecret()),
+        createdAt: nowIso(),
       });
-      return this.view(trx, part, access);
+      return this.view(trx, access.record, access);
     });
   }
 
@@ -242,7 +268,7 @@ export class PartService {
     const id = requireId(partId, 'part_id');
     const sid = requireId(secretId, 'secret_id');
     await this.deps.db.transaction().execute(async (trx) => {
-      await this.loadSecretWriter(trx, principal, id);
+      await this.deps.authz.require(trx, principal, { type: 'part', id }, SECRET_WRITE, { lock: true });
       const secrets = await this.deps.repos.parts.listSecrets(trx, id);
       if (!secrets.some((s) => s.id === sid)) throw notFound('secret not found');
       if (secrets.length <= 1) throw failedPrecondition('a part keeps at least one secret');
@@ -256,18 +282,19 @@ export class PartService {
    * entry too large for any reply has its old config replaced by a `_truncated` note.
    */
   async history(principal: FleetPrincipal, partId: string): Promise<PartHistoryEntry[]> {
-    const { db } = this.deps;
-    const { access } = await this.loadWith(db, principal, requireId(partId, 'id'), 'read_robot_history');
-    const rows = await this.deps.repos.parts.listHistory(db, partId);
+    const { db, authz } = this.deps;
+    const id = requireId(partId, 'id');
+    const access = await authz.require(db, principal, { type: 'part', id }, 'read_robot_history');
+    const history = await this.deps.repos.parts.listHistory(db, partId);
     const budget = new ReplyBudget();
     const entries: PartHistoryEntry[] = [];
-    for (const row of rows) {
+    for (const record of history) {
       const entry: PartHistoryEntry = {
-        partId: row.part_id,
-        machineId: row.robot_id,
-        when: new Date(row.edited_at),
-        old: this.views.part(JSON.parse(row.old_part) as RobotPartRow, [], access.permissions),
-        editor: { type: row.editor_type, id: row.editor_id } satisfies Editor,
+        partId: record.partId,
+        machineId: record.machineId,
+        when: new Date(record.editedAt),
+        old: this.views.part(record.old, [], access.permissions),
+        editor: { type: record.editorType, id: record.editorId } satisfies Editor,
       };
       const size = () => entryBytes(partBytes(entry.old), entry.partId, entry.machineId, entry.editor.id);
       let bytes = size();
@@ -286,33 +313,7 @@ export class PartService {
     return entries;
   }
 
-  private async loadSecretWriter(trx: Db, principal: FleetPrincipal, id: string) {
-    const loaded = await this.loadWith(trx, principal, id, 'write_robot', true);
-    await this.deps.authz.require(trx, principal, loaded.access.scope.resource, 'read_robot_secret');
-    return loaded;
-  }
-
-  /** Loads a part the caller holds `permission` on (through its machine); NOT_FOUND if invisible. */
-  private async loadWith(
-    db: Db,
-    principal: FleetPrincipal,
-    id: string,
-    permission: Permission,
-    lockForWrite = false,
-  ): Promise<{ part: RobotPartRow; access: Access }> {
-    let part = await this.deps.repos.parts.findById(db, id);
-    if (part && lockForWrite) {
-      // Writes to a machine's parts take turns; read the part again once it is ours.
-      await this.deps.repos.robots.lock(db, part.robot_id);
-      part = await this.deps.repos.parts.findById(db, id);
-    }
-    if (!part) throw notFound('part not found');
-    const machine = { type: 'robot', id: part.robot_id } as const;
-    const access = await this.deps.authz.require(db, principal, machine, permission, 'part not found');
-    return { part, access };
-  }
-
-  private async view(db: Db, part: RobotPartRow, access: Access): Promise<MachinePart> {
+  private async view(db: Db, part: PartRecord, access: Access): Promise<MachinePart> {
     const secrets = await this.deps.repos.parts.listSecrets(db, part.id);
     return this.views.part(part, secrets, access.permissions);
   }

@@ -1,5 +1,4 @@
 import type { FleetPrincipal } from '../authz/principal.js';
-import { notFound } from '../domain/errors.js';
 import { requireId } from '../domain/validation.js';
 import { requirePublicUrl, type ServiceDeps } from './context.js';
 
@@ -16,15 +15,13 @@ export class ProvisioningService {
   async cloudFile(principal: FleetPrincipal, partId: string): Promise<MachineCloudFile> {
     const id = requireId(partId, 'part id');
     const { db, repos, authz, secrets, settings } = this.deps;
-    const part = await repos.parts.findById(db, id);
-    if (!part) throw notFound('part not found');
-    await authz.require(db, principal, { type: 'robot', id: part.robot_id }, 'read_robot_secret');
+    await authz.require(db, principal, { type: 'part', id }, 'read_robot_secret');
     const [secret] = await repos.parts.listSecrets(db, id);
     return {
       cloud: {
         app_address: requirePublicUrl(settings),
         id,
-        secret: secret ? secrets.open(secret.secret_ciphertext) : '',
+        secret: secret ? secrets.open(secret.sealed) : '',
       },
     };
   }

@@ -1,5 +1,13 @@
+import type { Authorized, OwnedItem } from '../authz/authorizer.js';
+import { writePermissionFor } from '../authz/permissions.js';
 import type { FleetPrincipal } from '../authz/principal.js';
-import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../domain/errors.js';
+import {
+  alreadyExists,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+  permissionDenied,
+} from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
 import type { ModuleFile, ModuleVersion, RegistryItem } from '../domain/models.js';
 import {
@@ -21,9 +29,8 @@ import { requireId, requireNamespace } from '../domain/validation.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { isUniqueViolation, nowIso, type Db } from '../store/db.js';
 import type { RegistryItemChanges } from '../store/registry-repository.js';
-import type { ModuleFileRow, OrganizationRow, RegistryItemRow } from '../store/schema.js';
+import type { ItemFileRecord, OrganizationRecord, RegistryItemRecord } from '../store/records.js';
 import type { ServiceDeps } from './context.js';
-import { RegistryAccess, writePermissionFor, type OwnedItem } from './registry-access.js';
 
 /** What UpdateModule sets: everything at once, as the SDK always sends every field. */
 export interface ModuleUpdate {
@@ -57,18 +64,12 @@ export interface RegistryItemFilter {
   publicNamespaces: string[];
 }
 
-const parseModels = (json: string) => JSON.parse(json) as ModuleModel[];
-
 /** The registry: items of every type, and modules with their versions. Files: ModuleFileService. */
 export class RegistryService {
-  private readonly access: RegistryAccess;
-
   constructor(
     private readonly deps: ServiceDeps,
     private readonly blobs: BlobStore,
-  ) {
-    this.access = new RegistryAccess(deps);
-  }
+  ) {}
 
   /** The page that describes a module, which its download paths extend. */
   moduleUrl(itemId: string): string {
@@ -85,10 +86,15 @@ export class RegistryService {
     const name = requireItemName(rawName, 'name');
     if (!type) throw invalidArgument('type must be set (module, ml_model, ...)');
     return this.deps.db.transaction().execute(async (trx) => {
-      await this.access.requireOrganization(trx, principal, orgId, 'write_private_registry_item');
-      let row: RegistryItemRow;
+      await this.deps.authz.require(
+        trx,
+        principal,
+        { type: 'organization', id: orgId },
+        'write_private_registry_item',
+      );
+      let item: RegistryItemRecord;
       try {
-        row = await this.deps.repos.registry.createPrivate(trx, {
+        item = await this.deps.repos.registry.createPrivate(trx, {
           id: newId(),
           organizationId: orgId,
           name,
@@ -100,12 +106,18 @@ export class RegistryService {
           throw alreadyExists(`the organization already has an item named ${name}`);
         throw error;
       }
-      return (await this.views(trx, [row]))[0] as RegistryItem;
+      return (await this.views(trx, [item]))[0] as RegistryItem;
     });
   }
 
   async getItem(principal: FleetPrincipal, itemId: string): Promise<RegistryItem> {
-    const { item } = await this.access.requireReadable(this.deps.db, principal, itemId, 'item_id');
+    const { record } = await this.deps.authz.require(
+      this.deps.db,
+      principal,
+      { type: 'registry-item', id: itemId, field: 'item_id' },
+      'read_packages',
+    );
+    const { item } = record;
     return (await this.views(this.deps.db, [item]))[0] as RegistryItem;
   }
 
@@ -120,7 +132,7 @@ export class RegistryService {
     };
     if (update.url !== undefined) changes.url = requireDocsUrl(update.url);
     if (update.markdownDescription !== undefined) {
-      changes.markdown_description = boundedField(
+      changes.markdownDescription = boundedField(
         update.markdownDescription,
         'markdown_description',
         MAX_MARKDOWN_LENGTH,
@@ -128,32 +140,34 @@ export class RegistryService {
     }
     if (update.module) {
       if (update.type !== 'module') throw invalidArgument('module metadata is only for items of type module');
-      changes.models = JSON.stringify(requireModels(update.module.models));
+      changes.models = requireModels(update.module.models);
       changes.entrypoint = boundedField(update.module.entrypoint, 'entrypoint', MAX_ENTRYPOINT_LENGTH);
     }
     await this.deps.db.transaction().execute(async (trx) => {
-      const owned = await this.access.requireWritable(trx, principal, itemId, 'item_id');
-      await this.checkVisibility(trx, principal, owned, update.visibility ?? 'private');
+      const access = await this.writable(trx, principal, itemId, 'item_id');
+      const owned = access.record;
+      this.checkVisibility(access, update.visibility ?? 'private');
       if (update.type !== owned.item.type && (await this.hasFiles(trx, owned.item.id))) {
         throw failedPrecondition(`the item has uploaded files, so it stays a ${owned.item.type}`);
       }
-      await this.deps.repos.registry.update(trx, owned.item.id, { ...changes, updated_at: nowIso() });
+      await this.deps.repos.registry.update(trx, owned.item.id, { ...changes, updatedAt: nowIso() });
     });
   }
 
   async listItems(principal: FleetPrincipal, filter: RegistryItemFilter): Promise<RegistryItem[]> {
     const { db } = this.deps;
     const orgId = filter.organizationId || undefined;
-    if (orgId !== undefined) await this.access.requireOrganization(db, principal, orgId, 'read_organization');
+    if (orgId !== undefined)
+      await this.deps.authz.require(db, principal, { type: 'organization', id: orgId }, 'read_organization');
     const namespaces = filter.publicNamespaces.map((ns) => requireNamespace(ns));
-    const rows = await this.deps.repos.registry.list(db, {
+    const records = await this.deps.repos.registry.list(db, {
       organizationId: orgId,
       includePublic: true,
       types: filter.types,
       visibilities: filter.visibilities,
     });
     const term = filter.searchTerm.toLowerCase();
-    const items = await this.views(db, rows);
+    const items = await this.views(db, records);
     return items.filter(
       (item) =>
         (namespaces.length === 0 || namespaces.includes(item.publicNamespace)) &&
@@ -171,7 +185,8 @@ export class RegistryService {
   /** Deletes an item with its versions and files. */
   async deleteItem(principal: FleetPrincipal, itemId: string): Promise<void> {
     const fileIds = await this.deps.db.transaction().execute(async (trx) => {
-      const owned = await this.access.requireWritable(trx, principal, itemId, 'item_id');
+      const access = await this.writable(trx, principal, itemId, 'item_id');
+      const owned = access.record;
       const files = await this.deps.repos.registry.listFiles(trx, [owned.item.id]);
       await this.deps.repos.registry.delete(trx, owned.item.id);
       return files.map((f) => f.id);
@@ -183,8 +198,9 @@ export class RegistryService {
   async renameItem(principal: FleetPrincipal, itemId: string, rawName: string): Promise<RegistryItem> {
     const name = requireItemName(rawName, 'new_name');
     return this.deps.db.transaction().execute(async (trx) => {
-      const owned = await this.access.requireWritable(trx, principal, itemId, 'item_id');
-      await this.saveUnique(trx, owned.item.id, { name, updated_at: nowIso() }, name);
+      const access = await this.writable(trx, principal, itemId, 'item_id');
+      const owned = access.record;
+      await this.saveUnique(trx, owned.item.id, { name, updatedAt: nowIso() }, name);
       return (await this.views(trx, [await this.reload(trx, owned.item.id)]))[0] as RegistryItem;
     });
   }
@@ -193,18 +209,23 @@ export class RegistryService {
   async transferItem(principal: FleetPrincipal, itemId: string, namespace: string): Promise<void> {
     const ns = requireNamespace(namespace);
     await this.deps.db.transaction().execute(async (trx) => {
-      const owned = await this.access.requireWritable(trx, principal, itemId, 'item_id');
+      const access = await this.writable(trx, principal, itemId, 'item_id');
+      const owned = access.record;
       const target = await this.deps.repos.organizations.findByNamespace(trx, ns);
       if (!target) throw notFound(`no organization has the public namespace ${ns}`);
       if (target.id === owned.organization.id) {
         throw invalidArgument(`the item already belongs to the organization with namespace ${ns}`);
       }
       // The namespace is public, so its organization is known to exist: not owning it is a denial.
-      await this.access.requireOwner(trx, principal, target.id, writePermissionFor(owned.item.visibility));
+      if (!(await this.deps.authz.isOwnerOf(trx, principal, { type: 'organization', id: target.id }))) {
+        throw permissionDenied(
+          `missing permission ${writePermissionFor(owned.item.visibility)} on organization ${target.id}`,
+        );
+      }
       await this.saveUnique(
         trx,
         owned.item.id,
-        { organization_id: target.id, updated_at: nowIso() },
+        { organizationId: target.id, updatedAt: nowIso() },
         owned.item.name,
       );
     });
@@ -227,24 +248,23 @@ export class RegistryService {
       visibility: update.visibility,
       url: requireDocsUrl(update.url),
       description: boundedField(update.description, 'description', MAX_DESCRIPTION_LENGTH),
-      models: JSON.stringify(requireModels(update.models)),
+      models: requireModels(update.models),
       entrypoint: boundedField(update.entrypoint, 'entrypoint', MAX_ENTRYPOINT_LENGTH),
-      first_run:
+      // Present even when undefined: UpdateModule clears what the request leaves unset.
+      firstRun:
         update.firstRun === undefined
-          ? null
+          ? undefined
           : boundedField(update.firstRun, 'first_run', MAX_ENTRYPOINT_LENGTH),
-      markdown_description:
+      markdownDescription:
         update.markdownDescription === undefined
-          ? null
+          ? undefined
           : boundedField(update.markdownDescription, 'markdown_description', MAX_MARKDOWN_LENGTH),
     };
     return this.deps.db.transaction().execute(async (trx) => {
-      const owned = requireModule(
-        await this.access.requireWritable(trx, principal, moduleId, 'module_id'),
-        moduleId,
-      );
-      await this.checkVisibility(trx, principal, owned, update.visibility ?? 'private');
-      await this.deps.repos.registry.update(trx, owned.item.id, { ...changes, updated_at: nowIso() });
+      const access = await this.writable(trx, principal, moduleId, 'module_id');
+      const owned = requireModule(access.record, moduleId);
+      this.checkVisibility(access, update.visibility ?? 'private');
+      await this.deps.repos.registry.update(trx, owned.item.id, { ...changes, updatedAt: nowIso() });
       return this.moduleUrl(itemIdOf(owned.organization, owned.item.name));
     });
   }
@@ -252,7 +272,14 @@ export class RegistryService {
   async getModule(principal: FleetPrincipal, moduleId: string): Promise<RegistryItem> {
     const { db } = this.deps;
     const owned = requireModule(
-      await this.access.requireReadable(db, principal, moduleId, 'module_id'),
+      (
+        await this.deps.authz.require(
+          db,
+          principal,
+          { type: 'registry-item', id: moduleId, field: 'module_id' },
+          'read_packages',
+        )
+      ).record,
       moduleId,
     );
     return (await this.views(db, [owned.item]))[0] as RegistryItem;
@@ -262,87 +289,98 @@ export class RegistryService {
   async listModules(principal: FleetPrincipal, organizationId: string | undefined): Promise<RegistryItem[]> {
     const { db } = this.deps;
     const orgId = organizationId || undefined;
-    if (orgId !== undefined) await this.access.requireOrganization(db, principal, orgId, 'read_organization');
-    const rows = await this.deps.repos.registry.list(db, {
+    if (orgId !== undefined)
+      await this.deps.authz.require(db, principal, { type: 'organization', id: orgId }, 'read_organization');
+    const items = await this.deps.repos.registry.list(db, {
       organizationId: orgId,
       includePublic: true,
       types: ['module'],
       visibilities: [],
     });
-    return this.views(db, rows);
+    return this.views(db, items);
   }
 
   /**
    * Items as the API shows them, with their organization's namespace, versions and files, by
    * name then organization.
    */
-  async views(db: Db, rows: readonly RegistryItemRow[]): Promise<RegistryItem[]> {
+  async views(db: Db, items: readonly RegistryItemRecord[]): Promise<RegistryItem[]> {
     const { repos } = this.deps;
-    const ids = rows.map((r) => r.id);
-    const orgs = new Map<string, OrganizationRow>();
+    const ids = items.map((i) => i.id);
+    const orgs = new Map<string, OrganizationRecord>();
     for (const org of await repos.organizations.listByIds(db, [
-      ...new Set(rows.map((r) => r.organization_id)),
+      ...new Set(items.map((i) => i.organizationId)),
     ])) {
       orgs.set(org.id, org);
     }
-    const files = new Map<string, ModuleFileRow[]>();
+    const files = new Map<string, ItemFileRecord[]>();
     // Sorted here, not in SQL: a PostgreSQL collation could order `linux/arm/v7` and `linux/arm64` differently.
-    const fileRows = (await repos.registry.listFiles(db, ids)).sort((a, b) =>
+    const fileRecords = (await repos.registry.listFiles(db, ids)).sort((a, b) =>
       byCodePoint(a.platform, b.platform),
     );
-    for (const file of fileRows) {
-      const key = `${file.item_id} ${file.version}`;
+    for (const file of fileRecords) {
+      const key = `${file.itemId} ${file.version}`;
       files.set(key, [...(files.get(key) ?? []), file]);
     }
     const versions = new Map<string, ModuleVersion[]>();
     for (const v of await repos.registry.listVersions(db, ids)) {
       const version: ModuleVersion = {
         version: v.version,
-        models: parseModels(v.models),
+        models: v.models,
         entrypoint: v.entrypoint,
-        firstRun: v.first_run ?? undefined,
-        files: (files.get(`${v.item_id} ${v.version}`) ?? []).map(toModuleFile),
+        firstRun: v.firstRun,
+        files: (files.get(`${v.itemId} ${v.version}`) ?? []).map(toModuleFile),
       };
-      versions.set(v.item_id, [...(versions.get(v.item_id) ?? []), version]);
+      versions.set(v.itemId, [...(versions.get(v.itemId) ?? []), version]);
     }
-    const ordered = [...rows].sort(
-      (a, b) => byCodePoint(a.name, b.name) || byCodePoint(a.organization_id, b.organization_id),
+    const ordered = [...items].sort(
+      (a, b) => byCodePoint(a.name, b.name) || byCodePoint(a.organizationId, b.organizationId),
     );
-    return ordered.map((row) => {
-      const org = orgs.get(row.organization_id);
-      const own = (versions.get(row.id) ?? []).sort((a, b) => compareSemVer(a.version, b.version));
+    return ordered.map((item) => {
+      const org = orgs.get(item.organizationId);
+      const own = (versions.get(item.id) ?? []).sort((a, b) => compareSemVer(a.version, b.version));
       return {
-        itemId: itemIdOf(org ?? { id: row.organization_id, public_namespace: null }, row.name),
-        organizationId: row.organization_id,
-        publicNamespace: org?.public_namespace ?? '',
-        name: row.name,
-        type: row.type as RegistryItemType,
-        visibility: row.visibility as RegistryVisibility,
+        itemId: itemIdOf(org ?? { id: item.organizationId, publicNamespace: undefined }, item.name),
+        organizationId: item.organizationId,
+        publicNamespace: org?.publicNamespace ?? '',
+        name: item.name,
+        type: item.type,
+        visibility: item.visibility,
         status: own.some((v) => v.files.length > 0) ? 'published' : 'in_development',
-        url: row.url,
-        description: row.description,
-        models: parseModels(row.models),
-        entrypoint: row.entrypoint,
-        firstRun: row.first_run ?? undefined,
-        markdownDescription: row.markdown_description ?? undefined,
+        url: item.url,
+        description: item.description,
+        models: item.models,
+        entrypoint: item.entrypoint,
+        firstRun: item.firstRun,
+        markdownDescription: item.markdownDescription,
         versions: own,
-        createdAt: new Date(row.created_at),
-        updatedAt: new Date(row.updated_at),
+        createdAt: new Date(item.createdAt),
+        updatedAt: new Date(item.updatedAt),
       };
     });
   }
 
   /** A public item needs its organization's namespace; making an item public needs the public write. */
-  private async checkVisibility(
-    trx: Db,
-    principal: FleetPrincipal,
-    owned: OwnedItem,
-    visibility: RegistryVisibility,
-  ): Promise<void> {
-    if (visibility === 'public' && !owned.organization.public_namespace) {
+  private checkVisibility(access: Authorized<'registry-item'>, visibility: RegistryVisibility): void {
+    const { organization } = access.record;
+    if (visibility === 'public' && !organization.publicNamespace) {
       throw failedPrecondition('a public item needs its organization to have a public namespace');
     }
-    await this.access.requireOwner(trx, principal, owned.organization.id, writePermissionFor(visibility));
+    const permission = writePermissionFor(visibility);
+    if (!access.permissions.has(permission)) {
+      throw permissionDenied(`missing permission ${permission} on organization ${organization.id}`);
+    }
+  }
+
+  /** The item locked for this transaction, if the caller may change it. */
+  private writable(trx: Db, principal: FleetPrincipal, id: string, field: string) {
+    return this.deps.authz.require(
+      trx,
+      principal,
+      { type: 'registry-item', id, field },
+      (owned) => writePermissionFor(owned.item.visibility),
+      { lock: true },
+    );
   }
 
   private async hasFiles(db: Db, itemId: string): Promise<boolean> {
@@ -358,10 +396,10 @@ export class RegistryService {
     }
   }
 
-  private async reload(db: Db, id: string): Promise<RegistryItemRow> {
-    const row = await this.deps.repos.registry.findById(db, id);
-    if (!row) throw notFound('registry item not found');
-    return row;
+  private async reload(db: Db, id: string): Promise<RegistryItemRecord> {
+    const item = await this.deps.repos.registry.findById(db, id);
+    if (!item) throw notFound('registry item not found');
+    return item;
   }
 }
 
@@ -373,9 +411,9 @@ export function requireModule(owned: OwnedItem, moduleId: string): OwnedItem {
 
 const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-const toModuleFile = (f: ModuleFileRow): ModuleFile => ({
+const toModuleFile = (f: ItemFileRecord): ModuleFile => ({
   platform: f.platform,
-  sizeBytes: f.size_bytes,
+  sizeBytes: f.sizeBytes,
   sha256: f.sha256,
-  uploadedAt: new Date(f.uploaded_at),
+  uploadedAt: new Date(f.uploadedAt),
 });

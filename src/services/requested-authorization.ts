@@ -4,7 +4,7 @@ import type { FleetPrincipal } from '../authz/principal.js';
 import { invalidArgument, permissionDenied } from '../domain/errors.js';
 import { MAX_NAME_LENGTH } from '../domain/validation.js';
 import type { Db } from '../store/db.js';
-import type { ResourceType, RoleName } from '../store/schema.js';
+import type { ResourceType, RoleName } from '../domain/roles.js';
 
 /** An authorization as a request states it (the wire's `Authorization` message). */
 export interface RequestedAuthorization {
@@ -74,7 +74,7 @@ export async function requireOwnerOfGrant(
       `${grant.resourceType} ${grant.resourceId} is not in organization ${grant.organizationId}`,
     );
   }
-  if (!authz.rolesOn(await authz.grantsOf(db, principal), scope).has('owner')) {
+  if (!(await authz.isOwnerOf(db, principal, scope.resource))) {
     throw permissionDenied(`granting a role on ${grant.resourceType} ${grant.resourceId} needs owner there`);
   }
 }

@@ -1,17 +1,13 @@
 import type { FleetPrincipal } from '../authz/principal.js';
 import { ALL_PERMISSIONS, type Permission } from '../authz/permissions.js';
-import {
-  alreadyExists,
-  DomainError,
-  failedPrecondition,
-  invalidArgument,
-  notFound,
-} from '../domain/errors.js';
+import { alreadyExists, DomainError, invalidArgument, notFound } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
 import type { AuthorizationGrant } from '../domain/models.js';
 import { requireId } from '../domain/validation.js';
 import { isUniqueViolation, nowIso, type Db } from '../store/db.js';
-import type { AuthorizationRow, IdentityType, ResourceType } from '../store/schema.js';
+import type { IdentityType, ResourceType } from '../domain/roles.js';
+import type { RoleGrantRecord } from '../store/records.js';
+import { requireOwnerRemains } from './organization-owners.js';
 import type { ServiceDeps } from './context.js';
 import { toGrant } from './mappers.js';
 import {
@@ -112,7 +108,7 @@ export class RoleService {
     }
     const grants = await repos.authorizations.listForOrganization(db, orgId);
     const wanted = new Set(resourceIds);
-    return grants.filter((g) => wanted.size === 0 || wanted.has(g.resource_id)).map(toGrant);
+    return grants.filter((g) => wanted.size === 0 || wanted.has(g.resourceId)).map(toGrant);
   }
 
   /**
@@ -163,7 +159,7 @@ export class RoleService {
     if (type !== 'api-key' && (await this.deps.repos.users.findById(db, id))) return 'user';
     const key = await this.deps.repos.apiKeys.findById(db, id);
     if (key) {
-      if (key.organization_id !== organizationId) {
+      if (key.organizationId !== organizationId) {
         throw invalidArgument(`API key ${id} belongs to another organization`);
       }
       return 'api-key';
@@ -175,13 +171,13 @@ export class RoleService {
     try {
       await this.deps.repos.authorizations.create(trx, {
         id: newId(),
-        organization_id: grant.organizationId,
-        identity_id: identityId,
-        identity_type: identityType,
-        resource_type: grant.resourceType,
-        resource_id: grant.resourceId,
+        organizationId: grant.organizationId,
+        identityId,
+        identityType,
+        resourceType: grant.resourceType,
+        resourceId: grant.resourceId,
         role: grant.role,
-        created_at: nowIso(),
+        createdAt: nowIso(),
       });
     } catch (error) {
       if (isUniqueViolation(error))
@@ -190,35 +186,30 @@ export class RoleService {
     }
   }
 
-  private async find(db: Db, grant: Grant, identityId: string): Promise<AuthorizationRow> {
-    const row = (await this.deps.repos.authorizations.listForIdentity(db, identityId)).find(
+  private async find(db: Db, grant: Grant, identityId: string): Promise<RoleGrantRecord> {
+    const found = (await this.deps.repos.authorizations.listForIdentity(db, identityId)).find(
       (g) =>
-        g.organization_id === grant.organizationId &&
-        g.resource_type === grant.resourceType &&
-        g.resource_id === grant.resourceId &&
+        g.organizationId === grant.organizationId &&
+        g.resourceType === grant.resourceType &&
+        g.resourceId === grant.resourceId &&
         g.role === grant.role,
     );
-    if (!row) throw notFound('no such role grant');
-    return row;
+    if (!found) throw notFound('no such role grant');
+    return found;
   }
 
-  /** An organization always keeps at least one organization-level owner. */
+  /** Taking away an organization-level owner grant must leave the organization an owner. */
   private async refuseLastOwner(
     db: Db,
-    leaving: AuthorizationRow,
+    leaving: RoleGrantRecord,
     replacement: { grant: Grant; identityId: string } | undefined,
   ): Promise<void> {
-    if (leaving.resource_type !== 'organization' || leaving.role !== 'owner') return;
-    const owners = (
-      await this.deps.repos.authorizations.listForResource(db, 'organization', leaving.resource_id)
-    ).filter((g) => g.role === 'owner');
+    if (leaving.resourceType !== 'organization' || leaving.role !== 'owner') return;
     const replacedByOwner =
       replacement?.grant.resourceType === 'organization' &&
       replacement.grant.role === 'owner' &&
-      replacement.grant.resourceId === leaving.resource_id;
-    if (owners.length <= 1 && !replacedByOwner) {
-      throw failedPrecondition('the organization would be left without an owner');
-    }
+      replacement.grant.resourceId === leaving.resourceId;
+    await requireOwnerRemains(this.deps.repos, db, leaving.resourceId, leaving.identityId, replacedByOwner);
   }
 
   private lockOrganization(db: Db, id: string): Promise<void> {

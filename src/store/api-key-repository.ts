@@ -1,35 +1,39 @@
 import type { Db } from './db.js';
+import type { ApiKeyRecord } from './records.js';
 import type { ApiKeyRow } from './schema.js';
 
 /** API keys. Values are never stored, only their hashes. */
 export class ApiKeyRepository {
-  async create(db: Db, key: ApiKeyRow): Promise<void> {
-    await db.insertInto('api_keys').values(key).execute();
+  async create(db: Db, key: ApiKeyRecord): Promise<void> {
+    await db.insertInto('api_keys').values(apiKeyRow(key)).execute();
   }
 
-  findById(db: Db, id: string): Promise<ApiKeyRow | undefined> {
-    return db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+  async findById(db: Db, id: string): Promise<ApiKeyRecord | undefined> {
+    const row = await db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toApiKeyRecord(row);
   }
 
-  listForOrganization(db: Db, organizationId: string): Promise<ApiKeyRow[]> {
-    return db
+  async listForOrganization(db: Db, organizationId: string): Promise<ApiKeyRecord[]> {
+    const rows = await db
       .selectFrom('api_keys')
       .selectAll()
       .where('organization_id', '=', organizationId)
       .orderBy('created_at')
       .orderBy('id')
       .execute();
+    return rows.map(toApiKeyRecord);
   }
 
-  listByIds(db: Db, ids: readonly string[]): Promise<ApiKeyRow[]> {
-    if (ids.length === 0) return Promise.resolve([]);
-    return db
+  async listByIds(db: Db, ids: readonly string[]): Promise<ApiKeyRecord[]> {
+    if (ids.length === 0) return [];
+    const rows = await db
       .selectFrom('api_keys')
       .selectAll()
       .where('id', 'in', [...ids])
       .orderBy('created_at')
       .orderBy('id')
       .execute();
+    return rows.map(toApiKeyRecord);
   }
 
   async setHash(db: Db, id: string, keyHash: string): Promise<void> {
@@ -48,3 +52,19 @@ export class ApiKeyRepository {
     await db.deleteFrom('api_keys').where('organization_id', '=', organizationId).execute();
   }
 }
+
+const toApiKeyRecord = (row: ApiKeyRow): ApiKeyRecord => ({
+  id: row.id,
+  organizationId: row.organization_id,
+  name: row.name,
+  keyHash: row.key_hash,
+  createdAt: row.created_at,
+});
+
+const apiKeyRow = (key: ApiKeyRecord): ApiKeyRow => ({
+  id: key.id,
+  organization_id: key.organizationId,
+  name: key.name,
+  key_hash: key.keyHash,
+  created_at: key.createdAt,
+});

@@ -1,5 +1,12 @@
 import type { Db } from './db.js';
 import type {
+  FragmentRecord,
+  FragmentRevisionRecord,
+  FragmentTagRecord,
+  FragmentUseRecord,
+  JsonObject,
+} from './records.js';
+import type {
   FragmentRevisionRow,
   FragmentRow,
   FragmentTagRow,
@@ -7,15 +14,102 @@ import type {
   FragmentVisibility,
 } from './schema.js';
 
+/** What a part or fragment uses, as `setUses` takes it: the user is given apart. */
+export type FragmentUse = Omit<FragmentUseRecord, 'userType' | 'userId'>;
+
+const parseConfig = (text: string) => JSON.parse(text) as JsonObject;
+
+function toFragment(row: FragmentRow): FragmentRecord {
+  return {
+    id: row.id,
+    organizationId: row.organization_id,
+    name: row.name,
+    visibility: row.visibility,
+    revision: row.revision,
+    config: parseConfig(row.config),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function fragmentRow(fragment: FragmentRecord): FragmentRow {
+  return {
+    id: fragment.id,
+    organization_id: fragment.organizationId,
+    name: fragment.name,
+    visibility: fragment.visibility,
+    revision: fragment.revision,
+    config: JSON.stringify(fragment.config),
+    created_at: fragment.createdAt,
+    updated_at: fragment.updatedAt,
+  };
+}
+
+function toRevision(row: FragmentRevisionRow): FragmentRevisionRecord {
+  return {
+    fragmentId: row.fragment_id,
+    revision: row.revision,
+    name: row.name,
+    visibility: row.visibility,
+    config: parseConfig(row.config),
+    createdAt: row.created_at,
+    editorType: row.editor_type,
+    editorId: row.editor_id,
+  };
+}
+
+function revisionRow(revision: FragmentRevisionRecord): FragmentRevisionRow {
+  return {
+    fragment_id: revision.fragmentId,
+    revision: revision.revision,
+    name: revision.name,
+    visibility: revision.visibility,
+    config: JSON.stringify(revision.config),
+    created_at: revision.createdAt,
+    editor_type: revision.editorType,
+    editor_id: revision.editorId,
+  };
+}
+
+function toTag(row: FragmentTagRow): FragmentTagRecord {
+  return { fragmentId: row.fragment_id, tag: row.tag, revision: row.revision };
+}
+
+function tagRow(tag: FragmentTagRecord): FragmentTagRow {
+  return { fragment_id: tag.fragmentId, tag: tag.tag, revision: tag.revision };
+}
+
+function toUse(row: FragmentUseRow): FragmentUseRecord {
+  return {
+    userType: row.user_type,
+    userId: row.user_id,
+    fragmentId: row.fragment_id,
+    version: row.version,
+  };
+}
+
+function useRow(use: FragmentUseRecord): FragmentUseRow {
+  return {
+    user_type: use.userType,
+    user_id: use.userId,
+    fragment_id: use.fragmentId,
+    version: use.version,
+  };
+}
+
 /** Fragments, their revisions and tags, and the record of who uses which fragment. */
 export class FragmentRepository {
-  async create(db: Db, fragment: FragmentRow, first: FragmentRevisionRow): Promise<void> {
-    await db.insertInto('fragments').values(fragment).execute();
-    await db.insertInto('fragment_revisions').values(first).execute();
+  /** Saves a new fragment and its first revision; returns the fragment as stored. */
+  async create(db: Db, fragment: FragmentRecord, first: FragmentRevisionRecord): Promise<FragmentRecord> {
+    const row = fragmentRow(fragment);
+    await db.insertInto('fragments').values(row).execute();
+    await db.insertInto('fragment_revisions').values(revisionRow(first)).execute();
+    return toFragment(row);
   }
 
-  findById(db: Db, id: string): Promise<FragmentRow | undefined> {
-    return db.selectFrom('fragments').selectAll().where('id', '=', id).executeTakeFirst();
+  async findById(db: Db, id: string): Promise<FragmentRecord | undefined> {
+    const row = await db.selectFrom('fragments').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toFragment(row);
   }
 
   /** Locks the fragment's row until the transaction ends (see RobotRepository.lock). */
@@ -37,13 +131,13 @@ export class FragmentRepository {
   }
 
   /** Fragments of an organization with one of these visibilities, oldest first. */
-  listForOrganization(
+  async listForOrganization(
     db: Db,
     organizationId: string,
     visibilities: readonly FragmentVisibility[],
-  ): Promise<FragmentRow[]> {
-    if (visibilities.length === 0) return Promise.resolve([]);
-    return db
+  ): Promise<FragmentRecord[]> {
+    if (visibilities.length === 0) return [];
+    const rows = await db
       .selectFrom('fragments')
       .selectAll()
       .where('organization_id', '=', organizationId)
@@ -51,63 +145,73 @@ export class FragmentRepository {
       .orderBy('created_at')
       .orderBy('id')
       .execute();
+    return rows.map(toFragment);
   }
 
-  listByIds(db: Db, ids: readonly string[]): Promise<FragmentRow[]> {
-    if (ids.length === 0) return Promise.resolve([]);
-    return db
+  async listByIds(db: Db, ids: readonly string[]): Promise<FragmentRecord[]> {
+    if (ids.length === 0) return [];
+    const rows = await db
       .selectFrom('fragments')
       .selectAll()
       .where('id', 'in', [...ids])
       .orderBy('created_at')
       .orderBy('id')
       .execute();
+    return rows.map(toFragment);
   }
 
   /** Saves a new revision and makes it the latest. */
-  async addRevision(db: Db, revision: FragmentRevisionRow): Promise<void> {
-    await db.insertInto('fragment_revisions').values(revision).execute();
+  async addRevision(db: Db, revision: FragmentRevisionRecord): Promise<void> {
+    const row = revisionRow(revision);
+    await db.insertInto('fragment_revisions').values(row).execute();
     await db
       .updateTable('fragments')
       .set({
-        name: revision.name,
-        visibility: revision.visibility,
-        config: revision.config,
-        revision: revision.revision,
-        updated_at: revision.created_at,
+        name: row.name,
+        visibility: row.visibility,
+        config: row.config,
+        revision: row.revision,
+        updated_at: row.created_at,
       })
-      .where('id', '=', revision.fragment_id)
+      .where('id', '=', row.fragment_id)
       .execute();
   }
 
-  findRevision(db: Db, fragmentId: string, revision: number): Promise<FragmentRevisionRow | undefined> {
-    return db
+  async findRevision(
+    db: Db,
+    fragmentId: string,
+    revision: number,
+  ): Promise<FragmentRevisionRecord | undefined> {
+    const row = await db
       .selectFrom('fragment_revisions')
       .selectAll()
       .where('fragment_id', '=', fragmentId)
       .where('revision', '=', revision)
       .executeTakeFirst();
+    return row && toRevision(row);
   }
 
   /** Revisions whose config mentions this text (a fragment id), for a closer look by the caller. */
-  listRevisionsMentioning(db: Db, text: string): Promise<FragmentRevisionRow[]> {
-    return db
+  async listRevisionsMentioning(db: Db, text: string): Promise<FragmentRevisionRecord[]> {
+    const rows = await db
       .selectFrom('fragment_revisions')
       .selectAll()
       .where('config', 'like', `%${text.replace(/[%_\\]/g, '')}%`)
       .execute();
+    return rows.map(toRevision);
   }
 
   /** Revisions below `before` (all when undefined), newest first, at most `limit`. */
-  listRevisions(
+  async listRevisions(
     db: Db,
     fragmentId: string,
     before: number | undefined,
     limit: number,
-  ): Promise<FragmentRevisionRow[]> {
+  ): Promise<FragmentRevisionRecord[]> {
     let query = db.selectFrom('fragment_revisions').selectAll().where('fragment_id', '=', fragmentId);
     if (before !== undefined) query = query.where('revision', '<', before);
-    return query.orderBy('revision', 'desc').limit(limit).execute();
+    const rows = await query.orderBy('revision', 'desc').limit(limit).execute();
+    return rows.map(toRevision);
   }
 
   async delete(db: Db, id: string): Promise<void> {
@@ -119,19 +223,20 @@ export class FragmentRepository {
       .execute();
   }
 
-  listTags(db: Db, fragmentId: string): Promise<FragmentTagRow[]> {
-    return db
+  async listTags(db: Db, fragmentId: string): Promise<FragmentTagRecord[]> {
+    const rows = await db
       .selectFrom('fragment_tags')
       .selectAll()
       .where('fragment_id', '=', fragmentId)
       .orderBy('tag')
       .execute();
+    return rows.map(toTag);
   }
 
-  async setTag(db: Db, tag: FragmentTagRow): Promise<void> {
+  async setTag(db: Db, tag: FragmentTagRecord): Promise<void> {
     await db
       .insertInto('fragment_tags')
-      .values(tag)
+      .values(tagRow(tag))
       .onConflict((oc) => oc.columns(['fragment_id', 'tag']).doUpdateSet({ revision: tag.revision }))
       .execute();
   }
@@ -148,9 +253,9 @@ export class FragmentRepository {
   /** Replaces what one part or fragment uses. */
   async setUses(
     db: Db,
-    userType: FragmentUseRow['user_type'],
+    userType: FragmentUseRecord['userType'],
     userId: string,
-    uses: readonly Omit<FragmentUseRow, 'user_type' | 'user_id'>[],
+    uses: readonly FragmentUse[],
   ): Promise<void> {
     await db
       .deleteFrom('fragment_uses')
@@ -160,14 +265,14 @@ export class FragmentRepository {
     if (uses.length === 0) return;
     await db
       .insertInto('fragment_uses')
-      .values(uses.map((u) => ({ ...u, user_type: userType, user_id: userId })))
+      .values(uses.map((u) => useRow({ ...u, userType, userId })))
       .execute();
   }
 
   /** Forgets what these parts (or fragments) use, when they are deleted. */
   async deleteUsesBy(
     db: Db,
-    userType: FragmentUseRow['user_type'],
+    userType: FragmentUseRecord['userType'],
     userIds: readonly string[],
   ): Promise<void> {
     if (userIds.length === 0) return;
@@ -179,22 +284,28 @@ export class FragmentRepository {
   }
 
   /** Who uses a fragment directly. */
-  listUsesOf(db: Db, fragmentId: string): Promise<FragmentUseRow[]> {
-    return db.selectFrom('fragment_uses').selectAll().where('fragment_id', '=', fragmentId).execute();
+  async listUsesOf(db: Db, fragmentId: string): Promise<FragmentUseRecord[]> {
+    const rows = await db
+      .selectFrom('fragment_uses')
+      .selectAll()
+      .where('fragment_id', '=', fragmentId)
+      .execute();
+    return rows.map(toUse);
   }
 
   /** What one part or fragment uses directly. */
-  listUsesBy(
+  async listUsesBy(
     db: Db,
-    userType: FragmentUseRow['user_type'],
+    userType: FragmentUseRecord['userType'],
     userIds: readonly string[],
-  ): Promise<FragmentUseRow[]> {
-    if (userIds.length === 0) return Promise.resolve([]);
-    return db
+  ): Promise<FragmentUseRecord[]> {
+    if (userIds.length === 0) return [];
+    const rows = await db
       .selectFrom('fragment_uses')
       .selectAll()
       .where('user_type', '=', userType)
       .where('user_id', 'in', [...userIds])
       .execute();
+    return rows.map(toUse);
   }
 }

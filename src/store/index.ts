@@ -8,6 +8,7 @@ import { OrganizationRepository } from './organization-repository.js';
 import { PartRepository } from './part-repository.js';
 import { RegistryRepository } from './registry-repository.js';
 import { RobotRepository } from './robot-repository.js';
+import { ScopeRepository } from './scope-repository.js';
 import { UserRepository } from './user-repository.js';
 
 /** Every repository, built once by the composition root. */
@@ -23,6 +24,7 @@ export interface Repositories {
   fragments: FragmentRepository;
   invites: InviteRepository;
   registry: RegistryRepository;
+  scopes: ScopeRepository;
 }
 
 export function createRepositories(): Repositories {
@@ -38,5 +40,6 @@ export function createRepositories(): Repositories {
     fragments: new FragmentRepository(),
     invites: new InviteRepository(),
     registry: new RegistryRepository(),
+    scopes: new ScopeRepository(),
   };
 }

@@ -1,44 +1,50 @@
+import type { ResourceType, RoleName } from '../domain/roles.js';
+import { toRoleGrantRecord } from './authorization-repository.js';
 import type { Db } from './db.js';
-import type { AuthorizationRow, OrganizationInviteRow, UserRow } from './schema.js';
+import type { InviteRecord, RoleGrantRecord } from './records.js';
+import type { OrganizationInviteRow } from './schema.js';
 
-export type InviteChanges = Partial<Pick<OrganizationInviteRow, 'authorizations' | 'send_email'>>;
+export type InviteChanges = Partial<Pick<InviteRecord, 'roles' | 'sendEmail'>>;
 
 /** Pending organization invites, and the member queries that go with them. */
 export class InviteRepository {
-  async create(db: Db, invite: OrganizationInviteRow): Promise<void> {
-    await db.insertInto('organization_invites').values(invite).execute();
+  async create(db: Db, invite: InviteRecord): Promise<void> {
+    await db.insertInto('organization_invites').values(inviteRow(invite)).execute();
   }
 
-  findByEmail(db: Db, organizationId: string, email: string): Promise<OrganizationInviteRow | undefined> {
-    return db
+  async findByEmail(db: Db, organizationId: string, email: string): Promise<InviteRecord | undefined> {
+    const row = await db
       .selectFrom('organization_invites')
       .selectAll()
       .where('organization_id', '=', organizationId)
       .where('email', '=', email)
       .executeTakeFirst();
+    return row && toInviteRecord(row);
   }
 
-  findByTokenHash(db: Db, tokenHash: string): Promise<OrganizationInviteRow | undefined> {
-    return db
+  async findByTokenHash(db: Db, tokenHash: string): Promise<InviteRecord | undefined> {
+    const row = await db
       .selectFrom('organization_invites')
       .selectAll()
       .where('token_hash', '=', tokenHash)
       .executeTakeFirst();
+    return row && toInviteRecord(row);
   }
 
-  listForOrganization(db: Db, organizationId: string): Promise<OrganizationInviteRow[]> {
-    return db
+  async listForOrganization(db: Db, organizationId: string): Promise<InviteRecord[]> {
+    const rows = await db
       .selectFrom('organization_invites')
       .selectAll()
       .where('organization_id', '=', organizationId)
       .orderBy('created_at')
       .orderBy('id')
       .execute();
+    return rows.map(toInviteRecord);
   }
 
   /** Invites for this email that were not mailed: claimed at the user's next login. */
-  listUnmailedForEmail(db: Db, email: string): Promise<OrganizationInviteRow[]> {
-    return db
+  async listUnmailedForEmail(db: Db, email: string): Promise<InviteRecord[]> {
+    const rows = await db
       .selectFrom('organization_invites')
       .selectAll()
       .where('email', '=', email)
@@ -46,11 +52,13 @@ export class InviteRepository {
       .orderBy('created_at')
       .orderBy('id')
       .execute();
+    return rows.map(toInviteRecord);
   }
 
   async update(db: Db, id: string, changes: InviteChanges): Promise<void> {
-    if (Object.keys(changes).length === 0) return;
-    await db.updateTable('organization_invites').set(changes).where('id', '=', id).execute();
+    const row = inviteRow(changes);
+    if (Object.keys(row).length === 0) return;
+    await db.updateTable('organization_invites').set(row).where('id', '=', id).execute();
   }
 
   /** Deletes the invite; resolves with whether it was still there. */
@@ -60,8 +68,8 @@ export class InviteRepository {
   }
 
   /** Grants held by users inside an organization: what makes them its members. */
-  listUserGrantsInOrganization(db: Db, organizationId: string): Promise<AuthorizationRow[]> {
-    return db
+  async listUserGrantsInOrganization(db: Db, organizationId: string): Promise<RoleGrantRecord[]> {
+    const rows = await db
       .selectFrom('authorizations')
       .selectAll()
       .where('organization_id', '=', organizationId)
@@ -69,20 +77,10 @@ export class InviteRepository {
       .orderBy('created_at')
       .orderBy('id')
       .execute();
+    return rows.map(toRoleGrantRecord);
   }
 
-  /** Holders (users and keys) of owner on the organization itself. */
-  async listOrganizationOwners(db: Db, organizationId: string): Promise<string[]> {
-    const rows = await db
-      .selectFrom('authorizations')
-      .select('identity_id')
-      .where('resource_type', '=', 'organization')
-      .where('resource_id', '=', organizationId)
-      .where('role', '=', 'owner')
-      .execute();
-    return rows.map((r) => r.identity_id);
-  }
-
+  /** Deletes every grant the identity holds inside the organization. */
   async deleteGrantsInOrganization(db: Db, identityId: string, organizationId: string): Promise<void> {
     await db
       .deleteFrom('authorizations')
@@ -90,23 +88,49 @@ export class InviteRepository {
       .where('organization_id', '=', organizationId)
       .execute();
   }
+}
 
-  async listUsers(db: Db, ids: readonly string[]): Promise<UserRow[]> {
-    if (ids.length === 0) return [];
-    return db
-      .selectFrom('users')
-      .selectAll()
-      .where('id', 'in', [...ids])
-      .execute();
-  }
+/** A role as the `authorizations` column stores it (JSON list, at most one per resource). */
+interface StoredRole {
+  role: RoleName;
+  resource_type: ResourceType;
+  resource_id: string;
+}
 
-  /** Sets the password of a user who has none yet (one made by `flotilla init` without one). */
-  async setPasswordIfUnset(db: Db, userId: string, passwordHash: string): Promise<void> {
-    await db
-      .updateTable('users')
-      .set({ password_hash: passwordHash })
-      .where('id', '=', userId)
-      .where('password_hash', 'is', null)
-      .execute();
+const toInviteRecord = (row: OrganizationInviteRow): InviteRecord => ({
+  id: row.id,
+  organizationId: row.organization_id,
+  email: row.email,
+  roles: (JSON.parse(row.authorizations) as StoredRole[]).map((r) => ({
+    role: r.role,
+    resourceType: r.resource_type,
+    resourceId: r.resource_id,
+  })),
+  sendEmail: row.send_email === 1,
+  tokenHash: row.token_hash,
+  sealedToken: row.token_ciphertext,
+  createdAt: row.created_at,
+});
+
+/** An invite's columns: every one for a whole invite, only those changed for changes. */
+function inviteRow(invite: InviteRecord): OrganizationInviteRow;
+function inviteRow(changes: InviteChanges): Partial<OrganizationInviteRow>;
+function inviteRow(invite: Partial<InviteRecord>): Partial<OrganizationInviteRow> {
+  const row: Partial<OrganizationInviteRow> = {};
+  if (invite.id !== undefined) row.id = invite.id;
+  if (invite.organizationId !== undefined) row.organization_id = invite.organizationId;
+  if (invite.email !== undefined) row.email = invite.email;
+  if (invite.roles !== undefined) {
+    const stored: StoredRole[] = invite.roles.map((r) => ({
+      role: r.role,
+      resource_type: r.resourceType,
+      resource_id: r.resourceId,
+    }));
+    row.authorizations = JSON.stringify(stored);
   }
+  if (invite.sendEmail !== undefined) row.send_email = invite.sendEmail ? 1 : 0;
+  if (invite.tokenHash !== undefined) row.token_hash = invite.tokenHash;
+  if (invite.sealedToken !== undefined) row.token_ciphertext = invite.sealedToken;
+  if (invite.createdAt !== undefined) row.created_at = invite.createdAt;
+  return row;
 }

@@ -1,12 +1,48 @@
 import type { Db } from './db.js';
+import type { LocationRecord, SealedSecret } from './records.js';
 import type { LocationRow, LocationSecretRow } from './schema.js';
 
-export type LocationChanges = Partial<Pick<LocationRow, 'name' | 'parent_location_id' | 'region'>>;
+/**
+ * What a location update may change. `name` and `region` left undefined keep their values;
+ * `parentLocationId` moves the location whenever the key is present: to that parent, or to the
+ * root when it is undefined.
+ */
+export type LocationChanges = Partial<Pick<LocationRecord, 'name' | 'parentLocationId' | 'region'>>;
+
+/** Row to record: the one place a location row is read. */
+const toLocationRecord = (row: LocationRow): LocationRecord => ({
+  id: row.id,
+  organizationId: row.organization_id,
+  name: row.name,
+  parentLocationId: row.parent_location_id ?? undefined,
+  region: row.region,
+  createdAt: row.created_at,
+});
+
+/** Row to record for a location's secret. */
+const toSealedSecret = (row: LocationSecretRow): SealedSecret => ({
+  id: row.id,
+  ownerId: row.location_id,
+  sealed: row.secret_ciphertext,
+  createdAt: row.created_at,
+});
 
 /** Locations, their shares with other organizations, and their secrets. */
 export class LocationRepository {
-  async create(db: Db, location: LocationRow): Promise<void> {
-    await db.insertInto('locations').values(location).execute();
+  /** Inserts a location with an empty metadata document. */
+  async create(db: Db, location: LocationRecord): Promise<void> {
+    await db
+      .insertInto('locations')
+      .values({
+        id: location.id,
+        organization_id: location.organizationId,
+        name: location.name,
+        parent_location_id: location.parentLocationId ?? null,
+        region: location.region,
+        metadata: '{}',
+        created_at: location.createdAt,
+      })
+      .execute();
   }
 
   /** Locks the location's row until the transaction ends (see RobotRepository.lock). */
@@ -18,13 +54,14 @@ export class LocationRepository {
       .execute();
   }
 
-  findById(db: Db, id: string): Promise<LocationRow | undefined> {
-    return db.selectFrom('locations').selectAll().where('id', '=', id).executeTakeFirst();
+  async findById(db: Db, id: string): Promise<LocationRecord | undefined> {
+    const row = await db.selectFrom('locations').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toLocationRecord(row);
   }
 
   /** Locations whose primary organization is `organizationId`, or which are shared with it. */
-  listForOrganization(db: Db, organizationId: string): Promise<LocationRow[]> {
-    return db
+  async listForOrganization(db: Db, organizationId: string): Promise<LocationRecord[]> {
+    const rows = await db
       .selectFrom('locations')
       .selectAll()
       .where((eb) =>
@@ -43,10 +80,16 @@ export class LocationRepository {
       .orderBy('created_at')
       .orderBy('id')
       .execute();
+    return rows.map(toLocationRecord);
   }
 
-  listChildren(db: Db, parentId: string): Promise<LocationRow[]> {
-    return db.selectFrom('locations').selectAll().where('parent_location_id', '=', parentId).execute();
+  async listChildren(db: Db, parentId: string): Promise<LocationRecord[]> {
+    const rows = await db
+      .selectFrom('locations')
+      .selectAll()
+      .where('parent_location_id', '=', parentId)
+      .execute();
+    return rows.map(toLocationRecord);
   }
 
   async countInOrganization(db: Db, organizationId: string): Promise<number> {
@@ -59,8 +102,12 @@ export class LocationRepository {
   }
 
   async update(db: Db, id: string, changes: LocationChanges): Promise<void> {
-    if (Object.keys(changes).length === 0) return;
-    await db.updateTable('locations').set(changes).where('id', '=', id).execute();
+    const set: Partial<Pick<LocationRow, 'name' | 'parent_location_id' | 'region'>> = {};
+    if (changes.name !== undefined) set.name = changes.name;
+    if ('parentLocationId' in changes) set.parent_location_id = changes.parentLocationId ?? null;
+    if (changes.region !== undefined) set.region = changes.region;
+    if (Object.keys(set).length === 0) return;
+    await db.updateTable('locations').set(set).where('id', '=', id).execute();
   }
 
   async delete(db: Db, id: string): Promise<void> {
@@ -100,18 +147,28 @@ export class LocationRepository {
     await db.deleteFrom('location_shares').where('organization_id', '=', organizationId).execute();
   }
 
-  listSecrets(db: Db, locationId: string): Promise<LocationSecretRow[]> {
-    return db
+  async listSecrets(db: Db, locationId: string): Promise<SealedSecret[]> {
+    const rows = await db
       .selectFrom('location_secrets')
       .selectAll()
       .where('location_id', '=', locationId)
       .orderBy('created_at')
       .orderBy('id')
       .execute();
+    return rows.map(toSealedSecret);
   }
 
-  async addSecret(db: Db, secret: LocationSecretRow): Promise<void> {
-    await db.insertInto('location_secrets').values(secret).execute();
+  /** Adds a secret; `ownerId` is the location. */
+  async addSecret(db: Db, secret: SealedSecret): Promise<void> {
+    await db
+      .insertInto('location_secrets')
+      .values({
+        id: secret.id,
+        location_id: secret.ownerId,
+        secret_ciphertext: secret.sealed,
+        created_at: secret.createdAt,
+      })
+      .execute();
   }
 
   async deleteSecret(db: Db, locationId: string, secretId: string): Promise<number> {

@@ -1,14 +1,38 @@
 import type { Db } from './db.js';
+import type { OrganizationRecord } from './records.js';
 import type { OrganizationRow } from './schema.js';
 
+/** What an organization update may change; a field left undefined keeps its value. */
 export type OrganizationChanges = Partial<
-  Pick<OrganizationRow, 'name' | 'public_namespace' | 'region' | 'cid'>
+  Pick<OrganizationRecord, 'name' | 'publicNamespace' | 'region' | 'cid'>
 >;
+
+/** Row to record: the one place an organization row is read. */
+const toOrganizationRecord = (row: OrganizationRow): OrganizationRecord => ({
+  id: row.id,
+  name: row.name,
+  publicNamespace: row.public_namespace ?? undefined,
+  region: row.region,
+  cid: row.cid ?? undefined,
+  createdAt: row.created_at,
+});
 
 /** Organizations: the tenants. */
 export class OrganizationRepository {
-  async create(db: Db, org: OrganizationRow): Promise<void> {
-    await db.insertInto('organizations').values(org).execute();
+  /** Inserts an organization with an empty metadata document. */
+  async create(db: Db, org: OrganizationRecord): Promise<void> {
+    await db
+      .insertInto('organizations')
+      .values({
+        id: org.id,
+        name: org.name,
+        public_namespace: org.publicNamespace ?? null,
+        region: org.region,
+        cid: org.cid ?? null,
+        metadata: '{}',
+        created_at: org.createdAt,
+      })
+      .execute();
   }
 
   /**
@@ -23,28 +47,31 @@ export class OrganizationRepository {
       .execute();
   }
 
-  findById(db: Db, id: string): Promise<OrganizationRow | undefined> {
-    return db.selectFrom('organizations').selectAll().where('id', '=', id).executeTakeFirst();
+  async findById(db: Db, id: string): Promise<OrganizationRecord | undefined> {
+    const row = await db.selectFrom('organizations').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toOrganizationRecord(row);
   }
 
   /** The organizations with these ids, ordered by creation then id. */
-  async listByIds(db: Db, ids: readonly string[]): Promise<OrganizationRow[]> {
+  async listByIds(db: Db, ids: readonly string[]): Promise<OrganizationRecord[]> {
     if (ids.length === 0) return [];
-    return db
+    const rows = await db
       .selectFrom('organizations')
       .selectAll()
       .where('id', 'in', [...ids])
       .orderBy('created_at')
       .orderBy('id')
       .execute();
+    return rows.map(toOrganizationRecord);
   }
 
-  findByNamespace(db: Db, namespace: string): Promise<OrganizationRow | undefined> {
-    return db
+  async findByNamespace(db: Db, namespace: string): Promise<OrganizationRecord | undefined> {
+    const row = await db
       .selectFrom('organizations')
       .selectAll()
       .where('public_namespace', '=', namespace)
       .executeTakeFirst();
+    return row && toOrganizationRecord(row);
   }
 
   async namespaceTaken(db: Db, namespace: string): Promise<boolean> {
@@ -57,8 +84,13 @@ export class OrganizationRepository {
   }
 
   async update(db: Db, id: string, changes: OrganizationChanges): Promise<void> {
-    if (Object.keys(changes).length === 0) return;
-    await db.updateTable('organizations').set(changes).where('id', '=', id).execute();
+    const set: Partial<Pick<OrganizationRow, 'name' | 'public_namespace' | 'region' | 'cid'>> = {};
+    if (changes.name !== undefined) set.name = changes.name;
+    if (changes.publicNamespace !== undefined) set.public_namespace = changes.publicNamespace;
+    if (changes.region !== undefined) set.region = changes.region;
+    if (changes.cid !== undefined) set.cid = changes.cid;
+    if (Object.keys(set).length === 0) return;
+    await db.updateTable('organizations').set(set).where('id', '=', id).execute();
   }
 
   async delete(db: Db, id: string): Promise<void> {

@@ -1,31 +1,96 @@
 import type { Db } from './db.js';
+import type { PartHistoryRecord, PartRecord, SealedSecret, StoredAgentInfo } from './records.js';
 import type { PartHistoryRow, PartSecretRow, RobotPartRow } from './schema.js';
 
-export type PartChanges = Partial<Pick<RobotPartRow, 'name' | 'dns_name' | 'config' | 'updated_at'>>;
+/** What a part update may change; a field left undefined keeps its value. */
+export type PartChanges = Partial<Pick<PartRecord, 'name' | 'dnsName' | 'config' | 'updatedAt'>>;
+
+/** A part row without its metadata document (kept apart, see MetadataRepository). */
+type PartRow = Omit<RobotPartRow, 'metadata'>;
+
+/** Row to record: the one place a part row is read (history snapshots included). */
+const toPartRecord = (row: PartRow): PartRecord => ({
+  id: row.id,
+  machineId: row.robot_id,
+  locationId: row.location_id,
+  name: row.name,
+  dnsName: row.dns_name,
+  mainPart: row.main_part === 1,
+  config: JSON.parse(row.config) as PartRecord['config'],
+  restartRequested: row.restart_requested === 1,
+  lastAccess: row.last_access ?? undefined,
+  agentInfo: row.agent_info ? (JSON.parse(row.agent_info) as StoredAgentInfo) : undefined,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+
+/** Record to row, in the columns' order (the shape history snapshots are stored in). */
+const toPartRow = (part: PartRecord): PartRow => ({
+  id: part.id,
+  robot_id: part.machineId,
+  location_id: part.locationId,
+  name: part.name,
+  dns_name: part.dnsName,
+  main_part: part.mainPart ? 1 : 0,
+  config: JSON.stringify(part.config),
+  restart_requested: part.restartRequested ? 1 : 0,
+  last_access: part.lastAccess ?? null,
+  agent_info: part.agentInfo === undefined ? null : JSON.stringify(part.agentInfo),
+  created_at: part.createdAt,
+  updated_at: part.updatedAt,
+});
+
+/** Row to record for a part's secret. */
+const toSealedSecret = (row: PartSecretRow): SealedSecret => ({
+  id: row.id,
+  ownerId: row.part_id,
+  sealed: row.secret_ciphertext,
+  createdAt: row.created_at,
+});
+
+/**
+ * Row to record for a history entry. `old_part` holds the JSON of the part row as it was (as
+ * every version has stored it), read with the same mapping as a live part.
+ */
+const toPartHistoryRecord = (row: PartHistoryRow): PartHistoryRecord => ({
+  id: row.id,
+  partId: row.part_id,
+  machineId: row.robot_id,
+  old: toPartRecord(JSON.parse(row.old_part) as PartRow),
+  editedAt: row.edited_at,
+  editorType: row.editor_type,
+  editorId: row.editor_id,
+});
 
 /** Machine parts, their secrets and their change history. */
 export class PartRepository {
-  async create(db: Db, part: RobotPartRow): Promise<void> {
-    await db.insertInto('robot_parts').values(part).execute();
+  /** Inserts a part with an empty metadata document. */
+  async create(db: Db, part: PartRecord): Promise<void> {
+    await db
+      .insertInto('robot_parts')
+      .values({ ...toPartRow(part), metadata: '{}' })
+      .execute();
   }
 
-  findById(db: Db, id: string): Promise<RobotPartRow | undefined> {
-    return db.selectFrom('robot_parts').selectAll().where('id', '=', id).executeTakeFirst();
+  async findById(db: Db, id: string): Promise<PartRecord | undefined> {
+    const row = await db.selectFrom('robot_parts').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toPartRecord(row);
   }
 
-  findByNameInLocation(db: Db, locationId: string, name: string): Promise<RobotPartRow | undefined> {
-    return db
+  async findByNameInLocation(db: Db, locationId: string, name: string): Promise<PartRecord | undefined> {
+    const row = await db
       .selectFrom('robot_parts')
       .selectAll()
       .where('location_id', '=', locationId)
       .where('name', '=', name)
       .executeTakeFirst();
+    return row && toPartRecord(row);
   }
 
   /** Parts of these machines: the main part first, then by creation. */
-  async listForRobots(db: Db, robotIds: readonly string[]): Promise<RobotPartRow[]> {
+  async listForRobots(db: Db, robotIds: readonly string[]): Promise<PartRecord[]> {
     if (robotIds.length === 0) return [];
-    return db
+    const rows = await db
       .selectFrom('robot_parts')
       .selectAll()
       .where('robot_id', 'in', [...robotIds])
@@ -33,11 +98,17 @@ export class PartRepository {
       .orderBy('created_at')
       .orderBy('id')
       .execute();
+    return rows.map(toPartRecord);
   }
 
   async update(db: Db, id: string, changes: PartChanges): Promise<void> {
-    if (Object.keys(changes).length === 0) return;
-    await db.updateTable('robot_parts').set(changes).where('id', '=', id).execute();
+    const set: Partial<Pick<RobotPartRow, 'name' | 'dns_name' | 'config' | 'updated_at'>> = {};
+    if (changes.name !== undefined) set.name = changes.name;
+    if (changes.dnsName !== undefined) set.dns_name = changes.dnsName;
+    if (changes.config !== undefined) set.config = JSON.stringify(changes.config);
+    if (changes.updatedAt !== undefined) set.updated_at = changes.updatedAt;
+    if (Object.keys(set).length === 0) return;
+    await db.updateTable('robot_parts').set(set).where('id', '=', id).execute();
   }
 
   /** Makes `partId` the only main part of its machine. */
@@ -61,10 +132,15 @@ export class PartRepository {
     return Number(result.numUpdatedRows) > 0;
   }
 
-  async recordAccess(db: Db, id: string, at: string, agentInfo: string | undefined): Promise<void> {
+  /** Records that the part called at `at`, and what its agent said about itself if it said anything. */
+  async recordAccess(db: Db, id: string, at: string, agentInfo: StoredAgentInfo | undefined): Promise<void> {
     await db
       .updateTable('robot_parts')
-      .set(agentInfo === undefined ? { last_access: at } : { last_access: at, agent_info: agentInfo })
+      .set(
+        agentInfo === undefined
+          ? { last_access: at }
+          : { last_access: at, agent_info: JSON.stringify(agentInfo) },
+      )
       .where('id', '=', id)
       .execute();
   }
@@ -73,56 +149,81 @@ export class PartRepository {
     await db.deleteFrom('robot_parts').where('id', '=', id).execute();
   }
 
-  listSecrets(db: Db, partId: string): Promise<PartSecretRow[]> {
-    return db
+  async listSecrets(db: Db, partId: string): Promise<SealedSecret[]> {
+    const rows = await db
       .selectFrom('part_secrets')
       .selectAll()
       .where('part_id', '=', partId)
       .orderBy('created_at')
       .orderBy('id')
       .execute();
+    return rows.map(toSealedSecret);
   }
 
-  async listSecretsForParts(db: Db, partIds: readonly string[]): Promise<PartSecretRow[]> {
+  async listSecretsForParts(db: Db, partIds: readonly string[]): Promise<SealedSecret[]> {
     if (partIds.length === 0) return [];
-    return db
+    const rows = await db
       .selectFrom('part_secrets')
       .selectAll()
       .where('part_id', 'in', [...partIds])
       .orderBy('created_at')
       .orderBy('id')
       .execute();
+    return rows.map(toSealedSecret);
   }
 
-  findSecret(db: Db, partId: string, secretId: string): Promise<PartSecretRow | undefined> {
-    return db
+  async findSecret(db: Db, partId: string, secretId: string): Promise<SealedSecret | undefined> {
+    const row = await db
       .selectFrom('part_secrets')
       .selectAll()
       .where('part_id', '=', partId)
       .where('id', '=', secretId)
       .executeTakeFirst();
+    return row && toSealedSecret(row);
   }
 
-  async addSecret(db: Db, secret: PartSecretRow): Promise<void> {
-    await db.insertInto('part_secrets').values(secret).execute();
+  /** Adds a secret; `ownerId` is the part. */
+  async addSecret(db: Db, secret: SealedSecret): Promise<void> {
+    await db
+      .insertInto('part_secrets')
+      .values({
+        id: secret.id,
+        part_id: secret.ownerId,
+        secret_ciphertext: secret.sealed,
+        created_at: secret.createdAt,
+      })
+      .execute();
   }
 
   async deleteSecret(db: Db, partId: string, secretId: string): Promise<void> {
     await db.deleteFrom('part_secrets').where('part_id', '=', partId).where('id', '=', secretId).execute();
   }
 
-  async addHistory(db: Db, entry: PartHistoryRow): Promise<void> {
-    await db.insertInto('part_history').values(entry).execute();
+  /** Keeps the part as it was before a change; `old` is stored as the JSON of its row. */
+  async addHistory(db: Db, entry: PartHistoryRecord): Promise<void> {
+    await db
+      .insertInto('part_history')
+      .values({
+        id: entry.id,
+        part_id: entry.partId,
+        robot_id: entry.machineId,
+        old_part: JSON.stringify(toPartRow(entry.old)),
+        edited_at: entry.editedAt,
+        editor_type: entry.editorType,
+        editor_id: entry.editorId,
+      })
+      .execute();
   }
 
   /** History of a part, newest first. */
-  listHistory(db: Db, partId: string): Promise<PartHistoryRow[]> {
-    return db
+  async listHistory(db: Db, partId: string): Promise<PartHistoryRecord[]> {
+    const rows = await db
       .selectFrom('part_history')
       .selectAll()
       .where('part_id', '=', partId)
       .orderBy('edited_at', 'desc')
       .orderBy('id', 'desc')
       .execute();
+    return rows.map(toPartHistoryRecord);
   }
 }

@@ -1,10 +1,29 @@
 import type { Db } from './db.js';
+import type { MachineRecord } from './records.js';
 import type { RobotRow } from './schema.js';
+
+/** Row to record: the one place a machine (robot) row is read. */
+const toMachineRecord = (row: RobotRow): MachineRecord => ({
+  id: row.id,
+  locationId: row.location_id,
+  name: row.name,
+  createdAt: row.created_at,
+});
 
 /** Machines (robots): a named group of parts in one location. */
 export class RobotRepository {
-  async create(db: Db, robot: RobotRow): Promise<void> {
-    await db.insertInto('robots').values(robot).execute();
+  /** Inserts a machine with an empty metadata document. */
+  async create(db: Db, machine: MachineRecord): Promise<void> {
+    await db
+      .insertInto('robots')
+      .values({
+        id: machine.id,
+        location_id: machine.locationId,
+        name: machine.name,
+        metadata: '{}',
+        created_at: machine.createdAt,
+      })
+      .execute();
   }
 
   /**
@@ -20,20 +39,22 @@ export class RobotRepository {
       .execute();
   }
 
-  findById(db: Db, id: string): Promise<RobotRow | undefined> {
-    return db.selectFrom('robots').selectAll().where('id', '=', id).executeTakeFirst();
+  async findById(db: Db, id: string): Promise<MachineRecord | undefined> {
+    const row = await db.selectFrom('robots').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toMachineRecord(row);
   }
 
   /** Machines in these locations, ordered by creation then id. */
-  async listInLocations(db: Db, locationIds: readonly string[]): Promise<RobotRow[]> {
+  async listInLocations(db: Db, locationIds: readonly string[]): Promise<MachineRecord[]> {
     if (locationIds.length === 0) return [];
-    return db
+    const rows = await db
       .selectFrom('robots')
       .selectAll()
       .where('location_id', 'in', [...locationIds])
       .orderBy('created_at')
       .orderBy('id')
       .execute();
+    return rows.map(toMachineRecord);
   }
 
   async countInLocation(db: Db, locationId: string): Promise<number> {

@@ -1,4 +1,7 @@
 import type { Generated, Insertable, Selectable } from 'kysely';
+import type { IdentityType, ResourceType, RoleName } from '../domain/roles.js';
+
+export type { IdentityType, ResourceType, RoleName };
 
 /**
  * The database schema, declared once. Timestamps are ISO-8601 UTC strings and JSON documents
@@ -51,10 +54,6 @@ export interface ApiKeyTable {
   key_hash: string;
   created_at: string;
 }
-
-export type IdentityType = 'user' | 'api-key';
-export type ResourceType = 'organization' | 'location' | 'robot';
-export type RoleName = 'owner' | 'operator';
 
 /** A role grant: `identity` holds `role` on the resource, inside `organization_id`. */
 export interface AuthorizationTable {

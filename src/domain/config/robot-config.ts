@@ -4,7 +4,8 @@
  * `viam.app.v1.RobotConfig` that RobotService.Config serves.
  *
  * Pure: no SDK, no I/O. The result is meant for protobuf-es `RobotConfig.fromJson`; it never
- * carries `cloud`, `revision` or `overwrite_fragment_status` (the service adds those).
+ * carries `cloud`, `revision` or `overwrite_fragment_status` (the service adds those). The JSON
+ * readers are in `json.ts`, durations in `durations.ts`, frames and geometries in `frames.ts`.
  *
  * Format notes (viam-server's JSON, as its config loader reads it):
  * - components/services: `name`, `api` ("namespace:type:subtype") or legacy `namespace`+`type`,
@@ -20,14 +21,31 @@
  * (rdk config/module.go), packages (rdk config/config.go PackageConfig.Validate), jobs (rdk
  * config/config.go JobConfig.Validate and robot/jobmanager) and log levels (rdk logging/level.go).
  */
-import { invalidArgument } from './errors.js';
-import { parseSemVer } from './semver.js';
-
-/** Deepest nesting accepted anywhere in a config (the top-level object is level 1). */
-export const MAX_CONFIG_DEPTH = 64;
-
-type JsonObject = { [key: string]: unknown };
-type Out = Record<string, unknown>;
+import { invalidArgument } from '../errors.js';
+import { parseSemVer } from '../semver.js';
+import { duration, durationNanos, formatProtoDuration, parseGoDuration } from './durations.js';
+import { frame } from './frames.js';
+import {
+  bool,
+  checkJson,
+  child,
+  deepCopy,
+  fail,
+  get,
+  isObject,
+  items,
+  list,
+  object,
+  put,
+  requiredStr,
+  section,
+  str,
+  strList,
+  strMap,
+  struct,
+  type JsonObject,
+  type ProtoJson,
+} from './json.js';
 
 /**
  * Validates a stored part config and converts it to RobotConfig's protobuf JSON form.
@@ -38,7 +56,7 @@ export function toRobotConfigJson(config: unknown): Record<string, unknown> {
   if (!isObject(config)) throw invalidArgument('config must be a JSON object');
   checkJson(config, '', 1);
 
-  const out: Out = {};
+  const out: ProtoJson = {};
   put(out, 'components', resources(config, 'components', 'component'));
   put(out, 'services', resources(config, 'services', 'service'));
   put(out, 'remotes', list(config, 'remotes', '', remote));
@@ -55,237 +73,15 @@ export function toRobotConfigJson(config: unknown): Record<string, unknown> {
   put(out, 'log', list(config, 'log', '', logPattern));
   put(out, 'maintenance', section(config, 'maintenance', '', maintenance));
   put(out, 'tracing', section(config, 'tracing', '', tracing));
-  // `fragments` and `fragment_mods` belong to a later feature; `cloud`, `revision`, `package_path`
-  // and any other key are ignored, as viam-server ignores keys it does not use.
+  // `fragments` and `fragment_mods` are resolved before this (fragment-merge.ts); `cloud`, `revision`,
+  // `package_path` and any other key are ignored, as viam-server ignores keys it does not use.
   return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Paths, errors and generic readers
-
-function fail(path: string, message: string): never {
-  throw invalidArgument(`${path || 'config'}: ${message}`);
-}
-
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_-]*$/;
-/** Longest piece of user input echoed in a message (a key in a path, a value). */
-const ECHO_LIMIT = 64;
-
-/** A user-supplied string for a message: quoted, cut to ECHO_LIMIT characters. */
-function quote(value: string): string {
-  return value.length > ECHO_LIMIT
-    ? `${JSON.stringify(value.slice(0, ECHO_LIMIT))}...`
-    : JSON.stringify(value);
-}
-
-function child(path: string, key: string): string {
-  if (!IDENTIFIER.test(key) || key.length > ECHO_LIMIT) return `${path}[${quote(key)}]`;
-  return path === '' ? key : `${path}.${key}`;
-}
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Own property of a JSON object; `null` and `undefined` count as absent. */
-function get(obj: JsonObject, key: string): unknown {
-  if (!Object.hasOwn(obj, key)) return undefined;
-  const value = obj[key];
-  return value === null ? undefined : value;
-}
-
-function put(out: Out, key: string, value: unknown): void {
-  if (value !== undefined) out[key] = value;
-}
-
-/** Plain JSON only, nested at most MAX_CONFIG_DEPTH levels; `__proto__` keys are refused. */
-function checkJson(value: unknown, path: string, depth: number): void {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) fail(path, 'must be a finite number');
-    return;
-  }
-  if (typeof value !== 'object') fail(path, 'must be a JSON value');
-  if (depth > MAX_CONFIG_DEPTH) fail(path, `nested deeper than ${MAX_CONFIG_DEPTH} levels`);
-  if (Array.isArray(value)) {
-    value.forEach((item, i) => {
-      if (item === undefined) fail(`${path}[${i}]`, 'must be a JSON value');
-      checkJson(item, `${path}[${i}]`, depth + 1);
-    });
-    return;
-  }
-  const proto = Object.getPrototypeOf(value) as unknown;
-  if (proto !== Object.prototype && proto !== null) fail(path, 'must be a JSON value');
-  for (const [key, item] of Object.entries(value)) {
-    if (key === '__proto__') fail(path, 'the key "__proto__" is not allowed');
-    if (item !== undefined) checkJson(item, child(path, key), depth + 1);
-  }
-}
-
-/** A deep copy of checked JSON, built with own data properties only. */
-function copyJson(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(copyJson);
-  if (isObject(value)) {
-    return Object.fromEntries(
-      Object.entries(value)
-        .filter(([, v]) => v !== undefined)
-        .map(([k, v]) => [k, copyJson(v)]),
-    );
-  }
-  return value;
-}
-
-function str(obj: JsonObject, key: string, path: string): string | undefined {
-  const value = get(obj, key);
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') fail(child(path, key), 'must be a string');
-  return value;
-}
-
-function requiredStr(obj: JsonObject, key: string, path: string): string {
-  const value = get(obj, key);
-  if (typeof value !== 'string' || value === '') fail(child(path, key), 'must be a non-empty string');
-  return value;
-}
-
-function bool(obj: JsonObject, key: string, path: string): boolean | undefined {
-  const value = get(obj, key);
-  if (value === undefined) return undefined;
-  if (typeof value !== 'boolean') fail(child(path, key), 'must be true or false');
-  return value;
-}
-
-function num(obj: JsonObject, key: string, path: string): number {
-  const value = get(obj, key);
-  if (value === undefined) return 0;
-  if (typeof value !== 'number') fail(child(path, key), 'must be a number');
-  return value;
-}
-
-function object(obj: JsonObject, key: string, path: string): JsonObject | undefined {
-  const value = get(obj, key);
-  if (value === undefined) return undefined;
-  if (!isObject(value)) fail(child(path, key), 'must be an object');
-  return value;
-}
-
-/** A JSON object passed through as a google.protobuf.Struct. */
-function struct(obj: JsonObject, key: string, path: string): unknown {
-  const value = object(obj, key, path);
-  return value === undefined ? undefined : copyJson(value);
-}
-
-function strList(obj: JsonObject, key: string, path: string): string[] | undefined {
-  const value = get(obj, key);
-  if (value === undefined) return undefined;
-  if (!Array.isArray(value) || !value.every((item): item is string => typeof item === 'string')) {
-    fail(child(path, key), 'must be a list of strings');
-  }
-  return [...value];
-}
-
-/** A map<string, string>: an object whose values are all strings. */
-function strMap(obj: JsonObject, key: string, path: string): Record<string, string> | undefined {
-  const value = object(obj, key, path);
-  if (value === undefined) return undefined;
-  const here = child(path, key);
-  const entries: [string, string][] = [];
-  for (const [k, v] of Object.entries(value)) {
-    if (typeof v !== 'string') fail(child(here, k), 'must be a string');
-    entries.push([k, v]);
-  }
-  return Object.fromEntries(entries);
-}
-
-function section(
-  obj: JsonObject,
-  key: string,
-  path: string,
-  convert: (value: JsonObject, path: string) => Out,
-): Out | undefined {
-  const value = object(obj, key, path);
-  return value === undefined ? undefined : convert(value, child(path, key));
-}
-
-function items(obj: JsonObject, key: string, path: string): [JsonObject, string][] | undefined {
-  const value = get(obj, key);
-  if (value === undefined) return undefined;
-  const here = child(path, key);
-  if (!Array.isArray(value)) fail(here, 'must be a list of objects');
-  return value.map((item, i) => {
-    const itemPath = `${here}[${i}]`;
-    if (!isObject(item)) fail(itemPath, 'must be an object');
-    return [item, itemPath];
-  });
-}
-
-function list(
-  obj: JsonObject,
-  key: string,
-  path: string,
-  convert: (value: JsonObject, path: string) => Out,
-): Out[] | undefined {
-  return items(obj, key, path)?.map(([item, itemPath]) => convert(item, itemPath));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Durations: Go duration strings in, protobuf JSON Duration strings out
-
-const NANOS_PER_UNIT: Record<string, bigint> = {
-  ns: 1n,
-  us: 1_000n,
-  µs: 1_000n, // U+00B5 micro sign
-  μs: 1_000n, // U+03BC Greek mu
-  ms: 1_000_000n,
-  s: 1_000_000_000n,
-  m: 60_000_000_000n,
-  h: 3_600_000_000_000n,
-};
-const DURATION = /^[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/;
-const DURATION_PART = /(\d*)(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)/g;
-const MAX_GO_DURATION = 2n ** 63n - 1n;
-
-/** Parses a Go duration string ("1m30s", "500ms", "0") into nanoseconds, or undefined. */
-export function parseGoDuration(text: string): bigint | undefined {
-  if (!/^[-+]?0$/.test(text) && !DURATION.test(text)) return undefined;
-  const negative = text.startsWith('-');
-  let total = 0n;
-  for (const [, whole = '', fraction = '', unit = ''] of text.matchAll(DURATION_PART)) {
-    const scale = NANOS_PER_UNIT[unit] ?? 0n;
-    total += BigInt(whole || '0') * scale;
-    if (fraction !== '') total += (BigInt(fraction) * scale) / 10n ** BigInt(fraction.length);
-  }
-  if (total > MAX_GO_DURATION + (negative ? 1n : 0n)) return undefined;
-  return negative ? -total : total;
-}
-
-/** Nanoseconds as a protobuf JSON Duration: "90s", "0.5s", "-1.25s". */
-export function formatProtoDuration(nanos: bigint): string {
-  const sign = nanos < 0n ? '-' : '';
-  const abs = nanos < 0n ? -nanos : nanos;
-  const seconds = abs / 1_000_000_000n;
-  const rest = abs % 1_000_000_000n;
-  const fraction = rest === 0n ? '' : `.${rest.toString().padStart(9, '0').replace(/0+$/, '')}`;
-  return `${sign}${seconds}${fraction}s`;
-}
-
-function durationNanos(obj: JsonObject, key: string, path: string): bigint | undefined {
-  const value = get(obj, key);
-  if (value === undefined || value === '') return undefined;
-  const nanos = typeof value === 'string' ? parseGoDuration(value) : undefined;
-  if (nanos === undefined) fail(child(path, key), 'must be a duration like "10s"');
-  return nanos;
-}
-
-function duration(obj: JsonObject, key: string, path: string): string | undefined {
-  const nanos = durationNanos(obj, key, path);
-  return nanos === undefined ? undefined : formatProtoDuration(nanos);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Components and services
 
-function resources(config: JsonObject, key: string, kind: 'component' | 'service'): Out[] | undefined {
+function resources(config: JsonObject, key: string, kind: 'component' | 'service'): ProtoJson[] | undefined {
   const entries = items(config, key, '');
   if (entries === undefined) return undefined;
   const seen = new Map<string, string>();
@@ -298,10 +94,10 @@ function resources(config: JsonObject, key: string, kind: 'component' | 'service
   });
 }
 
-function resource(item: JsonObject, path: string, kind: 'component' | 'service', name: string): Out {
+function resource(item: JsonObject, path: string, kind: 'component' | 'service', name: string): ProtoJson {
   const api = resourceApi(item, path, kind);
   const [namespace = '', , subtype = ''] = api.split(':');
-  const out: Out = { name, namespace, type: subtype, api, model: model(item, path) };
+  const out: ProtoJson = { name, namespace, type: subtype, api, model: model(item, path) };
   put(out, 'attributes', struct(item, 'attributes', path));
   put(out, 'dependsOn', strList(item, 'depends_on', path));
   put(out, 'serviceConfigs', list(item, 'service_configs', path, serviceConfig));
@@ -376,12 +172,12 @@ function model(item: JsonObject, path: string): string {
 }
 
 /** `type` is a service API triplet or a builtin service's single word (rdk NewPossibleRDKServiceAPIFromString). */
-function serviceConfig(item: JsonObject, path: string): Out {
+function serviceConfig(item: JsonObject, path: string): ProtoJson {
   const type = requiredStr(item, 'type', path);
   if (!TRIPLET.test(type) && !WORD.test(type)) {
     fail(child(path, 'type'), 'must look like "namespace:service:name" or be a single word');
   }
-  const out: Out = { type };
+  const out: ProtoJson = { type };
   put(out, 'attributes', struct(item, 'attributes', path));
   return out;
 }
@@ -400,207 +196,8 @@ function logLevel(obj: JsonObject, key: string, path: string, emptyAllowed: bool
 }
 
 /** `level` may be left out (viam-server then logs at info); given, it must be a level name. */
-function logConfiguration(item: JsonObject, path: string): Out {
+function logConfiguration(item: JsonObject, path: string): ProtoJson {
   return { level: logLevel(item, 'level', path, false) ?? '' };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Frames, orientations and geometries
-
-function frame(item: JsonObject, path: string): Out {
-  const out: Out = { parent: requiredStr(item, 'parent', path) };
-  const translation = object(item, 'translation', path) ?? {};
-  out.translation = vector(translation, child(path, 'translation'));
-  const orientation = object(item, 'orientation', path);
-  if (orientation !== undefined) {
-    out.orientation = protoOrientation(readOrientation(orientation, child(path, 'orientation')));
-  }
-  put(out, 'geometry', section(item, 'geometry', path, geometry));
-  return out;
-}
-
-function vector(item: JsonObject, path: string): { x: number; y: number; z: number } {
-  return { x: num(item, 'x', path), y: num(item, 'y', path), z: num(item, 'z', path) };
-}
-
-type OvDegrees = { kind: 'ov_degrees'; th: number; x: number; y: number; z: number };
-type OvRadians = { kind: 'ov_radians'; th: number; x: number; y: number; z: number };
-type AxisAngles = { kind: 'axis_angles'; th: number; x: number; y: number; z: number };
-type EulerAngles = { kind: 'euler_angles'; roll: number; pitch: number; yaw: number };
-type QuaternionOrientation = { kind: 'quaternion'; w: number; x: number; y: number; z: number };
-type Orientation =
-  { kind: 'none' } | OvDegrees | OvRadians | AxisAngles | EulerAngles | QuaternionOrientation;
-
-const ORIENTATION_TYPES = ['ov_degrees', 'ov_radians', 'euler_angles', 'axis_angles', 'quaternion'];
-
-function readOrientation(item: JsonObject, path: string): Orientation {
-  const kind = str(item, 'type', path) ?? '';
-  if (kind === '') return { kind: 'none' };
-  const valuePath = child(path, 'value');
-  const value = get(item, 'value');
-  if (!isObject(value)) fail(valuePath, 'must be an object');
-  switch (kind) {
-    case 'ov_degrees':
-    case 'ov_radians':
-    case 'axis_angles': {
-      const { x, y, z } = vector(value, valuePath);
-      if (x === 0 && y === 0 && z === 0) fail(valuePath, 'x, y and z must not all be 0');
-      const th = num(value, 'th', valuePath);
-      return { kind, th, x, y, z };
-    }
-    case 'euler_angles':
-      return {
-        kind,
-        roll: num(value, 'roll', valuePath),
-        pitch: num(value, 'pitch', valuePath),
-        yaw: num(value, 'yaw', valuePath),
-      };
-    case 'quaternion': {
-      // viam-server reads W/X/Y/Z case-insensitively; both spellings are accepted.
-      const part = (k: string) => num(value, get(value, k) === undefined ? k.toUpperCase() : k, valuePath);
-      const q = { kind, w: part('w'), x: part('x'), y: part('y'), z: part('z') } as const;
-      if (q.w === 0 && q.x === 0 && q.y === 0 && q.z === 0)
-        fail(valuePath, 'w, x, y and z must not all be 0');
-      return q;
-    }
-    default:
-      return fail(child(path, 'type'), `must be one of ${ORIENTATION_TYPES.join(', ')}`);
-  }
-}
-
-/** The viam.app.v1.Orientation oneof in protobuf JSON form. */
-function protoOrientation(o: Orientation): Out {
-  switch (o.kind) {
-    case 'none':
-      return { noOrientation: {} };
-    case 'ov_degrees':
-      return { vectorDegrees: { theta: o.th, x: o.x, y: o.y, z: o.z } };
-    case 'ov_radians':
-      return { vectorRadians: { theta: o.th, x: o.x, y: o.y, z: o.z } };
-    case 'axis_angles':
-      return { axisAngles: { theta: o.th, x: o.x, y: o.y, z: o.z } };
-    case 'euler_angles':
-      return { eulerAngles: { roll: o.roll, pitch: o.pitch, yaw: o.yaw } };
-    case 'quaternion':
-      return { quaternion: { w: o.w, x: o.x, y: o.y, z: o.z } };
-  }
-}
-
-type Quaternion = [w: number, x: number, y: number, z: number];
-
-/** Unit quaternion of an orientation (Hamilton convention, active rotation). */
-function toQuaternion(o: AxisAngles | EulerAngles | QuaternionOrientation): Quaternion {
-  let q: Quaternion;
-  if (o.kind === 'quaternion') {
-    q = [o.w, o.x, o.y, o.z];
-  } else if (o.kind === 'axis_angles') {
-    const norm = Math.hypot(o.x, o.y, o.z);
-    const s = Math.sin(o.th / 2);
-    q = [Math.cos(o.th / 2), (s * o.x) / norm, (s * o.y) / norm, (s * o.z) / norm];
-  } else {
-    // Tait-Bryan z-y'-x'': yaw about Z, then pitch about Y, then roll about X (radians).
-    const [cr, sr] = [Math.cos(o.roll / 2), Math.sin(o.roll / 2)];
-    const [cp, sp] = [Math.cos(o.pitch / 2), Math.sin(o.pitch / 2)];
-    const [cy, sy] = [Math.cos(o.yaw / 2), Math.sin(o.yaw / 2)];
-    q = [
-      cr * cp * cy + sr * sp * sy,
-      sr * cp * cy - cr * sp * sy,
-      cr * sp * cy + sr * cp * sy,
-      cr * cp * sy - sr * sp * cy,
-    ];
-  }
-  const norm = Math.hypot(...q);
-  return [q[0] / norm, q[1] / norm, q[2] / norm, q[3] / norm];
-}
-
-const POLE_EPSILON = 1e-9;
-const DEGREES = 180 / Math.PI;
-
-/**
- * An orientation as an orientation vector in degrees, the form of common.v1.Pose. The OV is the
- * direction of the rotated Z axis plus a rotation theta about it, i.e. the Z-Y-Z Euler
- * decomposition R = Rz(lon)·Ry(lat)·Rz(theta) with (ox, oy, oz) the third column of R; at the
- * poles lon is taken as 0, as viam-server does.
- */
-function toOrientationVectorDegrees(o: Orientation): { oX: number; oY: number; oZ: number; theta: number } {
-  if (o.kind === 'none') return { oX: 0, oY: 0, oZ: 1, theta: 0 };
-  if (o.kind === 'ov_degrees') return { oX: o.x, oY: o.y, oZ: o.z, theta: o.th };
-  if (o.kind === 'ov_radians') return { oX: o.x, oY: o.y, oZ: o.z, theta: o.th * DEGREES };
-  const [w, x, y, z] = toQuaternion(o);
-  const r00 = 1 - 2 * (y * y + z * z);
-  const r10 = 2 * (x * y + w * z);
-  const r11 = 1 - 2 * (x * x + z * z);
-  const r02 = 2 * (x * z + w * y);
-  const r12 = 2 * (y * z - w * x);
-  const r20 = 2 * (x * z - w * y);
-  const r21 = 2 * (y * z + w * x);
-  const r22 = 1 - 2 * (x * x + y * y);
-  let theta: number;
-  if (1 - Math.abs(r22) > POLE_EPSILON) theta = Math.atan2(r21, -r20);
-  else if (r22 > 0) theta = Math.atan2(r10, r00);
-  else theta = Math.atan2(r10, r11);
-  return { oX: r02, oY: r12, oZ: r22, theta: theta * DEGREES };
-}
-
-const GEOMETRY_TYPES = ['box', 'sphere', 'capsule', 'point', 'mesh'];
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/** A frame geometry as common.v1.Geometry: center pose, one shape, label. */
-function geometry(item: JsonObject, path: string): Out {
-  const translation = object(item, 'translation', path) ?? {};
-  const orientation = object(item, 'orientation', path);
-  const ov = toOrientationVectorDegrees(
-    orientation === undefined ? { kind: 'none' } : readOrientation(orientation, child(path, 'orientation')),
-  );
-  const out: Out = { center: { ...vector(translation, child(path, 'translation')), ...ov } };
-  const label = str(item, 'label', path) ?? str(item, 'Label', path);
-  put(out, 'label', label);
-
-  const dims = vector(item, path);
-  const r = num(item, 'r', path);
-  const l = num(item, 'l', path);
-  const positive = (key: string, value: number) => {
-    if (!(value > 0)) fail(child(path, key), 'must be a positive number');
-  };
-  let type = str(item, 'type', path) ?? '';
-  if (type === '') {
-    // No type: infer it from the dimensions given, as viam-server does (never a point).
-    if (dims.x !== 0 || dims.y !== 0 || dims.z !== 0) type = 'box';
-    else if (l !== 0) type = 'capsule';
-    else if (r > 0) type = 'sphere';
-    else fail(child(path, 'type'), `must be one of ${GEOMETRY_TYPES.join(', ')}`);
-  }
-  switch (type) {
-    case 'box':
-      positive('x', dims.x);
-      positive('y', dims.y);
-      positive('z', dims.z);
-      out.box = { dimsMm: dims };
-      break;
-    case 'sphere':
-      positive('r', r);
-      out.sphere = { radiusMm: r };
-      break;
-    case 'capsule':
-      positive('r', r);
-      positive('l', l);
-      out.capsule = { radiusMm: r, lengthMm: l };
-      break;
-    case 'point':
-      out.sphere = { radiusMm: 0 };
-      break;
-    case 'mesh': {
-      const data = get(item, 'mesh_data');
-      if (typeof data !== 'string' || data === '' || !BASE64.test(data)) {
-        fail(child(path, 'mesh_data'), 'must be the mesh file as a non-empty base64 string');
-      }
-      out.mesh = { contentType: str(item, 'mesh_content_type', path) ?? '', mesh: data };
-      break;
-    }
-    default:
-      fail(child(path, 'type'), `must be one of ${GEOMETRY_TYPES.join(', ')}`);
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -621,9 +218,9 @@ function credentialsType(item: JsonObject, path: string): string {
   return CREDENTIALS_TYPES[type] ?? fail(here, 'unknown credentials type');
 }
 
-function remote(item: JsonObject, path: string): Out {
+function remote(item: JsonObject, path: string): ProtoJson {
   // rdk config/config.go Remote.validate: name (ValidateRemoteName) and address are required.
-  const out: Out = { name: nameOf(item, path, 'remote'), address: requiredStr(item, 'address', path) };
+  const out: ProtoJson = { name: nameOf(item, path, 'remote'), address: requiredStr(item, 'address', path) };
   put(out, 'frame', section(item, 'frame', path, frame));
   put(out, 'auth', section(item, 'auth', path, remoteAuth));
   put(out, 'managedBy', str(item, 'managed_by', path));
@@ -636,8 +233,8 @@ function remote(item: JsonObject, path: string): Out {
   return out;
 }
 
-function remoteAuth(item: JsonObject, path: string): Out {
-  const out: Out = {};
+function remoteAuth(item: JsonObject, path: string): ProtoJson {
+  const out: ProtoJson = {};
   put(
     out,
     'credentials',
@@ -677,8 +274,8 @@ function stopSignal(item: JsonObject, path: string): number | undefined {
   return signal;
 }
 
-function processConfig(item: JsonObject, path: string): Out {
-  const out: Out = { id: requiredStr(item, 'id', path), name: requiredStr(item, 'name', path) };
+function processConfig(item: JsonObject, path: string): ProtoJson {
+  const out: ProtoJson = { id: requiredStr(item, 'id', path), name: requiredStr(item, 'name', path) };
   put(out, 'args', strList(item, 'args', path));
   put(out, 'cwd', str(item, 'cwd', path));
   put(out, 'oneShot', bool(item, 'one_shot', path));
@@ -705,10 +302,10 @@ const MODULE_VERSION_WORDS = ['latest', 'latest-with-prerelease'];
  * module's id and a version (exact semver, `latest` or `latest-with-prerelease`). The stored
  * `version` is not carried: ModuleConfig has no field for it.
  */
-function moduleConfig(item: JsonObject, path: string): Out {
+function moduleConfig(item: JsonObject, path: string): ProtoJson {
   const name = nameOf(item, path, 'module');
   if (name === RESERVED_MODULE_NAME) fail(child(path, 'name'), `"${RESERVED_MODULE_NAME}" is reserved`);
-  const out: Out = { name };
+  const out: ProtoJson = { name };
   const type = str(item, 'type', path) ?? '';
   if (type !== '' && !MODULE_TYPES.includes(type)) {
     fail(child(path, 'type'), `must be one of ${MODULE_TYPES.join(', ')}`);
@@ -745,7 +342,7 @@ const PACKAGE_TYPES = ['ml_model', 'module', 'slam_map', 'archive'];
 export const DEFAULT_PACKAGE_VERSION = 'latest';
 
 /** rdk config/config.go PackageConfig.validate: name, package id and a supported type; version optional. */
-function packageConfig(item: JsonObject, path: string): Out {
+function packageConfig(item: JsonObject, path: string): ProtoJson {
   const name = nameOf(item, path, 'package');
   const pkg = requiredStr(item, 'package', path);
   const type = get(item, 'type');
@@ -761,8 +358,8 @@ function packageConfig(item: JsonObject, path: string): Out {
 
 const HOST_PORT = /^(?:\[[^\]]*\]|[^:[\]]*):[^:[\]]*$/;
 
-function network(item: JsonObject, path: string): Out {
-  const out: Out = {};
+function network(item: JsonObject, path: string): ProtoJson {
+  const out: ProtoJson = {};
   put(out, 'fqdn', str(item, 'fqdn', path));
   const bindAddress = str(item, 'bind_address', path);
   if (bindAddress && !HOST_PORT.test(bindAddress)) {
@@ -780,8 +377,8 @@ function network(item: JsonObject, path: string): Out {
   return out;
 }
 
-function sessions(item: JsonObject, path: string): Out {
-  const out: Out = {};
+function sessions(item: JsonObject, path: string): ProtoJson {
+  const out: ProtoJson = {};
   const window = durationNanos(item, 'heartbeat_window', path);
   if (window !== undefined && window !== 0n && (window < 30_000_000n || window > 60_000_000_000n)) {
     fail(child(path, 'heartbeat_window'), 'must be between 30ms and 1m');
@@ -790,12 +387,12 @@ function sessions(item: JsonObject, path: string): Out {
   return out;
 }
 
-function trafficTunnelEndpoint(item: JsonObject, path: string): Out {
+function trafficTunnelEndpoint(item: JsonObject, path: string): ProtoJson {
   const port = get(item, 'port');
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
     fail(child(path, 'port'), 'must be a port number (1-65535)');
   }
-  const out: Out = { port };
+  const out: ProtoJson = { port };
   put(out, 'connectionTimeout', duration(item, 'connection_timeout', path));
   return out;
 }
@@ -806,8 +403,8 @@ function trafficTunnelEndpoint(item: JsonObject, path: string): Out {
  * (ExternalAuthConfig.Validate; an external_auth_config without `jwks` makes viam-server panic
  * reading it, rdk config/proto_conversions.go AuthConfigFromProto).
  */
-function auth(item: JsonObject, path: string): Out {
-  const out: Out = {};
+function auth(item: JsonObject, path: string): ProtoJson {
+  const out: ProtoJson = {};
   put(out, 'handlers', list(item, 'handlers', path, authHandler));
   put(out, 'tlsAuthEntities', strList(item, 'tls_auth_entities', path));
   put(out, 'externalAuthConfig', section(item, 'external_auth_config', path, externalAuth));
@@ -823,7 +420,7 @@ function auth(item: JsonObject, path: string): Out {
  * AuthHandlerConfig.Validate, ParseAPIKeys; utils/attribute_map.go StringSlice, String), and
  * cannot serve a listed id without a key (robot/web/web.go).
  */
-function authHandler(handler: JsonObject, path: string): Out {
+function authHandler(handler: JsonObject, path: string): ProtoJson {
   const type = get(handler, 'type');
   if (type !== 'api-key')
     fail(child(path, 'type'), 'must be "api-key" (viam-server accepts no other handler)');
@@ -845,7 +442,7 @@ function authHandler(handler: JsonObject, path: string): Out {
     if (id === 'keys' || id === 'key' || value === null || typeof value === 'string') continue;
     fail(child(configPath, id), 'must be a string');
   }
-  const out: Out = { type: CREDENTIALS_TYPES['api-key'] };
+  const out: ProtoJson = { type: CREDENTIALS_TYPES['api-key'] };
   put(out, 'config', struct(handler, 'config', path));
   return out;
 }
@@ -853,7 +450,7 @@ function authHandler(handler: JsonObject, path: string): Out {
 const JWK_ALGORITHMS = ['RS256', 'RS384', 'RS512'];
 
 /** rdk config/config.go ExternalAuthConfig.Validate: at least one key, each RSA with an RS* alg. */
-function externalAuth(external: JsonObject, path: string): Out {
+function externalAuth(external: JsonObject, path: string): ProtoJson {
   const jwksPath = child(path, 'jwks');
   const jwks = object(external, 'jwks', path);
   if (jwks === undefined) fail(jwksPath, 'must be a JSON Web Key Set: {"keys": [...]}');
@@ -872,7 +469,7 @@ function externalAuth(external: JsonObject, path: string): Out {
       }
     }
   }
-  return { jwks: { json: copyJson(jwks) } };
+  return { jwks: { json: deepCopy(jwks) } };
 }
 
 /** Base64 of either alphabet, padded or not, as JWK parsers read `n` and `e`. */
@@ -886,8 +483,8 @@ const BASE64URL = /^[A-Za-z0-9_+/-]+={0,2}$/;
  * required. The schedule is what viam-server's job manager can run (rdk robot/jobmanager
  * scheduleJob): "continuous", a positive Go duration ("30s"), or a cron expression.
  */
-function job(item: JsonObject, path: string): Out {
-  const out: Out = { name: requiredStr(item, 'name', path) };
+function job(item: JsonObject, path: string): ProtoJson {
+  const out: ProtoJson = { name: requiredStr(item, 'name', path) };
   const schedule = requiredStr(item, 'schedule', path);
   if (!isSchedule(schedule)) {
     fail(
@@ -929,7 +526,7 @@ function isSchedule(schedule: string): boolean {
 }
 
 /** A log pattern (rdk logging LoggerPatternConfig): viam-server ignores one whose level it cannot read. */
-function logPattern(item: JsonObject, path: string): Out {
+function logPattern(item: JsonObject, path: string): ProtoJson {
   return {
     pattern: str(item, 'pattern', path) ?? '',
     level:
@@ -941,8 +538,8 @@ function logPattern(item: JsonObject, path: string): Out {
 const RESOURCE_NAME = /^([^:/]+):([^:/]+):([^:/]+)\/(.+)$/;
 
 /** `sensor_name` is a resource name string; a bare name means a sensor component. */
-function maintenance(item: JsonObject, path: string): Out {
-  const out: Out = {};
+function maintenance(item: JsonObject, path: string): ProtoJson {
+  const out: ProtoJson = {};
   const sensorName = str(item, 'sensor_name', path);
   if (sensorName) {
     const match = RESOURCE_NAME.exec(sensorName);
@@ -959,8 +556,8 @@ function maintenance(item: JsonObject, path: string): Out {
   return out;
 }
 
-function tracing(item: JsonObject, path: string): Out {
-  const out: Out = {};
+function tracing(item: JsonObject, path: string): ProtoJson {
+  const out: ProtoJson = {};
   put(out, 'enabled', bool(item, 'enabled', path));
   put(out, 'disk', bool(item, 'disk', path));
   put(out, 'console', bool(item, 'console', path));

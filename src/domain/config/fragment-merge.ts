@@ -20,7 +20,8 @@
  * - Then the part's `fragment_mods` apply in order to the merged config, each entry only if its
  *   fragment was merged. A mod that cannot be applied is reported and skipped; the rest apply.
  */
-import { DomainError, invalidArgument } from './errors.js';
+import { DomainError, invalidArgument } from '../errors.js';
+import { child, deepCopy, fail, get, isObject, setKey, type JsonObject } from './json.js';
 
 /** A part's direct fragment is level 1; a fragment at level 6 is refused. */
 export const MAX_FRAGMENT_DEPTH = 5;
@@ -62,58 +63,14 @@ export const RESOURCE_SECTIONS: ReadonlyMap<string, 'name' | 'id'> = new Map<str
 
 const FRAGMENT_KEYS = new Set(['fragments', 'fragment_mods']);
 
-type JsonObject = { [key: string]: unknown };
-
 // ---------------------------------------------------------------------------------------------
-// Small helpers
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Own property; `null` and `undefined` count as absent. */
-function get(obj: JsonObject, key: string): unknown {
-  if (!Object.hasOwn(obj, key)) return undefined;
-  const value = obj[key];
-  return value === null ? undefined : value;
-}
-
-const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;
-
-function child(path: string, key: string): string {
-  if (!IDENTIFIER.test(key)) return `${path}[${JSON.stringify(key)}]`;
-  return path === '' ? key : `${path}.${key}`;
-}
-
-function fail(path: string, message: string): never {
-  throw invalidArgument(`${path}: ${message}`);
-}
-
-/** A deep copy of JSON data built from own enumerable properties only. */
-function clone<T>(value: T): T {
-  if (Array.isArray(value)) return value.map(clone) as T;
-  if (isObject(value)) {
-    const out: JsonObject = {};
-    for (const [key, item] of Object.entries(value)) {
-      if (item !== undefined) Object.defineProperty(out, key, { value: clone(item), ...DATA });
-    }
-    return out as T;
-  }
-  return value;
-}
-
-const DATA = { enumerable: true, writable: true, configurable: true } as const;
-
-/** Sets an own data property (safe even for a key like `__proto__`). */
-function setKey(obj: JsonObject, key: string, value: unknown): void {
-  Object.defineProperty(obj, key, { value, ...DATA });
-}
+// Helpers
 
 /** A deep copy of a config without its `fragments` and `fragment_mods` keys. */
 function withoutFragmentKeys(config: Record<string, unknown>): JsonObject {
   const out: JsonObject = {};
   for (const [key, value] of Object.entries(config)) {
-    if (!FRAGMENT_KEYS.has(key) && value !== undefined) setKey(out, key, clone(value));
+    if (!FRAGMENT_KEYS.has(key) && value !== undefined) setKey(out, key, deepCopy(value));
   }
   return out;
 }
@@ -192,7 +149,7 @@ export function parseFragmentMods(config: Record<string, unknown>): FragmentModS
       if (!isObject(paths)) fail(opPath, 'must be an object of dotted paths to values');
       for (const [dotted, v] of Object.entries(paths)) {
         checkModPath(dotted, child(opPath, dotted));
-        out.push(op === '$set' ? { op, path: dotted, value: clone(v) } : { op: '$unset', path: dotted });
+        out.push(op === '$set' ? { op, path: dotted, value: deepCopy(v) } : { op: '$unset', path: dotted });
       }
     });
     return { fragmentId, mods: out };
@@ -337,7 +294,7 @@ export function mergeFragments(
       if (FRAGMENT_KEYS.has(key) || value === undefined || value === null) continue;
       const nameKey = RESOURCE_SECTIONS.get(key);
       if (nameKey === undefined) {
-        if (get(config, key) === undefined) setKey(config, key, clone(value));
+        if (get(config, key) === undefined) setKey(config, key, deepCopy(value));
         continue;
       }
       if (!Array.isArray(value)) {
@@ -367,7 +324,7 @@ export function mergeFragments(
           return;
         }
         names.set(name, fragment.id);
-        (list as unknown[]).push(clone(item));
+        (list as unknown[]).push(deepCopy(item));
       });
     }
   }
@@ -455,7 +412,7 @@ function applyMod(config: JsonObject, mod: FragmentMod): string | undefined {
         if (mod.op === '$unset') {
           node.splice(index, 1);
         } else {
-          const value = clone(mod.value);
+          const value = deepCopy(mod.value);
           if (nameKey !== undefined) setKey(value as JsonObject, nameKey, seg);
           node[index] = value;
         }
@@ -469,7 +426,7 @@ function applyMod(config: JsonObject, mod: FragmentMod): string | undefined {
     if (!isObject(node)) return `${here} is ${kindOf(node)}, not an object`;
     if (isLast) {
       if (mod.op === '$unset') delete node[seg];
-      else setKey(node, seg, clone(mod.value));
+      else setKey(node, seg, deepCopy(mod.value));
       return undefined;
     }
     let next = get(node, seg);

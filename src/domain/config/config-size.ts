@@ -1,5 +1,6 @@
-import { invalidArgument } from './errors.js';
-import { structBytes } from './reply-budget.js';
+/** Size bounds of stored part and fragment configs, so a stored config always fits a reply. */
+import { invalidArgument } from '../errors.js';
+import { structBytes } from '../reply-budget.js';
 
 /** Largest part or fragment config stored, as JSON text. */
 export const MAX_CONFIG_BYTES = 1024 * 1024;

@@ -1,0 +1,127 @@
+import type { Kysely } from 'kysely';
+import { Authorizer } from '../authz/authorizer.js';
+import { publicUrlFor, type ServerConfig } from '../config.js';
+import { CertificateAuthority } from '../crypto/certificate-authority.js';
+import { SecretBox } from '../crypto/secret-box.js';
+import type { ServerKeys } from '../crypto/server-keys.js';
+import { TokenIssuer } from '../crypto/tokens.js';
+import { UrlSigner } from '../crypto/url-signer.js';
+import type { InviteDelivery } from '../mail/invite-mailer.js';
+import { AuthenticationService } from '../services/authentication-service.js';
+import type { FleetSettings, ServiceDeps } from '../services/context.js';
+import {
+  createServices,
+  createStoreBackedServices,
+  type ServedServices,
+  type Services,
+} from '../services/index.js';
+import { LogTailHub } from '../services/log-tail-hub.js';
+import { LoginThrottle, type LoginThrottleSettings } from '../services/login-throttle.js';
+import type { BlobStore } from '../store/blob-store.js';
+import { createRepositories, type Repositories } from '../store/index.js';
+import type { PartLogStore } from '../store/part-log-store.js';
+import type { Database } from '../store/schema.js';
+import type { Logger } from './logger.js';
+
+/**
+ * The settings every service reads, from the configuration. The public URL depends on the port
+ * the listener got (port 0 picks one), so until `port` is given it is only FLOTILLA_PUBLIC_URL;
+ * `serve` completes the same object once listening. Without a configuration (`init`, which runs
+ * before any is read and hands out no URL): no domain, no public URL.
+ */
+export function fleetSettings(config: ServerConfig | undefined, port?: number): FleetSettings {
+  if (!config) return { domain: '', publicUrl: '', tls: false, restartCheckIntervalSeconds: 5 };
+  return {
+    domain: config.domain,
+    publicUrl: port === undefined ? (config.publicUrl ?? '') : publicUrlFor(config, port),
+    tls: config.tls !== undefined,
+    restartCheckIntervalSeconds: config.restartCheckIntervalSeconds,
+  };
+}
+
+/** What every service graph is built from: an open, migrated database and the server's keys. */
+export interface RootInput {
+  db: Kysely<Database>;
+  dataDir: string;
+  keys: ServerKeys;
+  /** Read by the services when called, so `serve` may complete the public URL after listening. */
+  settings: FleetSettings;
+  tokenTtlSeconds: number;
+  /** Mails or logs invite links; by default (the command-line tools) they are dropped. */
+  inviteDelivery?: InviteDelivery | undefined;
+  /** Where failed password logins are reported; none for the command-line tools. */
+  logger?: Logger | undefined;
+  /** The password login backoff (defaults in login-throttle.ts); its state lives in this process. */
+  loginThrottle?: Partial<LoginThrottleSettings> | undefined;
+}
+
+/** What only `serve` opens, for the services that keep machine logs and files. */
+export interface ServeStores {
+  logStore: PartLogStore;
+  blobs: BlobStore;
+  /** Most log entries a live tail may have waiting for a slow client. */
+  logTailBuffer: number;
+  /** Largest module file or package accepted, in bytes. */
+  moduleFileMaxBytes: number;
+  /** How long a signed package download URL stays valid, in seconds. */
+  packageUrlTtlSeconds: number;
+}
+
+/** A built service graph. */
+export interface Composition<S> {
+  deps: ServiceDeps;
+  repos: Repositories;
+  services: S;
+  /** Ends what the services hold open (live log tails); the stores stay with whoever opened them. */
+  close(): void;
+}
+
+/** The services of the command-line tools: everything over the database alone, and authentication. */
+export type FleetServices = Services & { auth: AuthenticationService };
+
+/**
+ * The composition root: builds the repositories, the authorizer and every service, the same graph
+ * for `serve`, `init` and `invite-link`. Given the stores only `serve` opens (log store, blob
+ * store), it also builds the services over them, the live tails' hub and the package URL signer,
+ * giving everything the RPC routes and the plain-HTTP routes serve.
+ */
+export function composeServices(input: RootInput): Composition<FleetServices>;
+export function composeServices(input: RootInput, stores: ServeStores): Composition<ServedServices>;
+export function composeServices(
+  input: RootInput,
+  stores?: ServeStores,
+): Composition<FleetServices> | Composition<ServedServices> {
+  const { db, dataDir, keys } = input;
+  CertificateAuthority.ensureIn(dataDir);
+  const repos = createRepositories();
+  const secrets = new SecretBox(keys.secretEncryptionKey);
+  const deps: ServiceDeps = {
+    db,
+    repos,
+    authz: new Authorizer(repos),
+    secrets,
+    settings: input.settings,
+    certificates: CertificateAuthority.loadFrom(dataDir),
+  };
+  const services = createServices(deps, input.inviteDelivery);
+  const auth = new AuthenticationService(
+    db,
+    repos,
+    new TokenIssuer(keys.tokenSigningKey, input.tokenTtlSeconds),
+    secrets,
+    // Invites that were not mailed are claimed when their user logs in with a password.
+    (user) => services.members.claimUnmailedInvites(user),
+    { logger: input.logger, throttle: new LoginThrottle(input.loginThrottle ?? {}) },
+  );
+  if (!stores) return { deps, repos, services: { ...services, auth }, close: () => {} };
+  const tails = new LogTailHub(stores.logStore, stores.logTailBuffer);
+  const stored = createStoreBackedServices(deps, {
+    logStore: stores.logStore,
+    tails,
+    blobs: stores.blobs,
+    urlSigner: new UrlSigner(keys.tokenSigningKey),
+    moduleFileMaxBytes: stores.moduleFileMaxBytes,
+    packageUrlTtlSeconds: stores.packageUrlTtlSeconds,
+  });
+  return { deps, repos, services: { ...services, ...stored, auth }, close: () => tails.close() };
+}
