@@ -71,11 +71,19 @@ const layerRules = LAYERS.map((layer) => {
         'error',
         {
           paths: ABOVE_STORE.has(layer)
-            ? ['../store/schema.js', '../../store/schema.js'].map((name) => ({
-                name,
-                importNames: ROW_TYPES,
-                message: 'above src/store, use the records of src/store/records.ts, not table rows.',
-              }))
+            ? [
+                ...['../store/schema.js', '../../store/schema.js'].map((name) => ({
+                  name,
+                  importNames: ROW_TYPES,
+                  message: 'above src/store, use the records of src/store/records.ts, not table rows.',
+                })),
+                {
+                  name: '../store/part-log-store.js',
+                  importNames: ['LogRow'],
+                  message:
+                    'above src/store, use the log entries of the store (StoredLogEntry), not its rows.',
+                },
+              ]
             : [],
           patterns: forbidden.map((other) => ({
             regex: reaching(other, layer === 'config'),

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { after, before, it } from 'node:test';
 import { Struct } from '@bufbuild/protobuf';
 import { Code, createPromiseClient, type PromiseClient } from '@connectrpc/connect';
@@ -9,8 +10,8 @@ import { appApi, createViamClient, type AppClient } from '@viamrobotics/sdk';
 import { main } from '../src/cli/main.js';
 import { ALL_PERMISSIONS, ROLE_PERMISSIONS, type Permission } from '../src/authz/permissions.js';
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
-import { PackageService } from '../src/rpc/package-service.generated.js';
-import { AppService } from '../src/rpc/service-descriptors.generated.js';
+import { PackageService, PackageType } from '../src/rpc/package-service.generated.js';
+import { AppService, RobotService } from '../src/rpc/service-descriptors.generated.js';
 import { forEachDialect } from './support/databases.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
@@ -87,7 +88,7 @@ interface Principal {
 interface MethodSpec {
   name: string;
   target: ResourceType;
-  kind: 'perm' | 'grant' | 'any';
+  kind: 'perm' | 'grant' | 'any' | 'inside';
   perm: Permission;
   /** Builds a fresh object for this cell (destructive methods). */
   fresh?: (t: Target) => Promise<Target>;
@@ -265,14 +266,14 @@ forEachDialect('authorization matrix', (newDatabase) => {
    * Uploads version 0.0.1 of a module for linux/amd64 as the admin, and returns the id of the
    * stored file, from the URL GetPackage hands out (`/packages/<file id>?expires=…`).
    */
-  async function uploadModuleFile(moduleId: string): Promise<string> {
+  async function uploadModuleFile(moduleId: string, version = '0.0.1'): Promise<string> {
     const headers = { authorization: `Bearer ${await t.adminToken()}` };
     await grpcApp().uploadModuleFile(
       createAsyncIterable([
         new appApi.UploadModuleFileRequest({
           moduleFile: {
             case: 'moduleFileInfo',
-            value: new appApi.ModuleFileInfo({ moduleId, version: '0.0.1', platform: 'linux/amd64' }),
+            value: new appApi.ModuleFileInfo({ moduleId, version, platform: 'linux/amd64' }),
           },
         }),
         new appApi.UploadModuleFileRequest({
@@ -286,7 +287,7 @@ forEachDialect('authorization matrix', (newDatabase) => {
       createGrpcTransport({ baseUrl: t.url, httpVersion: '2' }),
     );
     const got = await packages.getPackage(
-      { id: moduleId.replace(':', '/'), version: '0.0.1', platform: 'linux/amd64', includeUrl: true },
+      { id: moduleId.replace(':', '/'), version, platform: 'linux/amd64', includeUrl: true },
       { headers },
     );
     const fileId = /\/packages\/([^?]+)/.exec(got.package?.url ?? '')?.[1];
@@ -536,6 +537,19 @@ forEachDialect('authorization matrix', (newDatabase) => {
     ]);
     return grpcApp().uploadModuleFile(messages, { headers: { authorization: `Bearer ${p.token}` } });
   };
+
+  let packagesClient: PromiseClient<typeof PackageService> | undefined;
+  /** PackageService over native gRPC, as viam-server calls it. */
+  const packages = () =>
+    (packagesClient ??= createPromiseClient(
+      PackageService,
+      createGrpcTransport({ baseUrl: t.url, httpVersion: '2' }),
+    ));
+  const as = (p: Principal) => ({ headers: { authorization: `Bearer ${p.token}` } });
+  const packageIdOf = (tg: Target) => tg.org.moduleId.replace(':', '/');
+  const snapVersions = async (a: AppClient, tg: Target) =>
+    (await a.getModule(tg.org.moduleId))?.versions.map((v) => v.version).sort();
+  let packageVersions = 0;
 
   const METHODS: MethodSpec[] = [
     // Organizations
@@ -833,6 +847,64 @@ forEachDialect('authorization matrix', (newDatabase) => {
       perm: 'write_private_registry_item',
       snapshot: snapModule,
       call: (_c, tg, p) => upload(p, tg.org.moduleId),
+    },
+    // PackageService: a module's files as packages. Reads are open inside the organization, to its
+    // members and its machines; changes need owner on the organization.
+    {
+      name: 'PackageService.getPackage',
+      target: 'organization',
+      kind: 'inside',
+      perm: 'read_packages',
+      snapshot: nothing,
+      call: (_c, tg, p) =>
+        packages().getPackage({ id: packageIdOf(tg), version: '0.0.1', platform: 'linux/amd64' }, as(p)),
+    },
+    {
+      name: 'PackageService.listPackages',
+      target: 'organization',
+      kind: 'inside',
+      perm: 'read_packages',
+      snapshot: nothing,
+      call: async (_c, tg, p) =>
+        mustShow((await packages().listPackages({ organizationId: tg.org.id }, as(p))).packages.length > 0),
+    },
+    {
+      name: 'PackageService.deletePackage',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_private_registry_item',
+      fresh: async (tg) => {
+        const version = `9.${++packageVersions}.0`;
+        await uploadModuleFile(tg.org.moduleId, version);
+        return { ...tg, extra: version };
+      },
+      snapshot: snapVersions,
+      call: (_c, tg, p) => packages().deletePackage({ id: packageIdOf(tg), version: tg.extra ?? '' }, as(p)),
+    },
+    {
+      name: 'PackageService.createPackage',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_packages',
+      snapshot: snapItems,
+      call: (_c, tg, p) =>
+        packages().createPackage(
+          createAsyncIterable([
+            {
+              package: {
+                case: 'info' as const,
+                value: {
+                  organizationId: tg.org.id,
+                  name: uniq('model'),
+                  version: '1',
+                  type: PackageType.ML_MODEL,
+                },
+              },
+            },
+            { package: { case: 'contents' as const, value: new Uint8Array(gzipSync('weights')) } },
+          ]),
+          as(p),
+        ),
     },
     {
       name: 'rotateKey',
@@ -1385,6 +1457,10 @@ forEachDialect('authorization matrix', (newDatabase) => {
 
   /** The expected outcome from the permission table and scope inheritance alone. */
   function expected(p: Principal, m: MethodSpec, tg: Target): Outcome {
+    if (m.kind === 'inside') {
+      const inside = p.part ? tg.org.id === p.home().id : p.grants.some((g) => g.org === tg.org.id);
+      return inside ? (m.allowed ?? 'OK') : Code.NotFound;
+    }
     if (p.part) return Code.PermissionDenied;
     if (m.kind === 'any') return 'OK';
     const roles = new Set(p.grants.filter((g) => tg.chain.includes(g.resourceId)).map((g) => g.role));
@@ -1424,6 +1500,9 @@ forEachDialect('authorization matrix', (newDatabase) => {
   /** The expected outcome according to CheckPermissions: must agree with the table. */
   async function expectedByCheck(p: Principal, m: MethodSpec, tg: Target): Promise<Outcome> {
     if (m.kind === 'any') return 'OK';
+    if (m.kind === 'inside') {
+      return (await checked(p, 'organization', tg.org.id)).size > 0 ? (m.allowed ?? 'OK') : Code.NotFound;
+    }
     if (m.kind === 'grant') {
       if ((await checked(p, 'organization', tg.org.id)).size === 0) return Code.NotFound;
       // Owner is the only role holding write permissions: owner on the resource <=> write_<type> held there.
@@ -1551,11 +1630,12 @@ forEachDialect('authorization matrix', (newDatabase) => {
     [Code.PermissionDenied]: 403,
   };
   function expectedStatus(p: Principal, r: RouteSpec, tg: Target): number {
-    if (r.kind === 'read') {
-      const inside = p.part ? tg.org.id === p.home().id : p.grants.some((g) => g.org === tg.org.id);
-      return inside ? 200 : 404;
-    }
-    const spec: MethodSpec = { ...r, kind: 'perm', call: nothing, snapshot: nothing };
+    const spec: MethodSpec = {
+      ...r,
+      kind: r.kind === 'read' ? 'inside' : 'perm',
+      call: nothing,
+      snapshot: nothing,
+    };
     const outcome = expected(p, spec, tg);
     return STATUS[String(outcome)] ?? 0;
   }
@@ -1601,5 +1681,27 @@ forEachDialect('authorization matrix', (newDatabase) => {
     assert.equal(used.status, 404);
     assert.equal(madeUp.status, used.status);
     assert.equal(await madeUp.text(), await used.text());
+  });
+  it('answers a part token asking RobotService about another part the same, whether it exists or not', async () => {
+    const partToken = principals.find((p) => p.part);
+    assert.ok(partToken);
+    const robot = createPromiseClient(
+      RobotService,
+      createGrpcTransport({ baseUrl: t.url, httpVersion: '2' }),
+    );
+    const calls: [string, (id: string) => Promise<unknown>][] = [
+      ['config', (id) => robot.config({ id }, as(partToken))],
+      ['needsRestart', (id) => robot.needsRestart({ id }, as(partToken))],
+      ['certificate', (id) => robot.certificate({ id }, as(partToken))],
+      ['log', (id) => robot.log({ id, logs: [] }, as(partToken))],
+    ];
+    for (const [name, call] of calls) {
+      for (const existing of [A.robot2.partId, B.robot1.partId]) {
+        const real = await attempt(() => call(existing));
+        const madeUp = await attempt(() => call(randomUUID()));
+        assert.equal(real.outcome, Code.PermissionDenied, `${name} on another part`);
+        assert.deepEqual(madeUp, real, `${name}: another part and a made-up id answer alike`);
+      }
+    }
   });
 });

@@ -12,7 +12,7 @@ import {
   selectedLevels,
 } from '../src/domain/log-query.js';
 import { LogTailHub } from '../src/services/log-tail-hub.js';
-import type { AppendedLogs, LogRow, PartLogStore } from '../src/store/part-log-store.js';
+import type { AppendedLogs, PartLogStore, StoredLogEntry } from '../src/store/part-log-store.js';
 import { trigramQueryFor } from '../src/store/sqlite-log-search.js';
 
 describe('log queries (pure)', () => {
@@ -87,13 +87,13 @@ function fakeStore() {
       return () => (notify = undefined);
     },
   } as unknown as PartLogStore;
-  const push = (partId: string, rows: LogRow[]) => {
-    if (watched?.(partId)) notify?.({ partId, rows });
+  const push = (partId: string, entries: StoredLogEntry[]) => {
+    if (watched?.(partId)) notify?.({ partId, entries });
   };
   return { store, push };
 }
 
-const row = (seq: number, level = 'info', message = `m${seq}`): LogRow =>
+const row = (seq: number, level = 'info', message = `m${seq}`): StoredLogEntry =>
   ({
     seq,
     level,
@@ -101,10 +101,10 @@ const row = (seq: number, level = 'info', message = `m${seq}`): LogRow =>
     host: 'h',
     timeUs: BigInt(seq),
     loggerName: 'l',
-    caller: null,
+    caller: undefined,
     stack: '',
-    fields: '[]',
-  }) as LogRow;
+    fields: [],
+  }) as StoredLogEntry;
 
 describe('live tails (hub)', () => {
   it('delivers matching entries of its own part in order, and ends cleanly', async () => {

@@ -107,14 +107,15 @@ export class FragmentResolver {
         this.checkReferences(db, user.organizationId, user.config, { id: user.id }),
       );
     }
+    const organizations = await this.repos.scopes.organizationsOfParts(db, [...parts]);
     for (const partId of parts) {
       const part = await this.repos.parts.findById(db, partId);
-      const location = part ? await this.repos.locations.findById(db, part.locationId) : undefined;
-      if (!part || !location) continue;
+      const organizationId = organizations.get(partId);
+      if (!part || !organizationId) continue;
       await this.explain(`part ${part.id}`, async () => {
-        await this.checkReferences(db, location.organizationId, part.config);
+        await this.checkReferences(db, organizationId, part.config);
         if (brokenBefore && !brokenBefore.has(part.id)) {
-          await this.checkMerged(db, location.organizationId, part.config);
+          await this.checkMerged(db, organizationId, part.config);
         }
       });
     }
@@ -126,13 +127,15 @@ export class FragmentResolver {
    */
   async partsWithInvalidConfig(db: Db, fragmentId: string): Promise<Set<string>> {
     const broken = new Set<string>();
-    for (const partId of (await this.usersOf(db, fragmentId)).parts) {
+    const { parts } = await this.usersOf(db, fragmentId);
+    const organizations = await this.repos.scopes.organizationsOfParts(db, [...parts]);
+    for (const partId of parts) {
       const part = await this.repos.parts.findById(db, partId);
-      const location = part ? await this.repos.locations.findById(db, part.locationId) : undefined;
-      if (!part || !location) continue;
+      const organizationId = organizations.get(partId);
+      if (!part || !organizationId) continue;
       try {
         // Broken references need no record: recheckUsersOf refuses them whatever this says.
-        await this.checkMerged(db, location.organizationId, part.config);
+        await this.checkMerged(db, organizationId, part.config);
       } catch (error) {
         if (!(error instanceof DomainError)) throw error;
         broken.add(part.id);

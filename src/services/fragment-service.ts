@@ -318,19 +318,23 @@ export class FragmentService {
       string,
       { orgs: Set<string>; machines: Set<string>; ownMachines: Set<string> }
     >();
+    const organizations = await repos.scopes.organizationsOfParts(
+      db,
+      uses.map((u) => u.userId),
+    );
     for (const use of uses) {
       const part = await repos.parts.findById(db, use.userId);
-      const location = part ? await repos.locations.findById(db, part.locationId) : undefined;
-      if (!part || !location) continue;
+      const organizationId = organizations.get(use.userId);
+      if (!part || !organizationId) continue;
       const version = use.version || String(fragment.revision);
       const entry = byVersion.get(version) ?? {
         orgs: new Set(),
         machines: new Set(),
         ownMachines: new Set(),
       };
-      entry.orgs.add(location.organizationId);
+      entry.orgs.add(organizationId);
       entry.machines.add(part.machineId);
-      if (location.organizationId === fragment.organizationId) entry.ownMachines.add(part.machineId);
+      if (organizationId === fragment.organizationId) entry.ownMachines.add(part.machineId);
       byVersion.set(version, entry);
     }
     return [...byVersion.entries()]
@@ -438,12 +442,14 @@ export class FragmentService {
     const { repos } = this.deps;
     const org = await repos.organizations.findById(db, fragment.organizationId);
     const uses = (await repos.fragments.listUsesOf(db, fragment.id)).filter((u) => u.userType === 'part');
-    const orgs = new Set<string>();
-    for (const use of uses) {
-      const part = await repos.parts.findById(db, use.userId);
-      const location = part ? await repos.locations.findById(db, part.locationId) : undefined;
-      if (location) orgs.add(location.organizationId);
-    }
+    const orgs = new Set(
+      (
+        await repos.scopes.organizationsOfParts(
+          db,
+          uses.map((u) => u.userId),
+        )
+      ).values(),
+    );
     return {
       id: fragment.id,
       name: at?.name ?? fragment.name,

@@ -1,8 +1,8 @@
 import { resourceExhausted } from '../domain/errors.js';
-import type { AppendedLogs, LogRow, PartLogStore } from '../store/part-log-store.js';
+import type { AppendedLogs, PartLogStore, StoredLogEntry } from '../store/part-log-store.js';
 
 /** Which new entries a tail wants. */
-export type TailMatcher = (row: LogRow) => boolean;
+export type TailMatcher = (entry: StoredLogEntry) => boolean;
 
 /**
  * One live tail: a bounded queue of the batches stored for its part since it opened. The store
@@ -12,7 +12,7 @@ export type TailMatcher = (row: LogRow) => boolean;
  * pulls again, so the drop is also reported to `onOverflow`, which ends the stream regardless.
  */
 export class LogTail {
-  private readonly queue: (readonly LogRow[])[] = [];
+  private readonly queue: (readonly StoredLogEntry[])[] = [];
   private queued = 0;
   private state: 'open' | 'overflowed' | 'ended' = 'open';
   private wake: (() => void) | undefined;
@@ -25,12 +25,12 @@ export class LogTail {
   ) {}
 
   /** Called by the hub with each batch stored for the part. */
-  offer(rows: readonly LogRow[]): void {
+  offer(entries: readonly StoredLogEntry[]): void {
     if (this.state !== 'open') return;
-    const filtered = rows.filter(this.matches);
+    const filtered = entries.filter(this.matches);
     if (filtered.length === 0) return;
-    // Tails that keep the whole batch share it, so it is converted and encoded once for them all.
-    const wanted = filtered.length === rows.length ? rows : filtered;
+    // Tails that keep the whole batch share its array, so its reply is encoded once for them all.
+    const wanted = filtered.length === entries.length ? entries : filtered;
     // An empty queue takes any one batch, so a tail that keeps up is never dropped for a batch
     // larger than its bound; at most the bound plus one batch waits.
     if (this.queued > 0 && this.queued + wanted.length > this.limit) {
@@ -47,7 +47,7 @@ export class LogTail {
   }
 
   /** The next batch; undefined once the tail has ended (client gone, server closing). */
-  async next(): Promise<readonly LogRow[] | undefined> {
+  async next(): Promise<readonly StoredLogEntry[] | undefined> {
     for (;;) {
       const batch = this.queue.shift();
       if (batch) {
@@ -123,7 +123,7 @@ export class LogTailHub {
   private deliver(batch: AppendedLogs): void {
     const set = this.tails.get(batch.partId);
     if (!set) return;
-    for (const tail of [...set]) tail.offer(batch.rows);
+    for (const tail of [...set]) tail.offer(batch.entries);
   }
 
   private remove(partId: string, tail: LogTail): void {

@@ -67,9 +67,8 @@ export class MachineAgentService {
   async config(principal: PartPrincipal, agentInfo: AgentInfo | undefined): Promise<ServedConfig> {
     const { db, repos, secrets, settings } = this.deps;
     const part = await this.seen(db, principal, agentInfo);
-    const robot = await repos.robots.findById(db, part.machineId);
-    const location = robot ? await repos.locations.findById(db, robot.locationId) : undefined;
-    if (!robot || !location) throw notFound('part not found');
+    const location = await repos.locations.findById(db, part.locationId);
+    if (!location) throw notFound('part not found');
     const merged = await this.fragments.merged(db, location.organizationId, part.config);
     const body = servable(merged.config);
     // The platform viam-server reports, such as `linux/arm64` (bounded: it is echoed in module errors).
@@ -85,7 +84,7 @@ export class MachineAgentService {
       secret: partSecrets[0] ? secrets.open(partSecrets[0].sealed) : '',
       locationSecrets: locationSecrets.map((s) => ({ id: s.id, secret: secrets.open(s.sealed) })),
       locationId: location.id,
-      machineId: robot.id,
+      machineId: part.machineId,
       primaryOrgId: location.organizationId,
       signalingInsecure: signalingInsecure(settings),
     };

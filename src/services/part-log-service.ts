@@ -13,7 +13,7 @@ import type { LogEntry, PushedLogEntry } from '../domain/models.js';
 import { MAX_REPLY_ENTRY_BYTES, ReplyBudget } from '../domain/reply-budget.js';
 import { requireId } from '../domain/validation.js';
 import { nowIso } from '../store/db.js';
-import type { LogRow, NewLogRow, PartLogStore } from '../store/part-log-store.js';
+import type { NewLogEntry, PartLogStore, StoredLogEntry } from '../store/part-log-store.js';
 import type { ServiceDeps } from './context.js';
 import type { LogTailHub } from './log-tail-hub.js';
 
@@ -67,7 +67,7 @@ export class PartLogService {
     const nowUs = BigInt(Date.now()) * 1000n;
     if (entries.length > MAX_LOG_BATCH)
       throw invalidArgument(`a Log call carries at most ${MAX_LOG_BATCH} entries, got ${entries.length}`);
-    const rows = entries.map((e, i): NewLogRow => {
+    const checked = entries.map((e, i): NewLogEntry => {
       const level = logLevelOf(e.level);
       if (!level) throw invalidArgument(`logs[${i}].level: unknown level "${e.level}"`);
       return {
@@ -76,12 +76,12 @@ export class PartLogService {
         timeUs: e.timeUs ?? nowUs,
         loggerName: e.loggerName,
         message: e.message,
-        caller: e.caller === undefined ? null : JSON.stringify(e.caller),
+        caller: e.caller,
         stack: e.stack,
-        fields: JSON.stringify(e.fields),
+        fields: e.fields,
       };
     });
-    if (!(await this.store.append(principal.id, nowIso(), rows))) throw notFound('part not found');
+    if (!(await this.store.append(principal.id, nowIso(), checked))) throw notFound('part not found');
   }
 
   /**
@@ -97,7 +97,7 @@ export class PartLogService {
     const filter = logFilterOf(req.filter);
     await this.authorize(principal, partId);
     if (levels?.length === 0) return { entries: [], nextPageToken: '' };
-    const rows = await this.store.search({
+    const found = await this.store.search({
       partId,
       levels,
       startUs: req.startUs,
@@ -110,16 +110,16 @@ export class PartLogService {
     // reply is cut down (fitLogEntry), so every page holds at least one.
     const budget = new ReplyBudget();
     const entries: LogEntry[] = [];
-    let last: LogRow | undefined;
-    for (const row of rows.slice(0, limit)) {
-      const fitted = fitLogEntry(entryOf(row), MAX_REPLY_ENTRY_BYTES);
+    let last: StoredLogEntry | undefined;
+    for (const entry of found.slice(0, limit)) {
+      const fitted = fitLogEntry(entry, MAX_REPLY_ENTRY_BYTES);
       if (!budget.take(fitted.bytes)) break;
       entries.push(fitted.entry);
-      last = row;
+      last = entry;
     }
     return {
       entries,
-      nextPageToken: entries.length < rows.length && last ? encodeLogPageToken(last) : '',
+      nextPageToken: entries.length < found.length && last ? encodeLogPageToken(last) : '',
     };
   }
 
@@ -143,14 +143,16 @@ export class PartLogService {
     if (signal.aborted) return;
     const tail = this.hub.open(
       partId,
-      (row) => (!levels || levels.includes(row.level)) && matchesMessage(row.message),
+      (entry) => (!levels || levels.includes(entry.level)) && matchesMessage(entry.message),
       onOverflow,
     );
     const end = () => tail.end();
     signal.addEventListener('abort', end);
     try {
       yield [];
-      for (let batch = await tail.next(); batch; batch = await tail.next()) yield entriesOf(batch);
+      // The store's entries go out as they are, so tails receiving the same batch share its
+      // array and the handler encodes it once for them all.
+      for (let batch = await tail.next(); batch; batch = await tail.next()) yield batch;
     } finally {
       signal.removeEventListener('abort', end);
       tail.end();
@@ -161,28 +163,4 @@ export class PartLogService {
     const { db, authz } = this.deps;
     await authz.require(db, principal, { type: 'part', id: partId }, 'read_robot_logs');
   }
-}
-
-/**
- * A batch's entries, converted once however many tails receive the same batch (they share the
- * array; see LogTail), so the handler can encode it once too.
- */
-const converted = new WeakMap<readonly LogRow[], readonly LogEntry[]>();
-function entriesOf(rows: readonly LogRow[]): readonly LogEntry[] {
-  let entries = converted.get(rows);
-  if (!entries) converted.set(rows, (entries = rows.map(entryOf)));
-  return entries;
-}
-
-function entryOf(row: LogRow): LogEntry {
-  return {
-    host: row.host,
-    level: row.level,
-    timeUs: row.timeUs,
-    loggerName: row.loggerName,
-    message: row.message,
-    caller: row.caller ? (JSON.parse(row.caller) as Record<string, unknown>) : undefined,
-    stack: row.stack,
-    fields: JSON.parse(row.fields) as Record<string, unknown>[],
-  };
 }

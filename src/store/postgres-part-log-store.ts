@@ -2,13 +2,17 @@ import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import { likePatternFor, type LogCursor } from '../domain/log-query.js';
 import { enforceRetention, type RetentionOps } from './log-retention.js';
-import type {
-  AppendedLogs,
-  LogRetention,
-  LogRow,
-  LogSearch,
-  NewLogRow,
-  PartLogStore,
+import {
+  decodeLogRow,
+  encodeLogCaller,
+  encodeLogFields,
+  type AppendedLogs,
+  type LogRetention,
+  type LogRow,
+  type LogSearch,
+  type NewLogEntry,
+  type PartLogStore,
+  type StoredLogEntry,
 } from './part-log-store.js';
 import type { Database } from './schema.js';
 
@@ -54,7 +58,7 @@ export class PostgresPartLogStore implements PartLogStore, RetentionOps {
     return store;
   }
 
-  append(partId: string, seenAt: string, rows: readonly NewLogRow[]): Promise<boolean> {
+  append(partId: string, seenAt: string, entries: readonly NewLogEntry[]): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const touched = await trx
         .updateTable('robot_parts')
@@ -62,20 +66,20 @@ export class PostgresPartLogStore implements PartLogStore, RetentionOps {
         .where('id', '=', partId)
         .executeTakeFirst();
       if (Number(touched.numUpdatedRows) === 0) return false;
-      if (rows.length === 0) return true;
+      if (entries.length === 0) return true;
       const stored = await trx
         .insertInto('part_logs')
         .values(
-          rows.map((r) => ({
+          entries.map((e) => ({
             part_id: partId,
-            host: r.host,
-            level: r.level,
-            time_us: r.timeUs,
-            logger_name: r.loggerName,
-            message: r.message,
-            caller: r.caller,
-            stack: r.stack,
-            fields: r.fields,
+            host: e.host,
+            level: e.level,
+            time_us: e.timeUs,
+            logger_name: e.loggerName,
+            message: e.message,
+            caller: encodeLogCaller(e.caller),
+            stack: e.stack,
+            fields: encodeLogFields(e.fields),
           })),
         )
         .returning('seq')
@@ -88,7 +92,7 @@ export class PostgresPartLogStore implements PartLogStore, RetentionOps {
     });
   }
 
-  async search(q: LogSearch): Promise<LogRow[]> {
+  async search(q: LogSearch): Promise<StoredLogEntry[]> {
     let query = this.selectRows().where('part_id', '=', q.partId);
     if (q.levels) query = query.where('level', 'in', q.levels.length > 0 ? [...q.levels] : ['']);
     if (q.startUs !== undefined) query = query.where('time_us', '>=', q.startUs);
@@ -110,7 +114,7 @@ export class PostgresPartLogStore implements PartLogStore, RetentionOps {
         sql<boolean>`message ilike ${pattern} and translate(message, ${UPPER}, ${LOWER}) like translate(${pattern}, ${UPPER}, ${LOWER})`,
       );
     }
-    return rowsOf(await query.orderBy('time_us', 'desc').orderBy('seq', 'desc').limit(q.limit).execute());
+    return entriesOf(await query.orderBy('time_us', 'desc').orderBy('seq', 'desc').limit(q.limit).execute());
   }
 
   onAppended(notify: (batch: AppendedLogs) => void, watched: (partId: string) => boolean): () => void {
@@ -192,7 +196,7 @@ export class PostgresPartLogStore implements PartLogStore, RetentionOps {
 
   // ---- the feed of appended logs ----
 
-  /** Rows as stored, the time still as text (see rowsOf). */
+  /** Rows as stored, the time still as text (see entriesOf). */
   private selectRows() {
     return this.db
       .selectFrom('part_logs')
@@ -237,14 +241,17 @@ export class PostgresPartLogStore implements PartLogStore, RetentionOps {
     }, 1000).unref();
   }
 
-  /** Reads back the range a notification names, in notification order, if anyone watches the part. */
+  /**
+   * Reads back the range a notification names, in notification order, if anyone watches the part.
+   * The rows are decoded once, and every listener gets the same batch.
+   */
   private received(payload: string): void {
     const [partId = '', first, last] = payload.split(' ');
     const watchers = [...this.listeners].filter((l) => l.watched(partId));
     if (watchers.length === 0) return;
     this.delivery = this.delivery.then(async () => {
       try {
-        const rows = rowsOf(
+        const entries = entriesOf(
           await this.selectRows()
             .where('part_id', '=', partId)
             .where('seq', '>=', Number(first))
@@ -252,7 +259,8 @@ export class PostgresPartLogStore implements PartLogStore, RetentionOps {
             .orderBy('seq')
             .execute(),
         );
-        for (const listener of watchers) listener.notify({ partId, rows });
+        const batch: AppendedLogs = { partId, entries };
+        for (const listener of watchers) listener.notify(batch);
       } catch (error) {
         if (!this.closed) this.onError(`log feed read failed: ${messageOf(error)}`);
       }
@@ -270,8 +278,8 @@ const timeUsText = sql<string>`time_us::text`.as('timeUs');
 
 type TextTimeRow = Omit<LogRow, 'timeUs'> & { timeUs: string };
 
-/** Rows with their times as exact bigints (converted in place). */
-function rowsOf(rows: TextTimeRow[]): LogRow[] {
+/** Rows as entries, their times exact bigints. */
+function entriesOf(rows: TextTimeRow[]): StoredLogEntry[] {
   for (const row of rows) (row as unknown as LogRow).timeUs = BigInt(row.timeUs);
-  return rows as unknown as LogRow[];
+  return (rows as unknown as LogRow[]).map(decodeLogRow);
 }

@@ -10,7 +10,7 @@ export interface LocationLink {
 
 /**
  * The lookups that place a resource in the tree roles are held on: a location's ancestors (one
- * recursive query) and the organizations a location is shared with.
+ * recursive query), the organizations a location is shared with, the organizations of parts.
  */
 export class ScopeRepository {
   /** The location and its ancestors, nearest first; empty if the location does not exist. */
@@ -54,5 +54,17 @@ export class ScopeRepository {
       .where('location_id', 'in', locationIds)
       .execute();
     return rows.map((row) => row.organization_id);
+  }
+
+  /** The organization of each part that exists, by part id (one query). */
+  async organizationsOfParts(db: Db, partIds: readonly string[]): Promise<Map<string, string>> {
+    if (partIds.length === 0) return new Map();
+    const rows = await db
+      .selectFrom('robot_parts')
+      .innerJoin('locations', 'locations.id', 'robot_parts.location_id')
+      .select(['robot_parts.id as part_id', 'locations.organization_id'])
+      .where('robot_parts.id', 'in', [...partIds])
+      .execute();
+    return new Map(rows.map((row) => [row.part_id, row.organization_id]));
   }
 }

@@ -5,7 +5,11 @@ export interface WriterWorkerData {
   mainFile: string;
 }
 
-/** Fields of one entry, flattened in this order (cheaper to pass between threads than objects). */
+/**
+ * Fields of one entry, flattened in this order (cheaper to pass between threads than objects),
+ * as the table stores them: caller and fields already JSON text (`encodeLogCaller`,
+ * `encodeLogFields`), encoded by the store before it posts them.
+ */
 export const ROW_FIELDS = 8; // host, level, timeUs, loggerName, message, caller, stack, fields
 
 /** The store asks: store one Log call's entries for a part, and record that it was seen. */

@@ -1,13 +1,18 @@
 import { Worker } from 'node:worker_threads';
 import SQLite, { type Database as SqliteDatabase, type Statement } from 'better-sqlite3';
 import { likePatternFor } from '../domain/log-query.js';
-import type {
-  AppendedLogs,
-  LogRetention,
-  LogRow,
-  LogSearch,
-  NewLogRow,
-  PartLogStore,
+import {
+  decodeLogRow,
+  encodeLogCaller,
+  encodeLogFields,
+  storedLogEntry,
+  type AppendedLogs,
+  type LogRetention,
+  type LogRow,
+  type LogSearch,
+  type NewLogEntry,
+  type PartLogStore,
+  type StoredLogEntry,
 } from './part-log-store.js';
 import { prepareSearchFile, searchFileFor, trigramQueryFor } from './sqlite-log-search.js';
 import type { SearchWorkerData, SearchWorkerMessage } from './sqlite-log-search-worker.js';
@@ -27,7 +32,7 @@ const DENSE_WINDOW = 4000;
 
 interface PendingAppend {
   partId: string;
-  rows: readonly NewLogRow[];
+  entries: readonly NewLogEntry[];
   resolve(stored: boolean): void;
   reject(error: unknown): void;
 }
@@ -70,29 +75,30 @@ export class SqlitePartLogStore implements PartLogStore {
     this.startIndexer({ mainFile, searchFile, retention, batchSize: 5000, idleMs: 50 });
   }
 
-  append(partId: string, seenAt: string, rows: readonly NewLogRow[]): Promise<boolean> {
+  append(partId: string, seenAt: string, entries: readonly NewLogEntry[]): Promise<boolean> {
     const writer = this.writer;
     if (this.closed || !writer) return Promise.reject(new Error('the log store is not accepting writes'));
-    const values = new Array<string | bigint | null>(rows.length * ROW_FIELDS);
-    rows.forEach((r, i) => {
+    // Encoded here, on the way to the writer; the entries themselves are kept for the feed.
+    const values = new Array<string | bigint | null>(entries.length * ROW_FIELDS);
+    entries.forEach((e, i) => {
       const at = i * ROW_FIELDS;
-      values[at] = r.host;
-      values[at + 1] = r.level;
-      values[at + 2] = r.timeUs;
-      values[at + 3] = r.loggerName;
-      values[at + 4] = r.message;
-      values[at + 5] = r.caller;
-      values[at + 6] = r.stack;
-      values[at + 7] = r.fields;
+      values[at] = e.host;
+      values[at + 1] = e.level;
+      values[at + 2] = e.timeUs;
+      values[at + 3] = e.loggerName;
+      values[at + 4] = e.message;
+      values[at + 5] = encodeLogCaller(e.caller);
+      values[at + 6] = e.stack;
+      values[at + 7] = encodeLogFields(e.fields);
     });
     const id = this.nextCallId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { partId, rows, resolve, reject });
+      this.pending.set(id, { partId, entries, resolve, reject });
       writer.postMessage({ type: 'append', id, partId, seenAt, values } satisfies AppendRequest);
     });
   }
 
-  search(query: LogSearch): Promise<LogRow[]> {
+  search(query: LogSearch): Promise<StoredLogEntry[]> {
     return Promise.resolve(this.searchNow(query));
   }
 
@@ -142,7 +148,8 @@ export class SqlitePartLogStore implements PartLogStore {
         continue;
       }
       call.resolve(outcome.stored);
-      if (outcome.stored && call.rows.length > 0) this.publish(call.partId, call.rows, outcome.firstSeq);
+      if (outcome.stored && call.entries.length > 0)
+        this.publish(call.partId, call.entries, outcome.firstSeq);
     }
   }
 
@@ -151,12 +158,16 @@ export class SqlitePartLogStore implements PartLogStore {
     this.pending.clear();
   }
 
-  /** Hands a stored call's entries to the listeners watching its part (none: nothing is built). */
-  private publish(partId: string, stored: readonly NewLogRow[], firstSeq: number): void {
+  /**
+   * Hands a stored call's entries to the listeners watching its part (none: nothing is built).
+   * They are the entries `append` was given, so nothing is decoded (see storedLogEntry); every
+   * listener gets the same batch.
+   */
+  private publish(partId: string, stored: readonly NewLogEntry[], firstSeq: number): void {
     let batch: AppendedLogs | undefined;
     for (const listener of this.listeners) {
       if (!listener.watched(partId)) continue;
-      batch ??= { partId, rows: stored.map((r, i) => ({ ...r, seq: firstSeq + i })) };
+      batch ??= { partId, entries: stored.map((e, i) => storedLogEntry(e, firstSeq + i)) };
       try {
         listener.notify(batch);
       } catch (error) {
@@ -167,7 +178,7 @@ export class SqlitePartLogStore implements PartLogStore {
 
   // ---- reads ----
 
-  private searchNow(q: LogSearch): LogRow[] {
+  private searchNow(q: LogSearch): StoredLogEntry[] {
     if (!q.filter) {
       const where = conditions(q, '');
       return this.all(
@@ -217,7 +228,7 @@ export class SqlitePartLogStore implements PartLogStore {
     })();
   }
 
-  private all(sql: string, params: unknown[]): LogRow[] {
+  private all(sql: string, params: unknown[]): StoredLogEntry[] {
     let statement = this.readStatements.get(sql);
     if (!statement) {
       // Integers come back as bigints, so times are exact over their whole range; seq, far
@@ -227,7 +238,7 @@ export class SqlitePartLogStore implements PartLogStore {
     }
     const rows = statement.all(...params) as (Omit<LogRow, 'seq'> & { seq: number | bigint })[];
     for (const row of rows) row.seq = Number(row.seq);
-    return rows as LogRow[];
+    return (rows as LogRow[]).map(decodeLogRow);
   }
 
   private newestSeq(): number {
