@@ -5,14 +5,15 @@ import { after, before, it } from 'node:test';
 import { Struct } from '@bufbuild/protobuf';
 import { Code, createPromiseClient, type PromiseClient } from '@connectrpc/connect';
 import { createAsyncIterable } from '@connectrpc/connect/protocol';
-import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
 import { appApi, createViamClient, type AppClient } from '@viamrobotics/sdk';
 import { main } from '../src/cli/main.js';
 import { ALL_PERMISSIONS, ROLE_PERMISSIONS, type Permission } from '../src/authz/permissions.js';
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
 import { PackageService, PackageType } from '../src/rpc/package-service.generated.js';
 import { AppService, RobotService } from '../src/rpc/service-descriptors.generated.js';
+import { bearer, connectTransport, grpcTransport, rawAppClient } from './support/clients.js';
 import { forEachDialect } from './support/databases.js';
+import { roleAuthorization, type ResourceType } from './support/roles.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 /**
@@ -22,7 +23,6 @@ import { startTestServer, type TestServer } from './support/server.js';
  * against CheckPermissions, and every refusal is checked to have changed nothing.
  */
 
-type ResourceType = 'organization' | 'location' | 'robot';
 type Role = 'owner' | 'operator';
 type Place = 'inside' | 'sibling' | 'other-org';
 const PLACES: readonly Place[] = ['inside', 'sibling', 'other-org'];
@@ -103,29 +103,12 @@ interface MethodSpec {
 type Outcome = 'OK' | Code;
 const outcomeName = (o: Outcome) => (o === 'OK' ? 'OK' : Code[o]);
 
-const auth = (
-  org: string,
-  resourceType: ResourceType,
-  resourceId: string,
-  role: Role,
-  identityId = '',
-): appApi.Authorization =>
-  new appApi.Authorization({
-    authorizationType: 'role',
-    authorizationId: `${resourceType}_${role}`,
-    resourceType,
-    resourceId,
-    organizationId: org,
-    identityId,
-    identityType: '',
-  });
-
 const uniq = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
 
 /** The generated client inside the SDK's AppClient, for methods the SDK does not wrap. */
 type RawCall = (request: Record<string, unknown>) => Promise<unknown>;
 const raw = (c: AppClient, method: string): RawCall => {
-  const client = (c as unknown as { client: Record<string, RawCall> }).client;
+  const client = rawAppClient(c) as unknown as Record<string, RawCall>;
   const fn = client[method];
   assert.ok(fn, `the SDK's client has no ${method}`);
   return fn.bind(client);
@@ -210,13 +193,8 @@ forEachDialect('authorization matrix', (newDatabase) => {
       .appClient;
   let grpcClient: PromiseClient<typeof AppService> | undefined;
   /** One native gRPC client (HTTP/2) for the whole matrix. */
-  const grpcApp = () =>
-    (grpcClient ??= createPromiseClient(
-      AppService,
-      createGrpcTransport({ baseUrl: t.url, httpVersion: '2' }),
-    ));
-  const authClient = () =>
-    createPromiseClient(AuthService, createConnectTransport({ baseUrl: t.url, httpVersion: '1.1' }));
+  const grpcApp = () => (grpcClient ??= createPromiseClient(AppService, grpcTransport(t.url)));
+  const authClient = () => createPromiseClient(AuthService, connectTransport(t.url));
 
   async function newMachine(locationId: string, name = uniq('m')): Promise<Machine> {
     const id = await admin.newRobot(locationId, name);
@@ -231,7 +209,10 @@ forEachDialect('authorization matrix', (newDatabase) => {
     assert.ok(l1 && l2);
     const fragment = await admin.createFragment(orgId, uniq('frag'), Struct.fromJson({ components: [] }));
     assert.ok(fragment);
-    const key = await admin.createKey([auth(orgId, 'organization', orgId, 'operator')], uniq('grantee'));
+    const key = await admin.createKey(
+      [roleAuthorization(orgId, 'organization', orgId, 'operator')],
+      uniq('grantee'),
+    );
     const { moduleId } = await admin.createModule(orgId, uniq('mod'));
     await admin.updateModule(moduleId, appApi.Visibility.PRIVATE, '', '', [], 'bin/run');
     await admin.updateOrganizationMetadata(orgId, { tag: 'org' });
@@ -267,7 +248,7 @@ forEachDialect('authorization matrix', (newDatabase) => {
    * stored file, from the URL GetPackage hands out (`/packages/<file id>?expires=…`).
    */
   async function uploadModuleFile(moduleId: string, version = '0.0.1'): Promise<string> {
-    const headers = { authorization: `Bearer ${await t.adminToken()}` };
+    const { headers } = bearer(await t.adminToken());
     await grpcApp().uploadModuleFile(
       createAsyncIterable([
         new appApi.UploadModuleFileRequest({
@@ -282,10 +263,7 @@ forEachDialect('authorization matrix', (newDatabase) => {
       ]),
       { headers },
     );
-    const packages = createPromiseClient(
-      PackageService,
-      createGrpcTransport({ baseUrl: t.url, httpVersion: '2' }),
-    );
+    const packages = createPromiseClient(PackageService, grpcTransport(t.url));
     const got = await packages.getPackage(
       { id: moduleId.replace(':', '/'), version, platform: 'linux/amd64', includeUrl: true },
       { headers },
@@ -315,7 +293,10 @@ forEachDialect('authorization matrix', (newDatabase) => {
   async function keyPrincipal(name: string, org: OrgWorld, grant: Grant, other: () => OrgWorld) {
     const type: ResourceType =
       grant.resourceId === org.id ? 'organization' : grant.resourceId === org.loc1.id ? 'location' : 'robot';
-    const key = await admin.createKey([auth(org.id, type, grant.resourceId, grant.role)], uniq(name));
+    const key = await admin.createKey(
+      [roleAuthorization(org.id, type, grant.resourceId, grant.role)],
+      uniq(name),
+    );
     const client = (await t.clientForKey(key.id, key.key)).appClient;
     const { accessToken: token } = await authClient().authenticate({
       entity: key.id,
@@ -449,7 +430,10 @@ forEachDialect('authorization matrix', (newDatabase) => {
     return { ...tg, extra: email };
   };
   const freshKey = async (tg: Target): Promise<Target> => {
-    const k = await admin.createKey([auth(tg.org.id, 'organization', tg.org.id, 'operator')], uniq('doomed'));
+    const k = await admin.createKey(
+      [roleAuthorization(tg.org.id, 'organization', tg.org.id, 'operator')],
+      uniq('doomed'),
+    );
     return { ...tg, extra: k.id };
   };
 
@@ -535,17 +519,12 @@ forEachDialect('authorization matrix', (newDatabase) => {
       }),
       new appApi.UploadModuleFileRequest({ moduleFile: { case: 'file', value: new Uint8Array([1, 2, 3]) } }),
     ]);
-    return grpcApp().uploadModuleFile(messages, { headers: { authorization: `Bearer ${p.token}` } });
+    return grpcApp().uploadModuleFile(messages, bearer(p.token));
   };
 
   let packagesClient: PromiseClient<typeof PackageService> | undefined;
   /** PackageService over native gRPC, as viam-server calls it. */
-  const packages = () =>
-    (packagesClient ??= createPromiseClient(
-      PackageService,
-      createGrpcTransport({ baseUrl: t.url, httpVersion: '2' }),
-    ));
-  const as = (p: Principal) => ({ headers: { authorization: `Bearer ${p.token}` } });
+  const packages = () => (packagesClient ??= createPromiseClient(PackageService, grpcTransport(t.url)));
   const packageIdOf = (tg: Target) => tg.org.moduleId.replace(':', '/');
   const snapVersions = async (a: AppClient, tg: Target) =>
     (await a.getModule(tg.org.moduleId))?.versions.map((v) => v.version).sort();
@@ -857,7 +836,10 @@ forEachDialect('authorization matrix', (newDatabase) => {
       perm: 'read_packages',
       snapshot: nothing,
       call: (_c, tg, p) =>
-        packages().getPackage({ id: packageIdOf(tg), version: '0.0.1', platform: 'linux/amd64' }, as(p)),
+        packages().getPackage(
+          { id: packageIdOf(tg), version: '0.0.1', platform: 'linux/amd64' },
+          bearer(p.token),
+        ),
     },
     {
       name: 'PackageService.listPackages',
@@ -866,7 +848,9 @@ forEachDialect('authorization matrix', (newDatabase) => {
       perm: 'read_packages',
       snapshot: nothing,
       call: async (_c, tg, p) =>
-        mustShow((await packages().listPackages({ organizationId: tg.org.id }, as(p))).packages.length > 0),
+        mustShow(
+          (await packages().listPackages({ organizationId: tg.org.id }, bearer(p.token))).packages.length > 0,
+        ),
     },
     {
       name: 'PackageService.deletePackage',
@@ -879,7 +863,8 @@ forEachDialect('authorization matrix', (newDatabase) => {
         return { ...tg, extra: version };
       },
       snapshot: snapVersions,
-      call: (_c, tg, p) => packages().deletePackage({ id: packageIdOf(tg), version: tg.extra ?? '' }, as(p)),
+      call: (_c, tg, p) =>
+        packages().deletePackage({ id: packageIdOf(tg), version: tg.extra ?? '' }, bearer(p.token)),
     },
     {
       name: 'PackageService.createPackage',
@@ -903,7 +888,7 @@ forEachDialect('authorization matrix', (newDatabase) => {
             },
             { package: { case: 'contents' as const, value: new Uint8Array(gzipSync('weights')) } },
           ]),
-          as(p),
+          bearer(p.token),
         ),
     },
     {
@@ -983,7 +968,7 @@ forEachDialect('authorization matrix', (newDatabase) => {
         c.updateOrganizationInviteAuthorizations(
           tg.org.id,
           tg.extra ?? '',
-          [auth(tg.org.id, 'location', tg.locationId, 'operator')],
+          [roleAuthorization(tg.org.id, 'location', tg.locationId, 'operator')],
           [],
         ),
     },
@@ -1427,8 +1412,8 @@ forEachDialect('authorization matrix', (newDatabase) => {
         snapshot: snapGrants,
         call: (c, tg) =>
           c.changeRole(
-            auth(tg.org.id, target, tg.id, 'operator', grantee(tg)),
-            auth(tg.org.id, target, tg.id, 'owner', grantee(tg)),
+            roleAuthorization(tg.org.id, target, tg.id, 'operator', grantee(tg)),
+            roleAuthorization(tg.org.id, target, tg.id, 'owner', grantee(tg)),
           ),
         undo: (a, tg) => a.removeRole(tg.org.id, grantee(tg), 'owner', target, tg.id),
       },
@@ -1450,7 +1435,7 @@ forEachDialect('authorization matrix', (newDatabase) => {
         kind: 'grant',
         perm: 'write_organization',
         snapshot: snapKeys,
-        call: (c, tg) => c.createKey([auth(tg.org.id, target, tg.id, 'operator')], uniq('k')),
+        call: (c, tg) => c.createKey([roleAuthorization(tg.org.id, target, tg.id, 'operator')], uniq('k')),
       },
     );
   }
@@ -1640,7 +1625,7 @@ forEachDialect('authorization matrix', (newDatabase) => {
     return STATUS[String(outcome)] ?? 0;
   }
   const get = async (path: string, token: string) => {
-    const res = await fetch(`${t.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    const res = await fetch(`${t.url}${path}`, bearer(token));
     return { status: res.status, body: await res.text() };
   };
 
@@ -1685,15 +1670,12 @@ forEachDialect('authorization matrix', (newDatabase) => {
   it('answers a part token asking RobotService about another part the same, whether it exists or not', async () => {
     const partToken = principals.find((p) => p.part);
     assert.ok(partToken);
-    const robot = createPromiseClient(
-      RobotService,
-      createGrpcTransport({ baseUrl: t.url, httpVersion: '2' }),
-    );
+    const robot = createPromiseClient(RobotService, grpcTransport(t.url));
     const calls: [string, (id: string) => Promise<unknown>][] = [
-      ['config', (id) => robot.config({ id }, as(partToken))],
-      ['needsRestart', (id) => robot.needsRestart({ id }, as(partToken))],
-      ['certificate', (id) => robot.certificate({ id }, as(partToken))],
-      ['log', (id) => robot.log({ id, logs: [] }, as(partToken))],
+      ['config', (id) => robot.config({ id }, bearer(partToken.token))],
+      ['needsRestart', (id) => robot.needsRestart({ id }, bearer(partToken.token))],
+      ['certificate', (id) => robot.certificate({ id }, bearer(partToken.token))],
+      ['log', (id) => robot.log({ id, logs: [] }, bearer(partToken.token))],
     ];
     for (const [name, call] of calls) {
       for (const existing of [A.robot2.partId, B.robot1.partId]) {
