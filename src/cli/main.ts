@@ -6,8 +6,9 @@ import { requireEmail, requireName } from '../domain/validation.js';
 import { startServer } from '../server/create-server.js';
 import { AlreadyInitializedError, initializeDataDir } from './init-command.js';
 import { inviteLink } from './invite-link-command.js';
+import { runClient } from './client/program.js';
 
-const USAGE = `usage:
+const USAGE = `usage (the server side; flotilla --help lists the client commands):
   flotilla init [--data-dir DIR] --email EMAIL --org NAME [--password PW] [--json]
   flotilla serve [--data-dir DIR] [--listen HOST:PORT] [--database-url URL] [--tls-cert FILE --tls-key FILE]
   flotilla start   (npm start: init with defaults on a fresh data directory, then serve)
@@ -47,14 +48,14 @@ export async function main(
         return await serveCommand(args, io, env, true);
       case 'invite-link':
         return await inviteLinkCommand(args, io, env);
-      case '--help':
-      case '-h':
-      case 'help':
-        io.out(USAGE);
-        return 0;
       case undefined:
+        io.err(`flotilla: missing command\n${USAGE}`);
+        return EXIT_USAGE;
+      case 'help':
+        return await runClient(['--help'], io, env);
       default:
-        throw new UsageError(command ? `unknown command "${command}"` : 'missing command');
+        // Every other command is a client of the public API (src/cli/client/).
+        return await runClient(argv, io, env);
     }
   } catch (error) {
     if (error instanceof UsageError) {
