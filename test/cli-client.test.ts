@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createPromiseClient } from '@connectrpc/connect';
 import type { AppClient } from '@viamrobotics/sdk';
+import { tokenExpiry } from '../src/cli/client/connection.js';
 import { AuthService } from '../src/rpc/auth-service-descriptor.js';
 import { RobotService } from '../src/rpc/service-descriptors.generated.js';
 import { runCli, spawnCli } from './support/cli.js';
@@ -431,12 +432,10 @@ describe('flotilla command line: an API key login renews its token by itself', (
     );
     assert.equal(login.code, 0, login.stderr);
     const saved = () =>
-      JSON.parse(readFileSync(join(home, 'cached_cli_config.json'), 'utf8')) as {
-        accessToken: string;
-        expiresAt: number;
-      };
+      JSON.parse(readFileSync(join(home, 'cached_cli_config.json'), 'utf8')) as { accessToken: string };
     const first = saved();
-    assert.ok(first.expiresAt > Date.now() / 1000 && first.expiresAt <= Date.now() / 1000 + 31);
+    const expiresAt = tokenExpiry(first.accessToken);
+    assert.ok(expiresAt > Date.now() / 1000 && expiresAt <= Date.now() / 1000 + 31);
     // JWTs are minted per second: wait for a new second so the renewed token differs.
     await new Promise((resolve) => setTimeout(resolve, 1100));
     const r = await runCli(['organizations', 'list', '--json'], env);

@@ -94,6 +94,9 @@ export interface AccessOptions {
 export type Required<T extends ResourceRef['type']> =
   Permission | readonly Permission[] | ((record: ResourceRecords[T]) => Permission);
 
+/** What require checks, for any kind of resource. */
+type Needed = Permission | readonly Permission[] | ((record: unknown) => Permission);
+
 /** A resource found, the holder its roles come from, and how it answers when hidden. */
 interface Located<T> {
   record: T;
@@ -136,27 +139,7 @@ export class Authorizer {
     permission: Required<T>,
     options: AccessOptions = {},
   ): Promise<Authorized<T>> {
-    const named: ResourceRef = ref;
-    if (named.type === 'invite' && typeof permission !== 'function') {
-      // The organization answers first, permission included, then whether the invite exists:
-      // invites are the business of the organization's owners only.
-      const org = await this.require(
-        db,
-        principal,
-        { type: 'organization', id: named.organizationId },
-        permission,
-      );
-      return (await this.resolve(db, principal, named, options, org)) as Authorized<T>;
-    }
-    const authorized = (await this.resolve(db, principal, ref, options)) as Authorized<T>;
-    const needed = typeof permission === 'function' ? [permission(authorized.record)] : [permission].flat();
-    for (const p of needed) {
-      if (!authorized.permissions.has(p)) {
-        const { type, id } = authorized.scope.resource;
-        throw permissionDenied(`missing permission ${p} on ${type} ${id}`);
-      }
-    }
-    return authorized;
+    return (await this.resolve(db, principal, ref, options, permission as Needed)) as Authorized<T>;
   }
 
   /** The caller's access to a resource it can see; NOT_FOUND if it is missing or hidden. */
@@ -166,25 +149,26 @@ export class Authorizer {
     ref: ResourceRef & { type: T },
     options: AccessOptions = {},
   ): Promise<Authorized<T>> {
-    return (await this.resolve(db, principal, ref, options)) as Authorized<T>;
+    return (await this.resolve(db, principal, ref, options, undefined)) as Authorized<T>;
   }
 
+  /** Loads the resource, works out the caller's access, and checks `needed` when given. */
   private async resolve(
     db: Db,
     principal: Principal,
     ref: ResourceRef,
     options: AccessOptions,
-    /** For an invite: the access to its organization, when already checked. */
-    checked?: Access,
+    needed: Needed | undefined,
   ): Promise<Access & { record: unknown }> {
     const hidden = () => notFound(notFoundMessage(ref));
     if (ref.type === 'invite') {
-      // An invite is named through its organization: the organization answers first.
-      const org =
-        checked ?? (await this.resolve(db, principal, { type: 'organization', id: ref.organizationId }, {}));
+      // Named through its organization, which answers first (permission included): whether an
+      // invite exists is the business of those who may manage the organization's invites.
+      const org = { type: 'organization', id: ref.organizationId } as const;
+      const access = await this.resolve(db, principal, org, {}, needed);
       const invite = await this.repos.invites.findByEmail(db, ref.organizationId, ref.email);
       if (!invite) throw hidden();
-      return { ...org, record: invite };
+      return { ...access, record: invite };
     }
     const located = await this.locate(db, ref, options.lock ?? false);
     if (!located) throw hidden();
@@ -207,6 +191,12 @@ export class Authorizer {
       permissions.add(readPermission);
     }
     if (permissions.size === 0) throw hidden();
+    const wanted = typeof needed === 'function' ? [needed(located.record)] : needed ? [needed].flat() : [];
+    for (const p of wanted) {
+      if (!permissions.has(p)) {
+        throw permissionDenied(`missing permission ${p} on ${scope.resource.type} ${scope.resource.id}`);
+      }
+    }
     return { scope, roles, permissions, record: located.record };
   }
 

@@ -50,9 +50,6 @@ export const ROLE_PERMISSIONS: Record<RoleName, ReadonlySet<Permission>> = {
   operator: new Set<Permission>(['read_organization', 'read_location', 'read_robot', 'control_robot']),
 };
 
-export const isPermission = (value: string): value is Permission =>
-  (ALL_PERMISSIONS as readonly string[]).includes(value);
-
 export const ROLES: readonly RoleName[] = ['owner', 'operator'];
 export const isRole = (value: string): value is RoleName => (ROLES as readonly string[]).includes(value);
 

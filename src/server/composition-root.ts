@@ -21,7 +21,7 @@ import type { BlobStore } from '../store/blob-store.js';
 import { createRepositories, type Repositories } from '../store/index.js';
 import type { PartLogStore } from '../store/part-log-store.js';
 import type { Database } from '../store/schema.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../domain/logger.js';
 
 /**
  * The settings every service reads, from the configuration. The public URL depends on the port

@@ -17,8 +17,10 @@ import { provisioningRoute } from './provisioning-route.js';
 import { invitePage } from './invite-page.js';
 import { createSmtpInviteMailer, inviteDelivery } from '../mail/invite-mailer.js';
 import { composeServices, fleetSettings } from './composition-root.js';
-import { callTransportKey, callTransportOf, createListener } from './listener.js';
-import { createLogger, type Logger } from './logger.js';
+import { callTransportKey } from '../rpc/context-keys.js';
+import { callTransportOf, createListener } from './listener.js';
+import type { Logger } from '../domain/logger.js';
+import { createLogger } from './logger.js';
 
 export interface RunningServer {
   /** Base URL clients connect to, such as `http://127.0.0.1:8080`. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError, type ErrorKind } from '../domain/errors.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../domain/logger.js';
 
 /** The HTTP status of each domain error kind: what every plain-HTTP route answers by default. */
 export const HTTP_STATUS: Readonly<Record<ErrorKind, number>> = {

@@ -1,6 +1,6 @@
 import type { AnyRequest, AnyResponse } from './http-front.js';
 import { httpFailure, type StatusOverrides } from './http-errors.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../domain/logger.js';
 
 /** Plain-HTTP routes beside the RPC services; each returns true if it answered the request. */
 export type HttpRoute = (req: AnyRequest, res: AnyResponse) => boolean;

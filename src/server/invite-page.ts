@@ -1,7 +1,7 @@
 import { DomainError } from '../domain/errors.js';
 import type { InviteSummary, MemberService } from '../services/member-service.js';
 import type { AnyRequest } from './http-front.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../domain/logger.js';
 import { httpFailure, type StatusOverrides } from './http-errors.js';
 import type { HttpRoute } from './http-replies.js';
 

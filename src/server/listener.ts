@@ -33,7 +33,6 @@ export interface ListenerOptions {
 }
 
 /** The key moved to src/rpc (handlers read it; the listener sets it); re-exported for the server. */
-export { callTransportKey } from '../rpc/context-keys.js';
 
 const transports = new WeakMap<AnyRequest, CallTransport>();
 

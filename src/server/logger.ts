@@ -7,9 +7,7 @@ const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 
 
 export const LOG_LEVELS = Object.keys(ORDER) as LogLevel[];
 
-/** The interface lives in the domain, so the layers below the server can take a logger. */
-export type { Logger };
-
+/** The logger every layer takes (its interface lives in the domain, below them all). */
 export function createLogger(
   level: LogLevel,
   write: (line: string) => void = (l) => process.stderr.write(l),

@@ -7,7 +7,7 @@ import type { ModuleFileService } from '../services/module-file-service.js';
 import type { RegistryService } from '../services/registry-service.js';
 import type { StatusOverrides } from './http-errors.js';
 import { replyFailure, replyJson, type HttpRoute } from './http-replies.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../domain/logger.js';
 
 const PREFIX = '/modules/';
 

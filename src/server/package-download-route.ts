@@ -8,7 +8,7 @@ import type { PackageService } from '../services/package-service.js';
 import type { AnyRequest } from './http-front.js';
 import type { StatusOverrides } from './http-errors.js';
 import { replyFailure, type HttpRoute } from './http-replies.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../domain/logger.js';
 
 const PATH = /^\/packages\/([^/]+)$/;
 

@@ -4,7 +4,7 @@ import { requireFleetPrincipal } from '../authz/principal.js';
 import type { AuthenticationService } from '../services/authentication-service.js';
 import type { ProvisioningService } from '../services/provisioning-service.js';
 import { replyFailure, replyJson, type HttpRoute } from './http-replies.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../domain/logger.js';
 
 const PATH = /^\/machines\/([^/]+)\/viam\.json$/;
 

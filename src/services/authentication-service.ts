@@ -10,9 +10,6 @@ import type { Repositories } from '../store/index.js';
 import type { UserRecord } from '../store/records.js';
 import { LoginThrottle } from './login-throttle.js';
 
-/** Credential types that Authenticate accepts. */
-export const CREDENTIAL_TYPES = ['api-key', 'password', 'robot-secret'] as const;
-
 const BAD_CREDENTIALS = 'invalid credentials';
 
 /** How much of a presented email a log line keeps. */

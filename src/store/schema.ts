@@ -1,4 +1,4 @@
-import type { Generated, Insertable, Selectable } from 'kysely';
+import type { Generated, Selectable } from 'kysely';
 import type { IdentityType, ResourceType, RoleName } from '../domain/roles.js';
 
 export type { IdentityType, ResourceType, RoleName };
@@ -272,13 +272,10 @@ export type LocationRow = Selectable<LocationTable>;
 export type LocationSecretRow = Selectable<LocationSecretTable>;
 export type ApiKeyRow = Selectable<ApiKeyTable>;
 export type AuthorizationRow = Selectable<AuthorizationTable>;
-export type NewAuthorization = Insertable<AuthorizationTable>;
 export type RobotRow = Selectable<RobotTable>;
 export type RobotPartRow = Selectable<RobotPartTable>;
 export type PartSecretRow = Selectable<PartSecretTable>;
 export type PartHistoryRow = Selectable<PartHistoryTable>;
-export type PartLogRow = Selectable<PartLogTable>;
-export type NewPartLog = Insertable<PartLogTable>;
 export type FragmentRow = Selectable<FragmentTable>;
 export type FragmentRevisionRow = Selectable<FragmentRevisionTable>;
 export type FragmentTagRow = Selectable<FragmentTagTable>;

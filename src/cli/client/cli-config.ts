@@ -10,9 +10,8 @@ export type StoredCredential =
 export interface CliConfig {
   server: string;
   credential: StoredCredential;
-  /** The last access token, and when it expires (seconds since the epoch). */
+  /** The last access token ('' when none is valid); its expiry is read from the token itself. */
   accessToken: string;
-  expiresAt: number;
   defaults: { organizationId?: string; locationId?: string };
 }
 

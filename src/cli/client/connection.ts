@@ -136,7 +136,7 @@ export async function connect(options: ConnectOptions): Promise<Session> {
 
 /** The saved token, renewed first when it expires within a minute. */
 async function freshToken(config: CliConfig, env: NodeJS.ProcessEnv): Promise<string> {
-  if (config.expiresAt - EXPIRY_MARGIN_SECONDS > Date.now() / 1000) return config.accessToken;
+  if (tokenExpiry(config.accessToken) - EXPIRY_MARGIN_SECONDS > Date.now() / 1000) return config.accessToken;
   const credential: StoredCredential = config.credential;
   if (credential.type === 'user') {
     throw new ConnectError(
@@ -148,6 +148,6 @@ async function freshToken(config: CliConfig, env: NodeJS.ProcessEnv): Promise<st
     type: 'api-key',
     payload: credential.key,
   });
-  await saveCliConfig(env, { ...config, accessToken: token, expiresAt: tokenExpiry(token) });
+  await saveCliConfig(env, { ...config, accessToken: token });
   return token;
 }

@@ -64,6 +64,25 @@ export async function partIdOf(
   return single(parts, 'part', value);
 }
 
+/** A fragment named by id, or by name (among those of the given visibilities, searched like machines). */
+export async function fragmentIdOf(
+  ctx: CliContext,
+  s: Session,
+  value: string,
+  visibilities: readonly number[],
+): Promise<string> {
+  if (isUuid(value)) return value;
+  const found: { id: string }[] = [];
+  for (const organizationId of await organizationsToSearch(ctx, s, undefined)) {
+    const { fragments } = await s.app.listFragments({
+      organizationId,
+      fragmentVisibility: [...visibilities],
+    });
+    found.push(...fragments.filter((f) => f.name === value));
+  }
+  return single(found, 'fragment', value);
+}
+
 /** The machine a command names with `--machine` (id or name), looked up in `--organization`. */
 export const machineNamed = (ctx: CliContext, s: Session, options: Record<string, unknown>) =>
   machineIdOf(ctx, s, requiredTarget(options, 'machine'), targetValue(options, 'organization'));

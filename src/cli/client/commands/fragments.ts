@@ -1,11 +1,11 @@
-import { readFile } from 'node:fs/promises';
 import { appApi } from '@viamrobotics/sdk';
 import type { Command } from 'commander';
-import { isUuid } from '../../../domain/ids.js';
 import { structFromObject } from '../../../rpc/wire-values.js';
 import { UsageError, type Session } from '../connection.js';
+import { readJsonObject } from '../json-input.js';
 import type { CliContext } from '../context.js';
 import { targetOption, targetValue } from '../options.js';
+import { fragmentIdOf } from '../resolve.js';
 import { isoOf } from '../values.js';
 
 /** Visibilities as the command line writes them. */
@@ -31,40 +31,6 @@ function visibilityOf(value: string, flag = '--visibility'): appApi.FragmentVisi
 const visibilityName = (value: appApi.FragmentVisibility): string =>
   VISIBILITY_NAMES.find((name) => VISIBILITIES[name] === value) ?? 'unspecified';
 
-/**
- * A JSON document read from a file, or from stdin when the path is `-`; a usage error when it
- * cannot be read or parsed.
- */
-export async function readJsonInput(path: string, flag: string): Promise<unknown> {
-  let text: string;
-  try {
-    if (path === '-') {
-      text = '';
-      for await (const chunk of process.stdin) text += String(chunk);
-    } else {
-      text = await readFile(path, 'utf8');
-    }
-  } catch (error) {
-    throw new UsageError(`${flag}: cannot read ${path}: ${(error as Error).message}`);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new UsageError(
-      `${flag}: ${path === '-' ? 'stdin' : path} is not JSON: ${(error as Error).message}`,
-    );
-  }
-}
-
-/** A config read as a JSON object (a fragment's config is one). */
-async function readConfig(path: string): Promise<Record<string, unknown>> {
-  const value = await readJsonInput(path, '--file');
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new UsageError(`--file: ${path === '-' ? 'stdin' : path} must hold a JSON object`);
-  }
-  return value as Record<string, unknown>;
-}
-
 /** A fragment as a listing shows it: plain fields, no config. */
 const fragmentSummary = (f: appApi.Fragment) => ({
   id: f.id,
@@ -82,32 +48,6 @@ const fragmentView = (f: appApi.Fragment) => ({
   ...fragmentSummary(f),
   config: (f.fragment?.toJson() ?? {}) as Record<string, unknown>,
 });
-
-/** The organizations to search for a fragment's name: the default one, else every one visible. */
-async function organizationsToSearch(ctx: CliContext, s: Session): Promise<string[]> {
-  try {
-    return [await ctx.organizationId(undefined)];
-  } catch {
-    return (await s.app.listOrganizations({})).organizations.map((o) => o.id);
-  }
-}
-
-/** A fragment named by id, or by name (searched in the default organization, else all). */
-async function fragmentIdOf(ctx: CliContext, s: Session, value: string): Promise<string> {
-  if (isUuid(value)) return value;
-  const found: string[] = [];
-  for (const organizationId of await organizationsToSearch(ctx, s)) {
-    const { fragments } = await s.app.listFragments({
-      organizationId,
-      fragmentVisibility: Object.values(VISIBILITIES),
-    });
-    found.push(...fragments.filter((f) => f.name === value).map((f) => f.id));
-  }
-  const [first, second] = found;
-  if (!first) throw new Error(`no fragment named "${value}" is visible to you`);
-  if (second) throw new Error(`several fragments are named "${value}"; name it by id`);
-  return first;
-}
 
 /** Fetches a fragment; NOT_FOUND (from the server) when it is not there. */
 async function getFragment(s: Session, id: string, version?: string): Promise<appApi.Fragment> {
@@ -162,7 +102,7 @@ export function registerFragmentCommands(program: Command, ctx: CliContext): voi
     .option('--version <version>', 'a revision number or a tag (default: the latest revision)')
     .action(async (options: { fragment: string; version?: string }, command: Command) => {
       const s = await ctx.session(command);
-      const id = await fragmentIdOf(ctx, s, options.fragment);
+      const id = await fragmentIdOf(ctx, s, options.fragment, Object.values(VISIBILITIES));
       const view = fragmentView(await getFragment(s, id, options.version));
       ctx
         .output(command)
@@ -187,7 +127,7 @@ export function registerFragmentCommands(program: Command, ctx: CliContext): voi
       const file = typeof options.file === 'string' ? options.file : undefined;
       const visibility =
         typeof options.visibility === 'string' ? visibilityOf(options.visibility) : undefined;
-      const config = file === undefined ? {} : await readConfig(file);
+      const config = file === undefined ? {} : await readJsonObject(ctx.io, file, '--file');
       const s = await ctx.session(command);
       const organizationId = await ctx.organizationId(targetValue(options, 'organization'));
       const { fragment } = await s.app.createFragment({
@@ -213,9 +153,10 @@ export function registerFragmentCommands(program: Command, ctx: CliContext): voi
           throw new UsageError('fragments update needs --name, --file or --visibility');
         }
         const visibility = options.visibility === undefined ? undefined : visibilityOf(options.visibility);
-        const config = options.file === undefined ? undefined : await readConfig(options.file);
+        const config =
+          options.file === undefined ? undefined : await readJsonObject(ctx.io, options.file, '--file');
         const s = await ctx.session(command);
-        const id = await fragmentIdOf(ctx, s, options.fragment);
+        const id = await fragmentIdOf(ctx, s, options.fragment, Object.values(VISIBILITIES));
         // What is not given stays as it is; the time read makes a concurrent edit fail.
         const current = await getFragment(s, id);
         const { fragment } = await s.app.updateFragment({
@@ -238,7 +179,7 @@ export function registerFragmentCommands(program: Command, ctx: CliContext): voi
   fragmentOption(fragments.command('delete').description('delete a fragment no part uses')).action(
     async (options: { fragment: string }, command: Command) => {
       const s = await ctx.session(command);
-      const id = await fragmentIdOf(ctx, s, options.fragment);
+      const id = await fragmentIdOf(ctx, s, options.fragment, Object.values(VISIBILITIES));
       await s.app.deleteFragment({ id });
       ctx.output(command).result({ id, deleted: true }, () => `deleted fragment ${id}`);
     },
@@ -262,7 +203,7 @@ export function registerFragmentCommands(program: Command, ctx: CliContext): voi
     .requiredOption('--revision <revision>', 'the revision it names')
     .action(async (options: { fragment: string; tag: string; revision: string }, command: Command) => {
       const s = await ctx.session(command);
-      const fragmentId = await fragmentIdOf(ctx, s, options.fragment);
+      const fragmentId = await fragmentIdOf(ctx, s, options.fragment, Object.values(VISIBILITIES));
       const { tags } = await s.app.setFragmentTag({
         fragmentId,
         tag: options.tag,
@@ -274,7 +215,7 @@ export function registerFragmentCommands(program: Command, ctx: CliContext): voi
     .requiredOption('--tag <tag>', 'the tag')
     .action(async (options: { fragment: string; tag: string }, command: Command) => {
       const s = await ctx.session(command);
-      const fragmentId = await fragmentIdOf(ctx, s, options.fragment);
+      const fragmentId = await fragmentIdOf(ctx, s, options.fragment, Object.values(VISIBILITIES));
       const { tags } = await s.app.deleteFragmentTag({ fragmentId, tag: options.tag });
       printTags(command, fragmentId, tags, `deleted tag ${options.tag}`);
     });

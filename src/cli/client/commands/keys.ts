@@ -72,7 +72,6 @@ export function registerKeyCommands(program: Command, ctx: CliContext): void {
           ...config,
           credential: { ...config.credential, key: rotated.key },
           accessToken: '',
-          expiresAt: 0,
         });
         output.note('the saved login uses this key: it now uses the new value');
       }

@@ -3,7 +3,7 @@ import type { Session } from '../connection.js';
 import type { CliContext } from '../context.js';
 import { targetOption, targetValue } from '../options.js';
 import { isoOf } from '../values.js';
-import { ownerAuthorization, printIssuedKey } from './organizations.js';
+import { createOwnerKey } from './organizations.js';
 
 /** The organization a location belongs to, as GetLocation or ListLocations return it. */
 export function organizationOfLocation(location: {
@@ -97,10 +97,7 @@ export function registerLocationCommands(program: Command, ctx: CliContext): voi
       const locationId = await ctx.locationId(targetValue(options, 'location'));
       const s = await ctx.session(command);
       const organizationId = await organizationIdOfLocation(s, locationId);
-      const key = await s.app.createKey({
-        authorizations: [ownerAuthorization(organizationId, 'location', locationId)],
-        name: typeof options.name === 'string' ? options.name : '',
-      });
-      printIssuedKey(ctx, command, key);
+      const scope = { organizationId, resourceType: 'location', resourceId: locationId } as const;
+      await createOwnerKey(ctx, command, s, scope, options.name);
     });
 }

@@ -177,6 +177,7 @@ export async function printLogs(
   if (!options.tail) {
     const lines = (await readPage(s, partId, query, options.count ?? DEFAULT_COUNT)).reverse().map(logLineOf);
     if (json) ctx.io.out(`${JSON.stringify(lines, null, 2)}\n`);
+    else if (lines.length === 0) ctx.io.err('no log entries\n');
     else ctx.io.out(lines.map((l) => `${textLine(l, colour)}\n`).join(''));
     return;
   }

@@ -8,7 +8,7 @@ import { targetOption, targetValue } from '../options.js';
 import { machineNamed } from '../resolve.js';
 import { ago, isoOf } from '../values.js';
 import { organizationIdOfLocation } from './locations.js';
-import { ownerAuthorization, printIssuedKey } from './organizations.js';
+import { createOwnerKey } from './organizations.js';
 
 const STATES: Partial<Record<appApi.OnlineState, OnlineState>> = {
   [appApi.OnlineState.ONLINE]: 'online',
@@ -237,10 +237,12 @@ export function registerMachineCommands(program: Command, ctx: CliContext): void
       if (!robot) throw new Error(`the server returned no machine ${id}`);
       const organizationId =
         targetValue(options, 'organization') ?? (await organizationIdOfLocation(s, robot.location));
-      const key = await s.app.createKey({
-        authorizations: [ownerAuthorization(organizationId, 'robot', id)],
-        name: typeof options.name === 'string' ? options.name : '',
-      });
-      printIssuedKey(ctx, command, key);
+      await createOwnerKey(
+        ctx,
+        command,
+        s,
+        { organizationId, resourceType: 'robot', resourceId: id },
+        options.name,
+      );
     });
 }

@@ -7,7 +7,8 @@ import { UsageError, type Session } from '../connection.js';
 import type { CliContext } from '../context.js';
 import { targetOption, targetValue } from '../options.js';
 import { Progress, sizeOf } from '../progress.js';
-import { readJsonInput } from './fragments.js';
+import { readJsonObject } from '../json-input.js';
+import type { Io } from '../output.js';
 
 /** The size of each message of a module file upload. */
 const CHUNK_BYTES = 64 * 1024;
@@ -44,9 +45,8 @@ function stringField(json: Record<string, unknown>, field: string, path: string)
 }
 
 /** Reads viam's meta.json (cli/module_registry.go's ModuleManifest). */
-async function readManifest(path: string): Promise<Manifest> {
-  const json = await readJsonInput(path, '--module');
-  if (!isObject(json)) throw new UsageError(`${path} must hold a JSON object`);
+async function readManifest(io: Io, path: string): Promise<Manifest> {
+  const json = await readJsonObject(io, path, '--module');
   const moduleId = stringField(json, 'module_id', path);
   if (moduleId === '') throw new UsageError(`${path} has no "module_id"`);
   const visibilityName = stringField(json, 'visibility', path);
@@ -134,7 +134,7 @@ export function registerModuleCommands(program: Command, ctx: CliContext): void 
     .option('--module <file>', 'the path to meta.json', DEFAULT_MANIFEST)
     .action(async (options: Record<string, unknown>, command: Command) => {
       const path = typeof options.module === 'string' ? options.module : DEFAULT_MANIFEST;
-      const manifest = await readManifest(path);
+      const manifest = await readManifest(ctx.io, path);
       const s = await ctx.session(command);
       const moduleId = await qualifiedModuleId(
         ctx,
@@ -184,7 +184,7 @@ export function registerModuleCommands(program: Command, ctx: CliContext): void 
         if (given === undefined && !existsSync(manifest)) {
           throw new UsageError('module upload needs --module-id (or a meta.json in this directory)');
         }
-        given = (await readManifest(manifest)).moduleId;
+        given = (await readManifest(ctx.io, manifest)).moduleId;
       }
       const size = await stat(path).then(
         (info) => {

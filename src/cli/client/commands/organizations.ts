@@ -1,23 +1,34 @@
 import type { Command } from 'commander';
+import type { Session } from '../connection.js';
 import type { CliContext } from '../context.js';
 import { targetOption, targetValue } from '../options.js';
 import { isoOf } from '../values.js';
 
-/** An owner key on an organization, a location or a machine, as CreateKey takes it. */
-export function ownerAuthorization(organizationId: string, resourceType: string, resourceId: string) {
-  return {
-    authorizationType: 'role',
-    authorizationId: `${resourceType}_owner`,
-    resourceType,
-    resourceId,
-    organizationId,
-    identityId: '',
-    identityType: '',
-  };
-}
-
-/** Prints a key made by `... api-key create`: its value is shown this once. */
-export function printIssuedKey(ctx: CliContext, command: Command, key: { id: string; key: string }): void {
+/**
+ * `... api-key create`: a key holding owner on an organization, a location or a machine, printed
+ * with its value (shown this once). `--name` names it, else the server names it by the time.
+ */
+export async function createOwnerKey(
+  ctx: CliContext,
+  command: Command,
+  s: Session,
+  scope: { organizationId: string; resourceType: 'organization' | 'location' | 'robot'; resourceId: string },
+  name: unknown,
+): Promise<void> {
+  const key = await s.app.createKey({
+    authorizations: [
+      {
+        authorizationType: 'role',
+        authorizationId: `${scope.resourceType}_owner`,
+        resourceType: scope.resourceType,
+        resourceId: scope.resourceId,
+        organizationId: scope.organizationId,
+        identityId: '',
+        identityType: '',
+      },
+    ],
+    name: typeof name === 'string' ? name : '',
+  });
   ctx
     .output(command)
     .result(
@@ -57,11 +68,7 @@ export function registerOrganizationCommands(program: Command, ctx: CliContext):
     .action(async (options: Record<string, unknown>, command: Command) => {
       const s = await ctx.session(command);
       const organizationId = await ctx.organizationId(targetValue(options, 'organization'));
-      const name = typeof options.name === 'string' ? options.name : '';
-      const key = await s.app.createKey({
-        authorizations: [ownerAuthorization(organizationId, 'organization', organizationId)],
-        name,
-      });
-      printIssuedKey(ctx, command, key);
+      const scope = { organizationId, resourceType: 'organization', resourceId: organizationId } as const;
+      await createOwnerKey(ctx, command, s, scope, options.name);
     });
 }

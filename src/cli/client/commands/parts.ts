@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { Struct, type JsonObject, type JsonValue } from '@bufbuild/protobuf';
 import { appApi } from '@viamrobotics/sdk';
 import type { Command } from 'commander';
-import { UsageError, type Session } from '../connection.js';
+import type { Session } from '../connection.js';
+import { readJsonObject } from '../json-input.js';
 import type { CliContext } from '../context.js';
 import { targetOption } from '../options.js';
 import { machineNamed, partNamed } from '../resolve.js';
@@ -108,26 +108,6 @@ function changeLines(before: JsonObject, after: JsonObject, c: ReturnType<typeof
       return `changed: ${k}`;
     }),
   ];
-}
-
-/** Reads the config to set: a file, or stdin (no --file, or `-`). */
-async function readConfig(ctx: CliContext, file: string | undefined): Promise<JsonObject> {
-  let text: string;
-  if (file === undefined || file === '-') {
-    if (process.stdin.isTTY) ctx.io.err('reading the config (JSON) from stdin; end it with Ctrl-D\n');
-    text = '';
-    for await (const chunk of process.stdin) text += String(chunk);
-  } else {
-    text = await readFile(file, 'utf8');
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new UsageError(`the config is not valid JSON: ${(error as Error).message}`);
-  }
-  if (!isObject(parsed)) throw new UsageError('the config must be a JSON object ({...})');
-  return parsed;
 }
 
 /**
@@ -336,10 +316,10 @@ export function registerPartCommands(program: Command, ctx: CliContext): void {
   partFlags(
     config.command('set').description("replace a part's config with a JSON object; prints what changed"),
   )
-    .option('--file <file>', 'the JSON file to read (default, or -: stdin)')
+    .option('--file <file>', 'the JSON file to read (stdin when absent or -)')
     .action(async (options: Options, command: Command) => {
       const file = typeof options.file === 'string' ? options.file : undefined;
-      const after = await readConfig(ctx, file);
+      const after = await readJsonObject(ctx.io, file, '--file');
       const s = await ctx.session(command);
       const { part: p, config: before } = await getPart(s, await partNamed(ctx, s, options));
       await updateConfig(s, p, after);

@@ -1,17 +1,20 @@
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import { loadCliConfig, removeCliConfig, saveCliConfig, configPath } from '../cli-config.js';
-import { authenticate, normalizeServer, tokenExpiry, UsageError } from '../connection.js';
+import {
+  configPath,
+  loadCliConfig,
+  removeCliConfig,
+  saveCliConfig,
+  type StoredCredential,
+} from '../cli-config.js';
+import { authenticate, normalizeServer, UsageError } from '../connection.js';
 import type { CliContext } from '../context.js';
+import { readStdin } from '../json-input.js';
 
 /** Reads a password: from a prompt that does not echo on a terminal, else one line of stdin. */
 async function readPassword(ctx: CliContext): Promise<string> {
   const input = process.stdin;
-  if (!input.isTTY) {
-    let text = '';
-    for await (const chunk of input) text += String(chunk);
-    return text.replace(/\r?\n$/, '');
-  }
+  if (!input.isTTY) return (await readStdin(ctx.io, '')).replace(/\r?\n$/, '');
   const rl = createInterface({ input, output: process.stderr, terminal: true });
   // Echo nothing while the password is typed.
   (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = () => {};
@@ -24,6 +27,36 @@ async function readPassword(ctx: CliContext): Promise<string> {
   }
 }
 
+/**
+ * Logs in to the server named by --server with `credential`, and saves the login (keeping the
+ * defaults set for that server). Returns the server's URL.
+ */
+async function logIn(
+  ctx: CliContext,
+  command: Command,
+  credential: StoredCredential,
+  /** The password or key, asked for only once the server is known. */
+  secret: () => Promise<string>,
+): Promise<string> {
+  const { server } = command.optsWithGlobals<{ server?: string }>();
+  if (!server)
+    throw new UsageError(`${command.name() === 'login' ? 'login' : 'login api-key'} needs --server URL`);
+  const url = normalizeServer(server);
+  const [entity, type] =
+    credential.type === 'user'
+      ? [credential.email, 'password' as const]
+      : [credential.keyId, 'api-key' as const];
+  const token = await authenticate(url, entity, { type, payload: await secret() });
+  const previous = await loadCliConfig(ctx.env);
+  await saveCliConfig(ctx.env, {
+    server: url,
+    credential,
+    accessToken: token,
+    defaults: previous?.server === url ? previous.defaults : {},
+  });
+  return url;
+}
+
 export function registerSessionCommands(program: Command, ctx: CliContext): void {
   const login = program
     .command('login')
@@ -32,22 +65,9 @@ export function registerSessionCommands(program: Command, ctx: CliContext): void
     )
     .option('--email <email>', 'your email (the password is read from a prompt, or stdin)')
     .action(async (options: { email?: string }, command: Command) => {
-      const { server } = command.optsWithGlobals<{ server?: string }>();
       if (!options.email) throw new UsageError('login needs --email (or use: flotilla login api-key)');
-      if (!server) throw new UsageError('login needs --server URL');
-      const url = normalizeServer(server);
-      const token = await authenticate(url, options.email, {
-        type: 'password',
-        payload: await readPassword(ctx),
-      });
-      const previous = await loadCliConfig(ctx.env);
-      await saveCliConfig(ctx.env, {
-        server: url,
-        credential: { type: 'user', email: options.email },
-        accessToken: token,
-        expiresAt: tokenExpiry(token),
-        defaults: previous?.server === url ? previous.defaults : {},
-      });
+      const credential = { type: 'user', email: options.email } as const;
+      const url = await logIn(ctx, command, credential, () => readPassword(ctx));
       ctx
         .output(command)
         .result({ server: url, email: options.email }, () => `logged in to ${url} as ${options.email}`);
@@ -58,18 +78,8 @@ export function registerSessionCommands(program: Command, ctx: CliContext): void
     .requiredOption('--key-id <id>', 'the API key id')
     .requiredOption('--key <key>', 'the API key')
     .action(async (options: { keyId: string; key: string }, command: Command) => {
-      const { server } = command.optsWithGlobals<{ server?: string }>();
-      if (!server) throw new UsageError('login api-key needs --server URL');
-      const url = normalizeServer(server);
-      const token = await authenticate(url, options.keyId, { type: 'api-key', payload: options.key });
-      const previous = await loadCliConfig(ctx.env);
-      await saveCliConfig(ctx.env, {
-        server: url,
-        credential: { type: 'api-key', keyId: options.keyId, key: options.key },
-        accessToken: token,
-        expiresAt: tokenExpiry(token),
-        defaults: previous?.server === url ? previous.defaults : {},
-      });
+      const credential = { type: 'api-key', keyId: options.keyId, key: options.key } as const;
+      const url = await logIn(ctx, command, credential, () => Promise.resolve(options.key));
       ctx
         .output(command)
         .result(
