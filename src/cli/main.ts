@@ -214,5 +214,10 @@ Connect with the TypeScript SDK:
   });
   console.log(await client.appClient.listOrganizations());
 
+Or from the terminal (another one):
+
+  npm run flotilla -- login api-key --server ${url} --key-id ${key.id} --key ${key.key}
+  npm run flotilla -- organizations list
+
 `;
 }
