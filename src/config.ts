@@ -32,6 +32,12 @@ export interface ServerConfig {
   packageUrlTtlSeconds: number;
   /** Timeouts and limits of every connection to the port. */
   connections: ConnectionLimits;
+  /** Parts whose served config and checked token are kept in memory; 0 keeps none. */
+  machineCacheEntries: number;
+  /** How often machines' last calls are written to the database, in milliseconds. */
+  accessFlushMs: number;
+  /** Whether native gRPC calls of machines take the lean path (lean-grpc.ts) instead of the framework. */
+  machineFastPath: boolean;
 }
 
 /** Flags given on the command line; each overrides its environment variable. */
@@ -55,6 +61,8 @@ export const DEFAULT_LOG_RETENTION_INTERVAL_SECONDS = 60;
 export const DEFAULT_LOG_TAIL_BUFFER = 10_000;
 export const DEFAULT_MODULE_FILE_MAX_BYTES = 512 * 1024 * 1024;
 export const DEFAULT_PACKAGE_URL_TTL_SECONDS = 60 * 60;
+export const DEFAULT_MACHINE_CACHE_ENTRIES = 50_000;
+export const DEFAULT_ACCESS_FLUSH_MS = 2_000;
 /** Connection timeouts (milliseconds) and limits; see ConnectionLimits. */
 export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
   firstByteTimeoutMs: 10_000,
@@ -163,6 +171,21 @@ function connectionLimits(env: NodeJS.ProcessEnv): ConnectionLimits {
     throw new ConfigError('FLOTILLA_HTTP2_MAX_CONCURRENT_STREAMS must be at most 4294967295');
   }
   return limits;
+}
+
+function nonNegativeInt(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0)
+    throw new ConfigError(`${name} must be zero or a positive integer, got "${value}"`);
+  return n;
+}
+
+function onOff(value: string | undefined, fallback: boolean, name: string): boolean {
+  if (value === undefined || value === '') return fallback;
+  if (value === 'on') return true;
+  if (value === 'off') return false;
+  throw new ConfigError(`${name} must be on or off, got "${value}"`);
 }
 
 function positiveInt(value: string | undefined, fallback: number, name: string): number {
@@ -287,5 +310,16 @@ export function loadServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = pr
       ? parseDuration(env.FLOTILLA_PACKAGE_URL_TTL, 'FLOTILLA_PACKAGE_URL_TTL')
       : DEFAULT_PACKAGE_URL_TTL_SECONDS,
     connections: connectionLimits(env),
+    machineCacheEntries: nonNegativeInt(
+      env.FLOTILLA_MACHINE_CACHE_ENTRIES,
+      DEFAULT_MACHINE_CACHE_ENTRIES,
+      'FLOTILLA_MACHINE_CACHE_ENTRIES',
+    ),
+    accessFlushMs: parseTimeoutMs(
+      env.FLOTILLA_ACCESS_FLUSH_INTERVAL,
+      DEFAULT_ACCESS_FLUSH_MS,
+      'FLOTILLA_ACCESS_FLUSH_INTERVAL',
+    ),
+    machineFastPath: onOff(env.FLOTILLA_MACHINE_FAST_PATH, true, 'FLOTILLA_MACHINE_FAST_PATH'),
   };
 }

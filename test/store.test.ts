@@ -204,13 +204,20 @@ forEachDialect('store', (newDatabase, dialect) => {
       { id: 'sec-p', ownerId: 'part-p', sealed: 'sealed', createdAt: t(4) },
     ]);
 
-    await repos.parts.recordAccess(open.db, 'part-p', t(5), { host: 'h', platform: 'linux/arm64' });
+    // Calls are written behind: reads see them at once, the row once flushed.
+    repos.parts.recordAccess('part-p', t(5), { host: 'h', platform: 'linux/arm64' });
     await repos.parts.requestRestart(open.db, 'part-p');
     const seen = await repos.parts.findById(open.db, 'part-p');
     assert.ok(seen);
     assert.equal(seen.lastAccess, t(5));
     assert.deepEqual(seen.agentInfo, { host: 'h', platform: 'linux/arm64' });
     assert.equal(seen.restartRequested, true);
+    const elsewhere = createRepositories();
+    assert.equal((await elsewhere.parts.findById(open.db, 'part-p'))?.lastAccess, undefined);
+    await repos.parts.flushAccess(open.db);
+    const written = await elsewhere.parts.findById(open.db, 'part-p');
+    assert.equal(written?.lastAccess, t(5));
+    assert.deepEqual(written?.agentInfo, { host: 'h', platform: 'linux/arm64' });
 
     await repos.parts.update(open.db, 'part-p', { config: { services: [] }, updatedAt: t(6) });
     assert.deepEqual((await repos.parts.findById(open.db, 'part-p'))?.config, { services: [] });

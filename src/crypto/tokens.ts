@@ -8,6 +8,8 @@ export interface TokenClaims {
   kind: TokenSubjectKind;
   /** A fingerprint of the credential the token was minted from: a rotated key no longer matches. */
   credentialVersion: string;
+  /** When the token expires, in milliseconds since the epoch. */
+  expiresAtMs: number;
 }
 
 const ISSUER = 'flotilla';
@@ -23,7 +25,7 @@ export class TokenIssuer {
     private readonly ttlSeconds: number,
   ) {}
 
-  mint(claims: TokenClaims): Promise<string> {
+  mint(claims: Omit<TokenClaims, 'expiresAtMs'>): Promise<string> {
     return (
       new SignJWT({ knd: claims.kind, ver: claims.credentialVersion })
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
@@ -55,7 +57,12 @@ export class TokenIssuer {
       if (typeof payload.sub !== 'string' || typeof payload.ver !== 'string') return undefined;
       if (kind !== 'user' && kind !== 'api-key' && kind !== 'robot-part') return undefined;
       if (typeof payload.exp !== 'number') return undefined;
-      const claims: TokenClaims = { subject: payload.sub, kind, credentialVersion: payload.ver };
+      const claims: TokenClaims = {
+        subject: payload.sub,
+        kind,
+        credentialVersion: payload.ver,
+        expiresAtMs: payload.exp * 1000,
+      };
       // Bounded: when full, start over (the next call of each token re-verifies it).
       if (this.verified.size >= VERIFIED_TOKENS_KEPT) this.verified.clear();
       this.verified.set(token, { claims, expiresAtMs: payload.exp * 1000 });

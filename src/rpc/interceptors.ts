@@ -29,15 +29,20 @@ export function boundedMessage(message: string): string {
     : message;
 }
 
+/** Turns anything a call threw into the error its client gets (see `errorInterceptor`). */
+export type ErrorTranslator = (
+  error: unknown,
+  procedure: string,
+  signal: AbortSignal | undefined,
+) => ConnectError;
+
 /**
  * The one error translation: domain errors keep their message and get their code; Connect errors
  * pass; a call its client cancelled is CANCELLED (logged at debug); anything else is logged with
- * a request id and reaches the client as "internal error". Every message is bounded. It also
- * refuses requests that did not decode, or whose lists are too long (`request-guards.ts`),
- * before any handler sees them.
+ * a request id and reaches the client as "internal error". Every message is bounded.
  */
-export function errorInterceptor(logger: Logger): Interceptor {
-  const translate = (error: unknown, procedure: string, signal: AbortSignal | undefined): ConnectError => {
+export function errorTranslator(logger: Logger): ErrorTranslator {
+  return (error, procedure, signal) => {
     if (error instanceof DomainError) {
       return new ConnectError(boundedMessage(error.message), CODES[error.kind]);
     }
@@ -59,6 +64,14 @@ export function errorInterceptor(logger: Logger): Interceptor {
     });
     return new ConnectError(`internal error (request id ${requestId})`, Code.Internal);
   };
+}
+
+/**
+ * Errors of every call go through `errorTranslator`. It also refuses requests that did not
+ * decode, or whose lists are too long (`request-guards.ts`), before any handler sees them.
+ */
+export function errorInterceptor(logger: Logger): Interceptor {
+  const translate = errorTranslator(logger);
   return (next) => async (req) => {
     const procedure = `${req.service.typeName}/${req.method.name}`;
     try {
@@ -84,6 +97,13 @@ async function* guardStream(
   }
 }
 
+/** The caller a request's `authorization` header names; UNAUTHENTICATED without a valid token. */
+export async function callerFor(auth: AuthenticationService, authorization: string | null | undefined) {
+  const token = bearerTokenOf(authorization ?? null);
+  if (!token) throw new DomainError('unauthenticated', 'missing bearer token');
+  return auth.principalFor(token);
+}
+
 /**
  * Authentication: every call except Authenticate (and methods not implemented yet, which answer
  * UNIMPLEMENTED to anyone) needs `authorization: Bearer <token>`; the caller it names is put in
@@ -95,9 +115,7 @@ export function authenticationInterceptor(
 ): Interceptor {
   return (next) => async (req) => {
     if (!needsCaller(`${req.service.typeName}/${req.method.name}`)) return next(req);
-    const token = bearerTokenOf(req.header.get('authorization'));
-    if (!token) throw new DomainError('unauthenticated', 'missing bearer token');
-    req.contextValues.set(principalKey, await auth.principalFor(token));
+    req.contextValues.set(principalKey, await callerFor(auth, req.header.get('authorization')));
     return next(req);
   };
 }

@@ -7,6 +7,8 @@ import { apiKeyToProto } from './api-key-handlers.js';
 import type { AppHandlers } from './app-service-impl.js';
 import { callerOf } from './call-context.js';
 import { dateOf, structFromObject, structToObject, timestamp } from './wire-values.js';
+import { replyFor } from './pre-encoded.js';
+import { spliceStruct } from './struct-codec.js';
 
 const ONLINE_STATE: Record<OnlineState, appApi.OnlineState> = {
   online: appApi.OnlineState.ONLINE,
@@ -32,8 +34,12 @@ const machineToProto = (m: Machine) =>
     secondsSinceOnline: BigInt(m.secondsSinceOnline),
   });
 
-export const partToProto = (p: MachinePart) =>
-  new appApi.RobotPart({
+/**
+ * A part as RobotPart. With `fastStructs` (binary replies only) its config and agent info are
+ * encoded by the fast Struct codec, and are invisible to JSON.
+ */
+export function partToProto(p: MachinePart, fastStructs = false): appApi.RobotPart {
+  const part = new appApi.RobotPart({
     id: p.id,
     name: p.name,
     dnsName: p.dnsName,
@@ -47,8 +53,8 @@ export const partToProto = (p: MachinePart) =>
     ...(p.lastAccess ? { lastAccess: timestamp(p.lastAccess) } : {}),
     onlineState: ONLINE_STATE[p.onlineState],
     secondsSinceOnline: BigInt(p.secondsSinceOnline),
-    ...(p.agentInfo ? { userSuppliedInfo: structFromObject({ ...p.agentInfo }) } : {}),
-    ...(p.config ? { robotConfig: structFromObject(p.config) } : {}),
+    ...(p.agentInfo && !fastStructs ? { userSuppliedInfo: structFromObject({ ...p.agentInfo }) } : {}),
+    ...(p.config && !fastStructs ? { robotConfig: structFromObject(p.config) } : {}),
     secret: p.secrets?.[0]?.secret ?? '',
     secrets: (p.secrets ?? []).map((s) => ({
       id: s.id,
@@ -57,6 +63,16 @@ export const partToProto = (p: MachinePart) =>
       state: appApi.SharedSecret_State.ENABLED,
     })),
   });
+  if (fastStructs) {
+    if (p.agentInfo) spliceStruct(part, USER_SUPPLIED_INFO_FIELD, { ...p.agentInfo });
+    if (p.config) spliceStruct(part, ROBOT_CONFIG_FIELD, p.config);
+  }
+  return part;
+}
+
+/** viam.app.v1.RobotPart's Struct fields. */
+const ROBOT_CONFIG_FIELD = appApi.RobotPart.fields.findJsonName('robotConfig')?.no ?? 0;
+const USER_SUPPLIED_INFO_FIELD = appApi.RobotPart.fields.findJsonName('userSuppliedInfo')?.no ?? 0;
 
 const historyToProto = (h: PartHistoryEntry) =>
   new appApi.RobotPartHistoryEntry({
@@ -134,11 +150,18 @@ export function machineHandlers(machines: MachineService, parts: PartService): A
       };
     },
     async getRobotParts(req, ctx) {
-      return { parts: (await parts.listForMachine(callerOf(ctx), req.robotId)).map(partToProto) };
+      return { parts: (await parts.listForMachine(callerOf(ctx), req.robotId)).map((p) => partToProto(p)) };
     },
     async getRobotPart(req, ctx) {
       const part = await parts.get(callerOf(ctx), req.id);
-      return { part: partToProto(part), configJson: part.config ? JSON.stringify(part.config) : '' };
+      const configJson = part.config ? JSON.stringify(part.config) : '';
+      const reply = (fast: boolean) =>
+        new appApi.GetRobotPartResponse({ part: partToProto(part, fast), configJson });
+      return replyFor(
+        appApi.GetRobotPartResponse,
+        () => reply(true),
+        () => reply(false),
+      );
     },
     async getRobotPartByNameAndLocation(req, ctx) {
       return { part: partToProto(await parts.getByName(callerOf(ctx), req.locationId, req.name)) };

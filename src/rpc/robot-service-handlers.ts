@@ -2,7 +2,9 @@ import type { ServiceImpl } from '@connectrpc/connect';
 import { appRobotApi } from '@viamrobotics/sdk';
 import type { MachineAgentService } from '../services/machine-agent-service.js';
 import type { PartLogService } from '../services/part-log-service.js';
+import { encodeConfigReply } from './config-reply.js';
 import { LogRequestDecoder, type DecodedLogRequest } from './log-request-codec.js';
+import { preEncoded } from './pre-encoded.js';
 import { partCallerOf } from './call-context.js';
 import { RobotService } from './service-descriptors.generated.js';
 
@@ -14,7 +16,8 @@ export function robotServiceHandlers(
   return {
     async config(req, ctx) {
       const info = req.agentInfo;
-      const served = await agent.config(
+      // Encoded once per served config, however many times the machine asks.
+      const encoded = await agent.config(
         partCallerOf(ctx, req.id),
         info && {
           host: info.host,
@@ -24,29 +27,9 @@ export function robotServiceHandlers(
           gitRevision: info.gitRevision,
           platform: info.platform,
         },
+        encodeConfigReply,
       );
-      const { cloud } = served;
-      return appRobotApi.ConfigResponse.fromJson({
-        config: {
-          ...served.body,
-          revision: served.revision,
-          overwriteFragmentStatus: served.fragmentStatuses.map((s) => ({
-            error: `fragment ${s.fragmentId}: ${s.error}`,
-          })),
-          cloud: {
-            id: cloud.id,
-            fqdn: cloud.fqdn,
-            localFqdn: cloud.localFqdn,
-            secret: cloud.secret,
-            locationSecret: cloud.locationSecrets[0]?.secret ?? '',
-            locationSecrets: cloud.locationSecrets,
-            locationId: cloud.locationId,
-            machineId: cloud.machineId,
-            primaryOrgId: cloud.primaryOrgId,
-            signalingInsecure: cloud.signalingInsecure,
-          },
-        },
-      });
+      return preEncoded(appRobotApi.ConfigResponse, encoded);
     },
     async needsRestart(req, ctx) {
       const answer = await agent.needsRestart(partCallerOf(ctx, req.id));

@@ -17,6 +17,7 @@ import { robotServiceHandlers, servedRobotService } from './robot-service-handle
 import { roleHandlers } from './role-handlers.js';
 import { AppService, RobotService } from './service-descriptors.generated.js';
 import { withTolerantRequests } from './request-guards.js';
+import { leanMethods, type LeanMethod } from './lean-methods.js';
 
 interface ServiceShape {
   typeName: string;
@@ -74,5 +75,14 @@ export function createRoutes(services: ServedServices) {
   const authenticate = `${AuthService.typeName}/${AuthService.methods.authenticate.name}`;
   /** Methods not implemented yet answer UNIMPLEMENTED to anyone, so they skip authentication. */
   const needsCaller = (procedure: string) => implemented.has(procedure) && procedure !== authenticate;
-  return { register, needsCaller, procedures };
+  /**
+   * The machine-facing unary methods (RobotService, Authenticate) for the lean native-gRPC path,
+   * by request path: the same handlers, behind the same checks.
+   */
+  const machineFacing = (): Map<string, LeanMethod> =>
+    new Map([
+      ...leanMethods(withTolerantRequests(servedRobotService), robot, services.auth, needsCaller),
+      ...leanMethods(withTolerantRequests(AuthService), authService, services.auth, needsCaller),
+    ]);
+  return { register, needsCaller, procedures, machineFacing };
 }

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { Authorizer } from '../authz/authorizer.js';
-import { publicUrlFor, type ServerConfig } from '../config.js';
+import { DEFAULT_ACCESS_FLUSH_MS, publicUrlFor, type ServerConfig } from '../config.js';
 import { CertificateAuthority } from '../crypto/certificate-authority.js';
 import { SecretBox } from '../crypto/secret-box.js';
 import type { ServerKeys } from '../crypto/server-keys.js';
@@ -16,8 +16,10 @@ import {
   type Services,
 } from '../services/index.js';
 import { LogTailHub } from '../services/log-tail-hub.js';
+import type { MachineCacheSizes } from '../services/machine-agent-service.js';
 import { LoginThrottle, type LoginThrottleSettings } from '../services/login-throttle.js';
 import type { BlobStore } from '../store/blob-store.js';
+import { ChangeTracker } from '../store/change-tracker.js';
 import { createRepositories, type Repositories } from '../store/index.js';
 import type { PartLogStore } from '../store/part-log-store.js';
 import type { Database } from '../store/schema.js';
@@ -53,6 +55,8 @@ export interface RootInput {
   logger?: Logger | undefined;
   /** The password login backoff (defaults in login-throttle.ts); its state lives in this process. */
   loginThrottle?: Partial<LoginThrottleSettings> | undefined;
+  /** How many checked access tokens are remembered (default 50,000; 0: none). */
+  rememberedTokens?: number | undefined;
 }
 
 /** What only `serve` opens, for the services that keep machine logs and files. */
@@ -61,6 +65,10 @@ export interface ServeStores {
   blobs: BlobStore;
   /** Most log entries a live tail may have waiting for a slow client. */
   logTailBuffer: number;
+  /** How often machines' last calls are written (they are recorded in memory meanwhile), in ms. */
+  accessFlushMs?: number | undefined;
+  /** Entries the machine-facing caches keep; zero turns a cache off. */
+  machineCacheSizes?: MachineCacheSizes | undefined;
   /** Largest module file or package accepted, in bytes. */
   moduleFileMaxBytes: number;
   /** How long a signed package download URL stays valid, in seconds. */
@@ -74,6 +82,8 @@ export interface Composition<S> {
   services: S;
   /** Ends what the services hold open (live log tails); the stores stay with whoever opened them. */
   close(): void;
+  /** Writes what is kept in memory to be written later (machines' last calls); after `close`. */
+  drain(): Promise<void>;
 }
 
 /** The services of the command-line tools: everything over the database alone, and authentication. */
@@ -93,7 +103,9 @@ export function composeServices(
 ): Composition<FleetServices> | Composition<ServedServices> {
   const { db, dataDir, keys } = input;
   CertificateAuthority.ensureIn(dataDir);
-  const repos = createRepositories();
+  const changes = new ChangeTracker();
+  changes.trackTransactions(db);
+  const repos = createRepositories(changes);
   const secrets = new SecretBox(keys.secretEncryptionKey);
   const deps: ServiceDeps = {
     db,
@@ -102,6 +114,7 @@ export function composeServices(
     secrets,
     settings: input.settings,
     certificates: CertificateAuthority.loadFrom(dataDir),
+    changes,
   };
   const services = createServices(deps, input.inviteDelivery);
   const auth = new AuthenticationService(
@@ -111,9 +124,15 @@ export function composeServices(
     secrets,
     // Invites that were not mailed are claimed when their user logs in with a password.
     (user) => services.members.claimUnmailedInvites(user),
-    { logger: input.logger, throttle: new LoginThrottle(input.loginThrottle ?? {}) },
+    {
+      logger: input.logger,
+      throttle: new LoginThrottle(input.loginThrottle ?? {}),
+      changes,
+      rememberedTokens: input.rememberedTokens,
+    },
   );
-  if (!stores) return { deps, repos, services: { ...services, auth }, close: () => {} };
+  const drain = () => repos.parts.flushAccess(db);
+  if (!stores) return { deps, repos, services: { ...services, auth }, close: () => {}, drain };
   const tails = new LogTailHub(stores.logStore, stores.logTailBuffer);
   const stored = createStoreBackedServices(deps, {
     logStore: stores.logStore,
@@ -122,6 +141,21 @@ export function composeServices(
     urlSigner: new UrlSigner(keys.tokenSigningKey),
     moduleFileMaxBytes: stores.moduleFileMaxBytes,
     packageUrlTtlSeconds: stores.packageUrlTtlSeconds,
+    machineCacheSizes: stores.machineCacheSizes,
   });
-  return { deps, repos, services: { ...services, ...stored, auth }, close: () => tails.close() };
+  const flusher = setInterval(() => {
+    drain().catch((error: unknown) =>
+      input.logger?.warn("writing machines' last calls failed; retrying", { error: String(error) }),
+    );
+  }, stores.accessFlushMs ?? DEFAULT_ACCESS_FLUSH_MS).unref();
+  return {
+    deps,
+    repos,
+    services: { ...services, ...stored, auth },
+    close: () => {
+      clearInterval(flusher);
+      tails.close();
+    },
+    drain,
+  };
 }

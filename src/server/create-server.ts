@@ -69,6 +69,7 @@ export async function startServer(
       tokenTtlSeconds: config.tokenTtlSeconds,
       inviteDelivery: inviteDelivery(mailer, logger),
       logger,
+      rememberedTokens: config.machineCacheEntries,
     },
     {
       logStore,
@@ -76,6 +77,11 @@ export async function startServer(
       logTailBuffer: config.logTailBuffer,
       moduleFileMaxBytes: config.moduleFileMaxBytes,
       packageUrlTtlSeconds: config.packageUrlTtlSeconds,
+      accessFlushMs: config.accessFlushMs,
+      machineCacheSizes: {
+        configs: config.machineCacheEntries,
+        restartAnswers: config.machineCacheEntries * 4,
+      },
     },
   );
   const { services } = composition;
@@ -131,6 +137,11 @@ export async function startServer(
         // Live tails end first, so their streams finish cleanly instead of holding shutdown.
         composition.close();
         await listener.close(config.shutdownGraceMs);
+        await composition
+          .drain()
+          .catch((error: unknown) =>
+            logger.error("writing machines' last calls at shutdown failed", { error: String(error) }),
+          );
         mailer?.close();
         await logStore.close();
         await database.close();

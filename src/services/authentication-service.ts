@@ -2,12 +2,14 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Principal } from '../authz/principal.js';
 import { digestsEqual, dummyPasswordHash, hashApiKey, verifyPassword } from '../crypto/hashing.js';
 import type { SecretBox } from '../crypto/secret-box.js';
-import type { TokenIssuer } from '../crypto/tokens.js';
+import type { TokenClaims, TokenIssuer } from '../crypto/tokens.js';
 import { resourceExhausted, unauthenticated } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
+import type { ChangeKey, ChangeTracker } from '../store/change-tracker.js';
 import type { Db } from '../store/db.js';
 import type { Repositories } from '../store/index.js';
 import type { UserRecord } from '../store/records.js';
+import { FreshCache } from './fresh-cache.js';
 import { LoginThrottle } from './login-throttle.js';
 
 const BAD_CREDENTIALS = 'invalid credentials';
@@ -20,6 +22,16 @@ export interface AuthenticationOptions {
   logger?: Pick<Logger, 'warn'>;
   /** The backoff for password logins; defaults to a fresh one with the default settings. */
   throttle?: LoginThrottle;
+  /** Where revocations are reported; with it, checked tokens are remembered until they expire. */
+  changes?: ChangeTracker;
+  /** How many checked tokens are remembered (default 50,000). */
+  rememberedTokens?: number;
+}
+
+/** A checked token's caller, valid until `expiresAtMs` unless its credential changes. */
+interface CheckedToken {
+  principal: Principal;
+  expiresAtMs: number;
 }
 
 /** A short fingerprint of a stored credential; a token minted from an older one no longer matches. */
@@ -40,6 +52,7 @@ function sameSecret(a: string, b: string): boolean {
 export class AuthenticationService {
   private readonly logger: Pick<Logger, 'warn'> | undefined;
   private readonly throttle: LoginThrottle;
+  private readonly checked: FreshCache<string, CheckedToken> | undefined;
 
   constructor(
     private readonly db: Db,
@@ -53,6 +66,7 @@ export class AuthenticationService {
   ) {
     this.logger = options.logger;
     this.throttle = options.throttle ?? new LoginThrottle();
+    this.checked = options.changes && new FreshCache(options.changes, options.rememberedTokens ?? 50_000);
     // Made now rather than on the first unknown email, which would otherwise take twice as long.
     dummyPasswordHash().catch(() => {});
   }
@@ -145,28 +159,55 @@ export class AuthenticationService {
     });
   }
 
-  /** The principal behind a bearer token; UNAUTHENTICATED if it is invalid, expired or revoked. */
+  /**
+   * The principal behind a bearer token; UNAUTHENTICATED if it is invalid, expired or revoked.
+   * Machines send the same token with every call: a token checked once is remembered until it
+   * expires, and forgotten as soon as its credential changes (a part secret deleted, a key
+   * rotated or deleted, the part or machine deleted: `ChangeTracker`), so revocation still takes
+   * effect on the next call.
+   */
   async principalFor(token: string): Promise<Principal> {
+    const known = this.checked?.get(token);
+    if (known) {
+      if (known.expiresAtMs > Date.now()) return known.principal;
+      this.checked?.delete(token);
+      throw unauthenticated('invalid or expired access token');
+    }
+    const stamp = this.checked?.stamp() ?? 0;
     const claims = await this.tokens.verify(token);
     if (!claims) throw unauthenticated('invalid or expired access token');
+    const { principal, dependsOn } = await this.check(claims);
+    this.checked?.set(token, { principal, expiresAtMs: claims.expiresAtMs }, stamp, dependsOn);
+    return principal;
+  }
+
+  private async check(claims: TokenClaims): Promise<{ principal: Principal; dependsOn: ChangeKey[] }> {
     switch (claims.kind) {
       case 'api-key': {
         const key = await this.repos.apiKeys.findById(this.db, claims.subject);
         if (!key || fingerprint(key.keyHash) !== claims.credentialVersion)
           throw unauthenticated('access token revoked');
-        return { kind: 'api-key', id: key.id };
+        return { principal: { kind: 'api-key', id: key.id }, dependsOn: [`api-key:${key.id}`] };
       }
       case 'user': {
         const user = await this.repos.users.findById(this.db, claims.subject);
         if (!user?.passwordHash || fingerprint(user.passwordHash) !== claims.credentialVersion) {
           throw unauthenticated('access token revoked');
         }
-        return { kind: 'user', id: user.id, email: user.email };
+        return {
+          principal: { kind: 'user', id: user.id, email: user.email },
+          dependsOn: [`user:${user.id}`],
+        };
       }
       case 'robot-part': {
         const secret = await this.repos.parts.findSecret(this.db, claims.subject, claims.credentialVersion);
-        if (!secret) throw unauthenticated('access token revoked');
-        return { kind: 'robot-part', id: claims.subject, secretId: secret.id };
+        const part = secret && (await this.repos.parts.findById(this.db, claims.subject));
+        if (!secret || !part) throw unauthenticated('access token revoked');
+        return {
+          principal: { kind: 'robot-part', id: claims.subject, secretId: secret.id },
+          // Deleting the machine deletes its parts with it.
+          dependsOn: [`part:${part.id}`, `machine:${part.machineId}`],
+        };
       }
     }
   }

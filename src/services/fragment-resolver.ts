@@ -213,13 +213,17 @@ export class FragmentResolver {
     return found;
   }
 
-  /** The part's config with its fragments merged in, and what could not be merged. */
+  /**
+   * The part's config with its fragments merged in, what could not be merged, and the id of
+   * every fragment it reached for at any depth (found or not: what it depends on).
+   */
   async merged(
     db: Db,
     organizationId: string,
     config: Record<string, unknown>,
-  ): Promise<{ config: Record<string, unknown>; statuses: MergeStatus[] }> {
+  ): Promise<{ config: Record<string, unknown>; statuses: MergeStatus[]; fragmentIds: string[] }> {
     const statuses: MergeStatus[] = [];
+    const fragmentIds = new Set<string>();
     let refs: FragmentRef[];
     try {
       refs = parseFragmentRefs(config);
@@ -227,21 +231,36 @@ export class FragmentResolver {
       return {
         config: withoutFragmentKeys(config),
         statuses: [{ fragmentId: '', error: String((error as Error).message) }],
+        fragmentIds: [],
       };
     }
+    // Each fragment version is read once, however often the tree names it.
+    const load = this.loaderFor(db, organizationId);
+    const loaded = new Map<string, Promise<LoadedFragment>>();
+    const loader = (ref: FragmentRef): Promise<LoadedFragment> => {
+      fragmentIds.add(ref.id);
+      const key = `${ref.id}@${ref.version ?? ''}`;
+      let found = loaded.get(key);
+      if (!found) loaded.set(key, (found = load(ref)));
+      return found;
+    };
     const usable: FragmentRef[] = [];
     // A fragment that stopped being usable (made private, say) is left out and reported, not fatal.
     for (const ref of refs) {
       try {
-        await resolveFragmentTree([ref], this.loaderFor(db, organizationId));
+        await resolveFragmentTree([ref], loader);
         usable.push(ref);
       } catch (error) {
         statuses.push({ fragmentId: ref.id, error: (error as Error).message });
       }
     }
-    const tree = await resolveFragmentTree(usable, this.loaderFor(db, organizationId));
+    const tree = await resolveFragmentTree(usable, loader);
     const result = mergeFragments(config, tree);
-    return { config: result.config, statuses: [...statuses, ...result.statuses] };
+    return {
+      config: result.config,
+      statuses: [...statuses, ...result.statuses],
+      fragmentIds: [...fragmentIds],
+    };
   }
 }
 

@@ -9,7 +9,7 @@ import { FragmentResolver } from './fragment-resolver.js';
 import { FragmentService } from './fragment-service.js';
 import { LocationService } from './location-service.js';
 import type { LogTailHub } from './log-tail-hub.js';
-import { MachineAgentService } from './machine-agent-service.js';
+import { MachineAgentService, type MachineCacheSizes } from './machine-agent-service.js';
 import { MachineService } from './machine-service.js';
 import { MemberService } from './member-service.js';
 import { MetadataService } from './metadata-service.js';
@@ -58,6 +58,8 @@ export interface StoreBackedDeps {
   moduleFileMaxBytes: number;
   /** How long a signed package download URL stays valid, in seconds. */
   packageUrlTtlSeconds: number;
+  /** Entries the machine-facing caches keep; zero turns a cache off. */
+  machineCacheSizes?: MachineCacheSizes | undefined;
 }
 
 /** Every service the server serves, in one object: what `src/rpc/routes.ts` is built from. */
@@ -95,6 +97,12 @@ export function createStoreBackedServices(deps: ServiceDeps, stores: StoreBacked
     registry,
     moduleFiles: new ModuleFileService(deps, stores.blobs, registry, stores.moduleFileMaxBytes),
     packages,
-    machineAgent: new MachineAgentService(deps, new FragmentResolver(deps.repos), packages),
+    machineAgent: new MachineAgentService(
+      deps,
+      new FragmentResolver(deps.repos),
+      packages,
+      deps.changes,
+      stores.machineCacheSizes,
+    ),
   };
 }

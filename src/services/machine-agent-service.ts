@@ -5,10 +5,12 @@ import { DomainError, failedPrecondition, notFound } from '../domain/errors.js';
 import type { AgentInfo } from '../domain/models.js';
 import { partAddresses } from '../domain/part-address.js';
 import { toRobotConfigJson } from '../domain/config/robot-config.js';
+import type { ChangeKey, ChangeTracker } from '../store/change-tracker.js';
 import { nowIso, type Db } from '../store/db.js';
 import type { PartRecord } from '../store/records.js';
 import { signalingInsecure, type ServiceDeps } from './context.js';
 import type { FragmentResolver } from './fragment-resolver.js';
+import { FreshCache } from './fresh-cache.js';
 import type { PackageService } from './package-service.js';
 
 /** The `cloud` section a machine needs to run: who it is, where it lives, how it authenticates. */
@@ -35,6 +37,15 @@ export interface ServedConfig {
   revision: string;
 }
 
+/** How many parts' served configs (per platform) and restart answers are kept in memory. */
+export interface MachineCacheSizes {
+  configs: number;
+  restartAnswers: number;
+}
+
+/** About 2-5 KB per config (its encoded reply), 100 B per restart answer. */
+export const DEFAULT_MACHINE_CACHE_SIZES: MachineCacheSizes = { configs: 50_000, restartAnswers: 200_000 };
+
 /**
  * The merged config converted for the machine. A config stored before a rule it breaks existed is
  * the server's state, not the machine's request: FAILED_PRECONDITION, naming what to fix.
@@ -58,22 +69,58 @@ function servable(config: Record<string, unknown>): Record<string, unknown> {
  * call records that the part was seen.
  */
 export class MachineAgentService {
+  /** Rendered configs (the RPC layer's encoded replies), with the function that rendered each. */
+  private readonly configs: FreshCache<string, { render: unknown; rendered: unknown }>;
+  /** Parts known to have no restart pending, as of the entry's stamp (`restart:<id>` clears it). */
+  private readonly noRestart: FreshCache<string, true>;
+
   constructor(
     private readonly deps: ServiceDeps,
     private readonly fragments: FragmentResolver,
     private readonly packages: PackageService,
-  ) {}
+    changes: ChangeTracker,
+    sizes: MachineCacheSizes | undefined = DEFAULT_MACHINE_CACHE_SIZES,
+  ) {
+    this.configs = new FreshCache(changes, sizes.configs);
+    this.noRestart = new FreshCache(changes, sizes.restartAnswers);
+  }
 
-  async config(principal: PartPrincipal, agentInfo: AgentInfo | undefined): Promise<ServedConfig> {
+  /**
+   * The part's config as served, rendered by `render` (the RPC layer encodes the reply), from
+   * memory while nothing it is made of changed: the part, its machine, location and
+   * organization, every fragment it reaches, the registry when it uses registry modules. The
+   * platform the agent reports is part of the key. Only what `render` returns is kept, so an
+   * unchanged config is neither recomputed nor re-encoded.
+   */
+  async config<T>(
+    principal: PartPrincipal,
+    agentInfo: AgentInfo | undefined,
+    render: (served: ServedConfig) => T,
+  ): Promise<T> {
+    this.seen(principal, agentInfo);
+    // The platform viam-server reports, such as `linux/arm64` (bounded: it is echoed in module errors).
+    const platform = agentInfo?.platform?.slice(0, 64) || 'any';
+    const key = `${principal.id}\n${platform}`;
+    const cached = this.configs.get(key);
+    if (cached?.render === render) return cached.rendered as T;
+    const stamp = this.configs.stamp();
+    const { served, dependsOn } = await this.compute(principal, platform);
+    const rendered = render(served);
+    this.configs.set(key, { render, rendered }, stamp, dependsOn);
+    return rendered;
+  }
+
+  private async compute(
+    principal: PartPrincipal,
+    platform: string,
+  ): Promise<{ served: ServedConfig; dependsOn: ChangeKey[] }> {
     const { db, repos, secrets, settings } = this.deps;
-    const part = await this.seen(db, principal, agentInfo);
+    const part = await this.load(db, principal);
     const location = await repos.locations.findById(db, part.locationId);
     if (!location) throw notFound('part not found');
     const merged = await this.fragments.merged(db, location.organizationId, part.config);
     const body = servable(merged.config);
-    // The platform viam-server reports, such as `linux/arm64` (bounded: it is echoed in module errors).
-    const platform = agentInfo?.platform?.slice(0, 64) || 'any';
-    await this.serveRegistryModules(db, principal, platform, merged.config, body);
+    const usesRegistry = await this.serveRegistryModules(db, principal, platform, merged.config, body);
     const partSecrets = await repos.parts.listSecrets(db, part.id);
     const locationSecrets = await repos.locations.listSecrets(db, location.id);
     const { fqdn, localFqdn } = partAddresses(part.dnsName, part.locationId, settings.domain);
@@ -96,7 +143,15 @@ export class MachineAgentService {
       .update(JSON.stringify([body, cloud, fragmentStatuses]))
       .digest('hex')
       .slice(0, 32);
-    return { body, fragmentStatuses, cloud, revision };
+    const dependsOn: ChangeKey[] = [
+      `part:${part.id}`,
+      `machine:${part.machineId}`,
+      `location:${location.id}`,
+      `organization:${location.organizationId}`,
+      ...merged.fragmentIds.map((id): ChangeKey => `fragment:${id}`),
+    ];
+    if (usesRegistry) dependsOn.push('registry');
+    return { served: { body, fragmentStatuses, cloud, revision }, dependsOn };
   }
 
   /**
@@ -111,7 +166,7 @@ export class MachineAgentService {
     platform: string,
     config: Record<string, unknown>,
     body: Record<string, unknown>,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const raw = Array.isArray(config.modules) ? (config.modules as unknown[]) : [];
     const served = Array.isArray(body.modules) ? (body.modules as Record<string, unknown>[]) : [];
     const wanted: { index: number; moduleId: string; version: string }[] = [];
@@ -125,7 +180,7 @@ export class MachineAgentService {
         version: typeof version === 'string' ? version : '',
       });
     });
-    if (wanted.length === 0) return;
+    if (wanted.length === 0) return false;
     const resolved = await this.packages.resolveModules(db, principal, platform, wanted);
     const packages = Array.isArray(body.packages) ? (body.packages as Record<string, unknown>[]) : [];
     // Package names the config already uses, with the version each stands for.
@@ -154,36 +209,44 @@ export class MachineAgentService {
       taken.set(result.package.name, result.package.version);
     });
     if (packages.length > 0) body.packages = packages;
+    return true;
   }
 
-  /** True exactly once after MarkPartForRestart; and how often to ask again. */
+  /**
+   * True exactly once after MarkPartForRestart; and how often to ask again. Answered from memory
+   * while the part is known to have no restart pending; a restart request clears that.
+   */
   async needsRestart(
     principal: PartPrincipal,
   ): Promise<{ mustRestart: boolean; checkIntervalSeconds: number }> {
     const { db, repos, settings } = this.deps;
-    const part = await this.seen(db, principal, undefined);
-    const mustRestart = await repos.parts.takeRestartRequest(db, part.id);
-    return { mustRestart, checkIntervalSeconds: settings.restartCheckIntervalSeconds };
+    const checkIntervalSeconds = settings.restartCheckIntervalSeconds;
+    this.seen(principal, undefined);
+    if (this.noRestart.get(principal.id)) return { mustRestart: false, checkIntervalSeconds };
+    const stamp = this.noRestart.stamp();
+    const mustRestart = await repos.parts.takeRestartRequest(db, principal.id);
+    if (!mustRestart) this.noRestart.set(principal.id, true, stamp, [`restart:${principal.id}`]);
+    return { mustRestart, checkIntervalSeconds };
   }
 
   /** A TLS certificate for the part's addresses, signed by the server's machine CA (chain included). */
   async certificate(principal: PartPrincipal): Promise<IssuedCertificate> {
-    const part = await this.seen(this.deps.db, principal, undefined);
+    this.seen(principal, undefined);
+    const part = await this.load(this.deps.db, principal);
     const { fqdn, localFqdn } = partAddresses(part.dnsName, part.locationId, this.deps.settings.domain);
     const issued = this.deps.certificates.issue(fqdn, [fqdn, localFqdn]);
     return { ...issued, certificatePem: issued.certificatePem + this.deps.certificates.certificatePem };
   }
 
-  /** Loads the calling part and records the call (and what its agent said about itself). */
-  private async seen(
-    db: Db,
-    principal: PartPrincipal,
-    agentInfo: AgentInfo | undefined,
-  ): Promise<PartRecord> {
+  /** Records the call, and what its agent said about itself (written behind, see PartAccessLog). */
+  private seen(principal: PartPrincipal, agentInfo: AgentInfo | undefined): void {
+    // A plain copy: what the agent said, as it is stored.
+    this.deps.repos.parts.recordAccess(principal.id, nowIso(), agentInfo && { ...agentInfo });
+  }
+
+  private async load(db: Db, principal: PartPrincipal): Promise<PartRecord> {
     const part = await this.deps.repos.parts.findById(db, principal.id);
     if (!part) throw notFound('part not found');
-    // A plain copy: what the agent said, as it is stored.
-    await this.deps.repos.parts.recordAccess(db, part.id, nowIso(), agentInfo && { ...agentInfo });
     return part;
   }
 }

@@ -1,9 +1,12 @@
+import type { ChangeTracker } from './change-tracker.js';
 import type { Db } from './db.js';
 import type { ApiKeyRecord } from './records.js';
 import type { ApiKeyRow } from './schema.js';
 
 /** API keys. Values are never stored, only their hashes. */
 export class ApiKeyRepository {
+  constructor(private readonly changes: ChangeTracker) {}
+
   async create(db: Db, key: ApiKeyRecord): Promise<void> {
     await db.insertInto('api_keys').values(apiKeyRow(key)).execute();
   }
@@ -38,6 +41,7 @@ export class ApiKeyRepository {
 
   async setHash(db: Db, id: string, keyHash: string): Promise<void> {
     await db.updateTable('api_keys').set({ key_hash: keyHash }).where('id', '=', id).execute();
+    this.changes.changed(db, `api-key:${id}`);
   }
 
   async rename(db: Db, id: string, name: string): Promise<void> {
@@ -46,6 +50,7 @@ export class ApiKeyRepository {
 
   async delete(db: Db, id: string): Promise<void> {
     await db.deleteFrom('api_keys').where('id', '=', id).execute();
+    this.changes.changed(db, `api-key:${id}`);
   }
 
   async deleteForOrganization(db: Db, organizationId: string): Promise<void> {

@@ -1,3 +1,4 @@
+import type { ChangeTracker } from './change-tracker.js';
 import type { Db } from './db.js';
 import type {
   FragmentRecord,
@@ -99,6 +100,8 @@ function useRow(use: FragmentUseRecord): FragmentUseRow {
 
 /** Fragments, their revisions and tags, and the record of who uses which fragment. */
 export class FragmentRepository {
+  constructor(private readonly changes: ChangeTracker) {}
+
   /** Saves a new fragment and its first revision; returns the fragment as stored. */
   async create(db: Db, fragment: FragmentRecord, first: FragmentRevisionRecord): Promise<FragmentRecord> {
     const row = fragmentRow(fragment);
@@ -175,6 +178,7 @@ export class FragmentRepository {
       })
       .where('id', '=', row.fragment_id)
       .execute();
+    this.changes.changed(db, `fragment:${revision.fragmentId}`);
   }
 
   async findRevision(
@@ -221,6 +225,7 @@ export class FragmentRepository {
       .where('user_type', '=', 'fragment')
       .where('user_id', '=', id)
       .execute();
+    this.changes.changed(db, `fragment:${id}`);
   }
 
   async listTags(db: Db, fragmentId: string): Promise<FragmentTagRecord[]> {
@@ -239,6 +244,7 @@ export class FragmentRepository {
       .values(tagRow(tag))
       .onConflict((oc) => oc.columns(['fragment_id', 'tag']).doUpdateSet({ revision: tag.revision }))
       .execute();
+    this.changes.changed(db, `fragment:${tag.fragmentId}`);
   }
 
   async deleteTag(db: Db, fragmentId: string, tag: string): Promise<number> {
@@ -247,6 +253,7 @@ export class FragmentRepository {
       .where('fragment_id', '=', fragmentId)
       .where('tag', '=', tag)
       .executeTakeFirst();
+    this.changes.changed(db, `fragment:${fragmentId}`);
     return Number(result.numDeletedRows);
   }
 

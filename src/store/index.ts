@@ -1,3 +1,4 @@
+import { ChangeTracker } from './change-tracker.js';
 import { ApiKeyRepository } from './api-key-repository.js';
 import { AuthorizationRepository } from './authorization-repository.js';
 import { FragmentRepository } from './fragment-repository.js';
@@ -27,19 +28,20 @@ export interface Repositories {
   scopes: ScopeRepository;
 }
 
-export function createRepositories(): Repositories {
+/** Every repository; those whose writes the machine-facing caches depend on report them to `changes`. */
+export function createRepositories(changes: ChangeTracker = new ChangeTracker()): Repositories {
   return {
-    users: new UserRepository(),
-    organizations: new OrganizationRepository(),
-    locations: new LocationRepository(),
-    apiKeys: new ApiKeyRepository(),
+    users: new UserRepository(changes),
+    organizations: new OrganizationRepository(changes),
+    locations: new LocationRepository(changes),
+    apiKeys: new ApiKeyRepository(changes),
     authorizations: new AuthorizationRepository(),
     metadata: new MetadataRepository(),
-    robots: new RobotRepository(),
-    parts: new PartRepository(),
-    fragments: new FragmentRepository(),
+    robots: new RobotRepository(changes),
+    parts: new PartRepository(changes),
+    fragments: new FragmentRepository(changes),
     invites: new InviteRepository(),
-    registry: new RegistryRepository(),
+    registry: new RegistryRepository(changes),
     scopes: new ScopeRepository(),
   };
 }

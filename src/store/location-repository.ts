@@ -1,3 +1,4 @@
+import type { ChangeTracker } from './change-tracker.js';
 import type { Db } from './db.js';
 import type { LocationRecord, SealedSecret } from './records.js';
 import type { LocationRow, LocationSecretRow } from './schema.js';
@@ -29,6 +30,8 @@ const toSealedSecret = (row: LocationSecretRow): SealedSecret => ({
 
 /** Locations, their shares with other organizations, and their secrets. */
 export class LocationRepository {
+  constructor(private readonly changes: ChangeTracker) {}
+
   /** Inserts a location with an empty metadata document. */
   async create(db: Db, location: LocationRecord): Promise<void> {
     await db
@@ -108,10 +111,12 @@ export class LocationRepository {
     if (changes.region !== undefined) set.region = changes.region;
     if (Object.keys(set).length === 0) return;
     await db.updateTable('locations').set(set).where('id', '=', id).execute();
+    this.changes.changed(db, `location:${id}`);
   }
 
   async delete(db: Db, id: string): Promise<void> {
     await db.deleteFrom('locations').where('id', '=', id).execute();
+    this.changes.changed(db, `location:${id}`);
   }
 
   /** Organizations the location is shared with (its primary organization excluded), oldest first. */
@@ -169,6 +174,7 @@ export class LocationRepository {
         created_at: secret.createdAt,
       })
       .execute();
+    this.changes.changed(db, `location:${secret.ownerId}`);
   }
 
   async deleteSecret(db: Db, locationId: string, secretId: string): Promise<number> {
@@ -177,6 +183,7 @@ export class LocationRepository {
       .where('location_id', '=', locationId)
       .where('id', '=', secretId)
       .executeTakeFirst();
+    this.changes.changed(db, `location:${locationId}`);
     return Number(result.numDeletedRows);
   }
 }

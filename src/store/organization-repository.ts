@@ -1,3 +1,4 @@
+import type { ChangeTracker } from './change-tracker.js';
 import type { Db } from './db.js';
 import type { OrganizationRecord } from './records.js';
 import type { OrganizationRow } from './schema.js';
@@ -19,6 +20,8 @@ const toOrganizationRecord = (row: OrganizationRow): OrganizationRecord => ({
 
 /** Organizations: the tenants. */
 export class OrganizationRepository {
+  constructor(private readonly changes: ChangeTracker) {}
+
   /** Inserts an organization with an empty metadata document. */
   async create(db: Db, org: OrganizationRecord): Promise<void> {
     await db
@@ -91,9 +94,12 @@ export class OrganizationRepository {
     if (changes.cid !== undefined) set.cid = changes.cid;
     if (Object.keys(set).length === 0) return;
     await db.updateTable('organizations').set(set).where('id', '=', id).execute();
+    // A public namespace names registry modules: their resolution may change too.
+    this.changes.changed(db, `organization:${id}`, 'registry');
   }
 
   async delete(db: Db, id: string): Promise<void> {
     await db.deleteFrom('organizations').where('id', '=', id).execute();
+    this.changes.changed(db, `organization:${id}`);
   }
 }

@@ -1,6 +1,9 @@
+import type { ChangeTracker } from './change-tracker.js';
+import type { Kysely } from 'kysely';
 import type { Db } from './db.js';
+import { PartAccessLog } from './part-access-log.js';
 import type { PartHistoryRecord, PartRecord, SealedSecret, StoredAgentInfo } from './records.js';
-import type { PartHistoryRow, PartSecretRow, RobotPartRow } from './schema.js';
+import type { Database, PartHistoryRow, PartSecretRow, RobotPartRow } from './schema.js';
 
 /** What a part update may change; a field left undefined keeps its value. */
 export type PartChanges = Partial<Pick<PartRecord, 'name' | 'dnsName' | 'config' | 'updatedAt'>>;
@@ -64,17 +67,35 @@ const toPartHistoryRecord = (row: PartHistoryRow): PartHistoryRecord => ({
 
 /** Machine parts, their secrets and their change history. */
 export class PartRepository {
+  constructor(
+    private readonly changes: ChangeTracker,
+    /** Calls recorded but not written yet; reads overlay them. */
+    private readonly accessLog = new PartAccessLog(),
+  ) {}
+
+  /** The part with its latest call, written or still pending. */
+  private current = (row: PartRow): PartRecord => {
+    const part = toPartRecord(row);
+    const pending = this.accessLog.pendingFor(part.id);
+    if (pending && (part.lastAccess === undefined || pending.at > part.lastAccess)) {
+      part.lastAccess = pending.at;
+      if (pending.agentInfo !== undefined) part.agentInfo = pending.agentInfo;
+    }
+    return part;
+  };
+
   /** Inserts a part with an empty metadata document. */
   async create(db: Db, part: PartRecord): Promise<void> {
     await db
       .insertInto('robot_parts')
       .values({ ...toPartRow(part), metadata: '{}' })
       .execute();
+    this.changes.changed(db, `part:${part.id}`);
   }
 
   async findById(db: Db, id: string): Promise<PartRecord | undefined> {
     const row = await db.selectFrom('robot_parts').selectAll().where('id', '=', id).executeTakeFirst();
-    return row && toPartRecord(row);
+    return row && this.current(row);
   }
 
   async findByNameInLocation(db: Db, locationId: string, name: string): Promise<PartRecord | undefined> {
@@ -84,7 +105,7 @@ export class PartRepository {
       .where('location_id', '=', locationId)
       .where('name', '=', name)
       .executeTakeFirst();
-    return row && toPartRecord(row);
+    return row && this.current(row);
   }
 
   /** Parts of these machines: the main part first, then by creation. */
@@ -98,7 +119,7 @@ export class PartRepository {
       .orderBy('created_at')
       .orderBy('id')
       .execute();
-    return rows.map(toPartRecord);
+    return rows.map(this.current);
   }
 
   async update(db: Db, id: string, changes: PartChanges): Promise<void> {
@@ -109,6 +130,7 @@ export class PartRepository {
     if (changes.updatedAt !== undefined) set.updated_at = changes.updatedAt;
     if (Object.keys(set).length === 0) return;
     await db.updateTable('robot_parts').set(set).where('id', '=', id).execute();
+    this.changes.changed(db, `part:${id}`);
   }
 
   /** Makes `partId` the only main part of its machine. */
@@ -119,6 +141,7 @@ export class PartRepository {
 
   async requestRestart(db: Db, id: string): Promise<void> {
     await db.updateTable('robot_parts').set({ restart_requested: 1 }).where('id', '=', id).execute();
+    this.changes.changed(db, `restart:${id}`);
   }
 
   /** Clears a pending restart request; true if there was one (so exactly one caller is told). */
@@ -132,21 +155,32 @@ export class PartRepository {
     return Number(result.numUpdatedRows) > 0;
   }
 
-  /** Records that the part called at `at`, and what its agent said about itself if it said anything. */
-  async recordAccess(db: Db, id: string, at: string, agentInfo: StoredAgentInfo | undefined): Promise<void> {
-    await db
-      .updateTable('robot_parts')
-      .set(
-        agentInfo === undefined
-          ? { last_access: at }
-          : { last_access: at, agent_info: JSON.stringify(agentInfo) },
-      )
-      .where('id', '=', id)
-      .execute();
+  /**
+   * Records that the part called at `at`, and what its agent said about itself if it said
+   * anything. Written behind (see PartAccessLog): `flushAccess` writes it.
+   */
+  recordAccess(id: string, at: string, agentInfo: StoredAgentInfo | undefined): void {
+    this.accessLog.record(id, at, agentInfo);
+  }
+
+  /** Writes the calls recorded since the last flush, in batches. */
+  flushAccess(db: Kysely<Database>): Promise<void> {
+    return this.accessLog.flush(db, async (trx, id, access) => {
+      await trx
+        .updateTable('robot_parts')
+        .set(
+          access.agentInfo === undefined
+            ? { last_access: access.at }
+            : { last_access: access.at, agent_info: JSON.stringify(access.agentInfo) },
+        )
+        .where('id', '=', id)
+        .execute();
+    });
   }
 
   async delete(db: Db, id: string): Promise<void> {
     await db.deleteFrom('robot_parts').where('id', '=', id).execute();
+    this.changes.changed(db, `part:${id}`);
   }
 
   async listSecrets(db: Db, partId: string): Promise<SealedSecret[]> {
@@ -193,10 +227,12 @@ export class PartRepository {
         created_at: secret.createdAt,
       })
       .execute();
+    this.changes.changed(db, `part:${secret.ownerId}`);
   }
 
   async deleteSecret(db: Db, partId: string, secretId: string): Promise<void> {
     await db.deleteFrom('part_secrets').where('part_id', '=', partId).where('id', '=', secretId).execute();
+    this.changes.changed(db, `part:${partId}`);
   }
 
   /** Keeps the part as it was before a change; `old` is stored as the JSON of its row. */

@@ -1,3 +1,4 @@
+import type { ChangeTracker } from './change-tracker.js';
 import type { Db } from './db.js';
 import type { MachineRecord } from './records.js';
 import type { RobotRow } from './schema.js';
@@ -12,6 +13,8 @@ const toMachineRecord = (row: RobotRow): MachineRecord => ({
 
 /** Machines (robots): a named group of parts in one location. */
 export class RobotRepository {
+  constructor(private readonly changes: ChangeTracker) {}
+
   /** Inserts a machine with an empty metadata document. */
   async create(db: Db, machine: MachineRecord): Promise<void> {
     await db
@@ -68,9 +71,11 @@ export class RobotRepository {
 
   async rename(db: Db, id: string, name: string): Promise<void> {
     await db.updateTable('robots').set({ name }).where('id', '=', id).execute();
+    this.changes.changed(db, `machine:${id}`);
   }
 
   async delete(db: Db, id: string): Promise<void> {
     await db.deleteFrom('robots').where('id', '=', id).execute();
+    this.changes.changed(db, `machine:${id}`);
   }
 }

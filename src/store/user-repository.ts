@@ -1,3 +1,4 @@
+import type { ChangeTracker } from './change-tracker.js';
 import type { Db } from './db.js';
 import type { UserRecord } from './records.js';
 import type { UserRow } from './schema.js';
@@ -12,6 +13,8 @@ const toUserRecord = (row: UserRow): UserRecord => ({
 
 /** Users: people who log in with an email. */
 export class UserRepository {
+  constructor(private readonly changes: ChangeTracker) {}
+
   async create(db: Db, user: UserRecord): Promise<void> {
     await db
       .insertInto('users')
@@ -53,5 +56,6 @@ export class UserRepository {
       .where('id', '=', userId)
       .where('password_hash', 'is', null)
       .execute();
+    this.changes.changed(db, `user:${userId}`);
   }
 }

@@ -1,0 +1,81 @@
+import type { Kysely } from 'kysely';
+import type { Db } from './db.js';
+import type { StoredAgentInfo } from './records.js';
+import type { Database } from './schema.js';
+
+/** What is waiting to be written for one part: its latest call, and what its agent last said. */
+export interface PendingAccess {
+  at: string;
+  agentInfo: StoredAgentInfo | undefined;
+}
+
+/** Parts written per transaction, so one flush never holds the database for long. */
+const FLUSH_CHUNK = 500;
+
+/**
+ * When each part last called, written behind: machines call every few seconds, and a write per
+ * call would cost more than the call. Calls are coalesced per part in memory and written in
+ * batches (`flush`, run on a timer by the server and once more at shutdown). Reads of a part
+ * see what is pending (`PartRepository` overlays it), so nothing looks older than it is here.
+ */
+export class PartAccessLog {
+  private pending = new Map<string, PendingAccess>();
+  private flushing: Promise<void> | undefined;
+
+  /** Records a call; `agentInfo` undefined keeps what the agent said before. */
+  record(partId: string, at: string, agentInfo: StoredAgentInfo | undefined): void {
+    const before = this.pending.get(partId);
+    this.pending.set(partId, { at, agentInfo: agentInfo ?? before?.agentInfo });
+  }
+
+  /** What is waiting for this part, if anything. */
+  pendingFor(partId: string): PendingAccess | undefined {
+    return this.pending.get(partId);
+  }
+
+  /** How many parts have something waiting. */
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Writes everything waiting, a chunk per transaction. Calls that arrive meanwhile wait for the
+   * next flush. A chunk that fails is kept for the next flush (unless newer calls replaced it),
+   * and the error is thrown once the other chunks are written.
+   */
+  flush(
+    db: Kysely<Database>,
+    write: (db: Db, partId: string, access: PendingAccess) => Promise<void>,
+  ): Promise<void> {
+    this.flushing ??= this.writeAll(db, write).finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  private async writeAll(
+    db: Kysely<Database>,
+    write: (db: Db, partId: string, access: PendingAccess) => Promise<void>,
+  ): Promise<void> {
+    const batch = [...this.pending];
+    if (batch.length === 0) return;
+    // Entries stay visible to reads until written; newer calls meanwhile replace them.
+    let failure: Error | undefined;
+    for (let i = 0; i < batch.length; i += FLUSH_CHUNK) {
+      const chunk = batch.slice(i, i + FLUSH_CHUNK);
+      try {
+        await db.transaction().execute(async (trx) => {
+          for (const [partId, access] of chunk) await write(trx, partId, access);
+        });
+        for (const [partId, access] of chunk) {
+          if (this.pending.get(partId) === access) this.pending.delete(partId);
+        }
+      } catch (error) {
+        failure ??= error instanceof Error ? error : new Error(String(error));
+      }
+      // Let calls in between chunks.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (failure !== undefined) throw failure;
+  }
+}
