@@ -76,7 +76,7 @@ function parseOptions(): Options {
     return n;
   };
   const quick = values.quick;
-  const out = values.out ?? (quick ? 'quick' : 'latest');
+  const out = values.out ?? (quick ? 'api-quick' : 'api-latest');
   if (!/^[\w.-]+$/.test(out)) {
     console.error(`--out must be a plain file name\n${USAGE}`);
     process.exit(2);

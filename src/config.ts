@@ -32,7 +32,10 @@ export interface ServerConfig {
   packageUrlTtlSeconds: number;
   /** Timeouts and limits of every connection to the port. */
   connections: ConnectionLimits;
-  /** Parts whose served config and checked token are kept in memory; 0 keeps none. */
+  /**
+   * Parts whose served config and restart answer, and tokens whose check, are kept in memory; 0
+   * keeps none (the default on PostgreSQL, where replicas would not see each other's changes).
+   */
   machineCacheEntries: number;
   /** How often machines' last calls are written to the database, in milliseconds. */
   accessFlushMs: number;
@@ -310,9 +313,11 @@ export function loadServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = pr
       ? parseDuration(env.FLOTILLA_PACKAGE_URL_TTL, 'FLOTILLA_PACKAGE_URL_TTL')
       : DEFAULT_PACKAGE_URL_TTL_SECONDS,
     connections: connectionLimits(env),
+    // Replicas do not yet tell each other what changed, so with PostgreSQL (where several may
+    // share the database) the caches are off unless asked for.
     machineCacheEntries: nonNegativeInt(
       env.FLOTILLA_MACHINE_CACHE_ENTRIES,
-      DEFAULT_MACHINE_CACHE_ENTRIES,
+      databaseUrl === undefined ? DEFAULT_MACHINE_CACHE_ENTRIES : 0,
       'FLOTILLA_MACHINE_CACHE_ENTRIES',
     ),
     accessFlushMs: parseTimeoutMs(

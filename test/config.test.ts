@@ -53,6 +53,38 @@ describe('server configuration', () => {
     assert.throws(() => loadServerConfig({ tlsCert: 'cert.pem' }, {}), /--tls-key/);
   });
 
+  it('machine caches, access writes and the lean path: defaults and validation', () => {
+    const sqlite = loadServerConfig({}, {});
+    assert.deepEqual(
+      [sqlite.machineCacheEntries, sqlite.accessFlushMs, sqlite.machineFastPath],
+      [50_000, 2_000, true],
+    );
+    // Replicas on PostgreSQL do not share invalidations yet: no caches unless asked for.
+    assert.equal(loadServerConfig({ databaseUrl: 'postgres://h/db' }, {}).machineCacheEntries, 0);
+    const set = loadServerConfig(
+      { databaseUrl: 'postgres://h/db' },
+      {
+        FLOTILLA_MACHINE_CACHE_ENTRIES: '1000',
+        FLOTILLA_ACCESS_FLUSH_INTERVAL: '500ms',
+        FLOTILLA_MACHINE_FAST_PATH: 'off',
+      },
+    );
+    assert.deepEqual([set.machineCacheEntries, set.accessFlushMs, set.machineFastPath], [1000, 500, false]);
+    assert.equal(loadServerConfig({}, { FLOTILLA_MACHINE_CACHE_ENTRIES: '0' }).machineCacheEntries, 0);
+    assert.throws(
+      () => loadServerConfig({}, { FLOTILLA_MACHINE_CACHE_ENTRIES: '-1' }),
+      /FLOTILLA_MACHINE_CACHE_ENTRIES/,
+    );
+    assert.throws(
+      () => loadServerConfig({}, { FLOTILLA_MACHINE_FAST_PATH: 'yes' }),
+      /FLOTILLA_MACHINE_FAST_PATH/,
+    );
+    assert.throws(
+      () => loadServerConfig({}, { FLOTILLA_ACCESS_FLUSH_INTERVAL: 'often' }),
+      /FLOTILLA_ACCESS_FLUSH_INTERVAL/,
+    );
+  });
+
   it('parses listen addresses and durations', () => {
     assert.deepEqual(parseListen('[::1]:8443', 'x'), { host: '::1', port: 8443 });
     assert.equal(parseDuration('90', 'x'), 90);

@@ -110,7 +110,8 @@ forEachDialect(
 
     before(async () => {
       database = await newDatabase();
-      a = await startTestServer(database);
+      // Caches on whatever the database (on PostgreSQL they are off unless asked for).
+      a = await startTestServer(database, { FLOTILLA_MACHINE_CACHE_ENTRIES: '50000' });
       b = await startServer(
         loadServerConfig(
           { dataDir: a.dataDir, listen: '127.0.0.1:0', databaseUrl: database.databaseUrl },

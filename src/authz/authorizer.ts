@@ -245,6 +245,28 @@ export class Authorizer {
     }
   }
 
+  /**
+   * The scopes of machines already loaded, each location's scope read once however many of the
+   * machines it holds (a listing of a location's machines costs two queries, not two per machine).
+   */
+  async scopesOfMachines(
+    db: Db,
+    machines: readonly { id: string; locationId: string }[],
+  ): Promise<Map<string, ResourceScope>> {
+    const locations = new Map<string, ResourceScope | undefined>();
+    const scopes = new Map<string, ResourceScope>();
+    for (const machine of machines) {
+      if (!locations.has(machine.locationId)) {
+        locations.set(machine.locationId, await this.locationScope(db, machine.locationId));
+      }
+      const scope = locations.get(machine.locationId);
+      if (!scope) continue;
+      const resource: HolderRef = { type: 'robot', id: machine.id };
+      scopes.set(machine.id, { ...scope, resource, chain: [resource, ...scope.chain] });
+    }
+    return scopes;
+  }
+
   /** The roles a set of grants gives on a scope. */
   rolesOn(grants: readonly RoleGrantRecord[], scope: ResourceScope): Set<RoleName> {
     const roles = new Set<RoleName>();

@@ -3,14 +3,14 @@ import { createContextValues } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { listenUrl, type ServerConfig } from '../config.js';
 import { loadServerKeys } from '../crypto/server-keys.js';
-import { authenticationInterceptor, errorInterceptor } from '../rpc/interceptors.js';
+import { authenticationInterceptor, errorInterceptor, errorTranslator } from '../rpc/interceptors.js';
 import { createRoutes } from '../rpc/routes.js';
 import { sourceAddressKey } from '../rpc/call-context.js';
 import { databaseTarget, isReachable, migrate, openDatabase, openPartLogStore } from '../store/database.js';
 import type { PartLogStore } from '../store/part-log-store.js';
 import { FileBlobStore } from '../store/file-blob-store.js';
 import { httpFront, type RequestHandler } from './http-front.js';
-import { guardedRpc } from './rpc-guard.js';
+import { ACCEPTED_ENCODINGS, guardedRpc } from './rpc-guard.js';
 import { moduleDownloadRoute } from './module-download-route.js';
 import { packageDownloadRoute } from './package-download-route.js';
 import { provisioningRoute } from './provisioning-route.js';
@@ -18,6 +18,7 @@ import { invitePage } from './invite-page.js';
 import { createSmtpInviteMailer, inviteDelivery } from '../mail/invite-mailer.js';
 import { composeServices, fleetSettings } from './composition-root.js';
 import { callTransportKey } from '../rpc/context-keys.js';
+import { createLeanGrpc } from './lean-grpc.js';
 import { callTransportOf, createListener } from './listener.js';
 import type { Logger } from '../domain/logger.js';
 import { createLogger } from './logger.js';
@@ -104,6 +105,20 @@ export async function startServer(
     grpcWeb: true,
     connect: true,
   }) as RequestHandler;
+  // Machines' native gRPC calls (RobotService, Authenticate) skip the framework: same handlers,
+  // same checks, same wire (lean-grpc.ts).
+  const translate = errorTranslator(logger);
+  const lean = config.machineFastPath
+    ? createLeanGrpc({
+        methods: routes.machineFacing(),
+        readMaxBytes: config.readMaxBytes,
+        statusOf: (error, path, signal) => {
+          const translated = translate(error, path.slice(1), signal);
+          return { code: translated.code, message: translated.rawMessage };
+        },
+        acceptEncodings: ACCEPTED_ENCODINGS,
+      })
+    : undefined;
   const listener = createListener(
     httpFront(
       guardedRpc(rpc, routes.procedures),
@@ -113,7 +128,7 @@ export async function startServer(
       packageDownloadRoute(services.packages, services.auth, logger),
       invitePage(services.members, logger),
     ),
-    { host: config.host, port: config.port, tls: config.tls, limits: config.connections },
+    { host: config.host, port: config.port, tls: config.tls, limits: config.connections, lean },
   );
   let port: number;
   try {

@@ -3,6 +3,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import type { CallTransport } from '../rpc/context-keys.js';
+import { divertStreams, type LeanGrpc } from './lean-grpc.js';
 import type { AnyRequest, AnyResponse, RequestHandler } from './http-front.js';
 
 /** How long connections may take and how much one may hold; every timeout in milliseconds. */
@@ -30,6 +31,8 @@ export interface ListenerOptions {
   port: number;
   tls: { certFile: string; keyFile: string } | undefined;
   limits: ConnectionLimits;
+  /** Serves the HTTP/2 streams it accepts itself, before Node's compatibility layer (lean-grpc.ts). */
+  lean?: LeanGrpc | undefined;
 }
 
 /** The key moved to src/rpc (handlers read it; the listener sets it); re-exported for the server. */
@@ -221,7 +224,23 @@ export function createListener(handler: RequestHandler, options: ListenerOptions
       });
     });
   }
-  h2.on('session', (session: http2.Http2Session) => {
+  // Streams the lean path serves count as calls in flight, like requests, and their bodies
+  // have the same idle timeout (the stream's own timer, refreshed by its frames).
+  const trackStream = (stream: http2.ServerHttp2Stream) => {
+    inFlight++;
+    const onIdle = () => {
+      if (!stream.destroyed && !stream.state.remoteClose) stream.close(NGHTTP2_CANCEL);
+    };
+    stream.setTimeout(limits.bodyIdleTimeoutMs, onIdle);
+    stream.once('end', () => stream.setTimeout(0, onIdle));
+    stream.once('close', () => {
+      inFlight--;
+      if (inFlight === 0) drained?.();
+    });
+  };
+  h2.on('session', (session: http2.ServerHttp2Session) => {
+    // First: the streams it takes must never reach the compatibility layer.
+    if (options.lean) divertStreams(session, options.lean, trackStream);
     sessions.add(session);
     // Idle means no open stream (a long-lived one, such as a log tail, keeps the session busy
     // however quiet it is); an idle session gets GOAWAY and closes.

@@ -2,7 +2,7 @@ import { refuseUnnamedCompression } from '../rpc/request-guards.js';
 import type { RequestHandler } from './http-front.js';
 
 /** Compressions the RPC handler accepts (connect-node's defaults), announced to gRPC clients. */
-const ACCEPTED_ENCODINGS = 'gzip,br';
+export const ACCEPTED_ENCODINGS = 'gzip,br';
 const GRPC_CONTENT_TYPE = /^application\/grpc(-web)?(?:[+;]|$)/;
 
 /**

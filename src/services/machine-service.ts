@@ -220,9 +220,10 @@ export class MachineService {
     const { authz, repos } = this.deps;
     const robots = await repos.robots.listInLocations(db, locationIds);
     const grants = await authz.grantsOf(db, principal);
+    const scopes = await authz.scopesOfMachines(db, robots);
     const visible: MachineRecord[] = [];
     for (const robot of robots) {
-      const scope = await authz.scopeOf(db, { type: 'robot', id: robot.id });
+      const scope = scopes.get(robot.id);
       if (scope && authz.rolesOn(grants, scope).size > 0) visible.push(robot);
     }
     return visible;

@@ -67,6 +67,35 @@ class ImmediateTransactionDialect extends SqliteDialect {
   }
 }
 
+/** Statements kept prepared per SQLite connection (by SQL text). */
+const PREPARED_STATEMENTS_KEPT = 1000;
+
+/**
+ * The connection as Kysely's SQLite driver sees it, with prepared statements reused: the driver
+ * prepares every query it runs, and preparing (parsing and planning the SQL) costs more than
+ * running most of them. Queries are built from fixed shapes, so the same texts recur. A
+ * statement still running (an open iterator) is not shared.
+ */
+function reusingStatements(sqlite: SQLite.Database): SqliteDialectConfig['database'] {
+  const prepared = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(text: string) {
+      const known = prepared.get(text);
+      if (known && !known.busy) return known;
+      const statement = sqlite.prepare(text);
+      if (!known) {
+        prepared.set(text, statement);
+        if (prepared.size > PREPARED_STATEMENTS_KEPT) {
+          const oldest = prepared.keys().next();
+          if (!oldest.done) prepared.delete(oldest.value);
+        }
+      }
+      return statement;
+    },
+  };
+}
+
 /** Opens the database (creating a SQLite file if needed). Does not migrate. */
 export function openDatabase(target: DatabaseTarget): OpenDatabase {
   if (target.dialect === 'sqlite') {
@@ -76,7 +105,9 @@ export function openDatabase(target: DatabaseTarget): OpenDatabase {
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('synchronous = FULL');
     sqlite.pragma('busy_timeout = 5000');
-    const db = new Kysely<Database>({ dialect: new ImmediateTransactionDialect({ database: sqlite }) });
+    const db = new Kysely<Database>({
+      dialect: new ImmediateTransactionDialect({ database: reusingStatements(sqlite) }),
+    });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }
   const pool = new pg.Pool({ connectionString: target.url, max: 10 });

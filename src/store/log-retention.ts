@@ -11,6 +11,17 @@ export interface RetentionOps {
   deleteThrough(partId: string, through: LogCursor, max: number): Promise<number> | number;
 }
 
+/**
+ * The parts that hold logs, one index probe each (a loose index scan over part_logs' index on
+ * part_id): a retention pass must not visit every part of a large fleet, most of which log
+ * nothing. The same text serves PostgreSQL.
+ */
+export const PARTS_WITH_LOGS = `with recursive logging(id) as (
+    select min(part_id) from part_logs
+    union all
+    select (select min(part_id) from part_logs where part_id > logging.id) from logging where logging.id is not null
+  ) select id from logging where id is not null`;
+
 /** Rows deleted per statement: small enough that ingestion never waits long for the write lock. */
 export const RETENTION_BATCH = 2000;
 

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import { likePatternFor, type LogCursor } from '../domain/log-query.js';
-import { enforceRetention, type RetentionOps } from './log-retention.js';
+import { PARTS_WITH_LOGS, enforceRetention, type RetentionOps } from './log-retention.js';
 import {
   decodeLogRow,
   encodeLogCaller,
@@ -137,7 +137,7 @@ export class PostgresPartLogStore implements PartLogStore, RetentionOps {
   // ---- retention ----
 
   async partIds(): Promise<string[]> {
-    const rows = await this.db.selectFrom('robot_parts').select('id').execute();
+    const { rows } = await sql<{ id: string }>`${sql.raw(PARTS_WITH_LOGS)}`.execute(this.db);
     return rows.map((r) => r.id);
   }
 

@@ -1,6 +1,6 @@
 import type { Database as SqliteDatabase } from 'better-sqlite3';
 import type { LogCursor } from '../domain/log-query.js';
-import type { RetentionOps } from './log-retention.js';
+import { PARTS_WITH_LOGS, type RetentionOps } from './log-retention.js';
 
 /*
  * SQLite's message search index. A trigram FTS5 index kept in step with every insert would cap
@@ -82,7 +82,7 @@ export class SearchIndexMaintainer implements RetentionOps {
     );
     this.readWatermark = search.prepare('select indexed_through from search_state').pluck();
     this.writeWatermark = search.prepare('update search_state set indexed_through = ?');
-    this.listParts = main.prepare('select id from robot_parts').pluck();
+    this.listParts = main.prepare(PARTS_WITH_LOGS).pluck();
     this.beyond = main
       .prepare(
         `select time_us as timeUs, seq from part_logs where part_id = ?

@@ -93,7 +93,10 @@ export class SqlitePartLogStore implements PartLogStore {
     });
     const id = this.nextCallId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { partId, entries, resolve, reject });
+      // Kept for the feed only while a tail watches the part: held until the writer confirms,
+      // they would otherwise outlive the young generation under load, for nothing.
+      const watched = [...this.listeners].some((l) => l.watched(partId));
+      this.pending.set(id, { partId, entries: watched ? entries : [], resolve, reject });
       writer.postMessage({ type: 'append', id, partId, seenAt, values } satisfies AppendRequest);
     });
   }
