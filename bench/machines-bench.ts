@@ -287,8 +287,8 @@ async function main(): Promise<number> {
 
   // ---- the fleets ----
   const fleetChildren: Record<FleetKey, Child> = {
-    large: spawn('fleet server (1M)', 'fleet-server.ts'),
-    small: spawn('fleet server (1k)', 'fleet-server.ts'),
+    large: spawn('fleet server (1M)', 'fleet-server.ts', ['--expose-gc']),
+    small: spawn('fleet server (1k)', 'fleet-server.ts', ['--expose-gc']),
   };
   const sampleLarge = Math.max(o.rowSample, o.capacity ? Math.max(0, ...o.steps) : 0);
   const prepare = (key: FleetKey, machines: number, sampleSize: number) =>
@@ -331,7 +331,8 @@ async function main(): Promise<number> {
     `servers at rest: 1k ${Math.round(resting[0]?.cpuPct ?? 0)}% CPU, 1M ${Math.round(resting[1]?.cpuPct ?? 0)}% CPU`,
   );
 
-  const load = spawn('load generator', 'machine-load.ts');
+  // A larger young generation: the generator's own garbage collection must not delay its calls.
+  const load = spawn('load generator', 'machine-load.ts', ['--max-semi-space-size=64']);
   const baselines = spawn('baseline servers', 'machine-baselines.ts');
   const servers: Record<TargetKey, Child> = {
     small: fleetChildren.small,

@@ -109,11 +109,11 @@ export class Child {
   constructor(
     readonly name: string,
     modulePath: string,
-    options: { cwd: string; deadlineMs: number; args?: string[] },
+    options: { cwd: string; deadlineMs: number; args?: string[]; nodeOptions?: string[] },
   ) {
     this.process = fork(modulePath, [...(options.args ?? []), `--deadline-ms=${options.deadlineMs}`], {
       cwd: options.cwd,
-      execArgv: ['--import', 'tsx'],
+      execArgv: [...(options.nodeOptions ?? []), '--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.exited = new Promise((resolve) => {
@@ -191,7 +191,7 @@ const libDir = path.dirname(fileURLToPath(import.meta.url));
  * are removed. SIGINT and SIGTERM exit with 130.
  */
 export function startRun(options: { name: string; watchdogMs: number; childDeadlineMs: number }): {
-  spawn: (name: string, file: string) => Child;
+  spawn: (name: string, file: string, nodeOptions?: string[]) => Child;
   tempDir: (prefix: string) => string;
 } {
   const watchdog = setTimeout(() => {
@@ -210,10 +210,11 @@ export function startRun(options: { name: string; watchdogMs: number; childDeadl
   });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
   return {
-    spawn: (name, file) => {
+    spawn: (name, file, nodeOptions) => {
       const child = new Child(name, path.join(libDir, file), {
         cwd: repoRoot,
         deadlineMs: options.childDeadlineMs,
+        nodeOptions,
       });
       children.push(child);
       return child;

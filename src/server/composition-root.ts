@@ -131,7 +131,9 @@ export function composeServices(
       rememberedTokens: input.rememberedTokens,
     },
   );
-  const drain = () => repos.parts.flushAccess(db);
+  // Machines' last calls go through the log store's writer when it has one (SQLite's thread).
+  const writeAccess = stores?.logStore.writeAccess?.bind(stores.logStore);
+  const drain = () => repos.parts.flushAccess(db, writeAccess);
   if (!stores) return { deps, repos, services: { ...services, auth }, close: () => {}, drain };
   const tails = new LogTailHub(stores.logStore, stores.logTailBuffer);
   const stored = createStoreBackedServices(deps, {

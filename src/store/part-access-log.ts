@@ -1,7 +1,4 @@
-import type { Kysely } from 'kysely';
-import type { Db } from './db.js';
 import type { StoredAgentInfo } from './records.js';
-import type { Database } from './schema.js';
 
 /** What is waiting to be written for one part: its latest call, and what its agent last said. */
 export interface PendingAccess {
@@ -39,23 +36,19 @@ export class PartAccessLog {
   }
 
   /**
-   * Writes everything waiting, a chunk per transaction. Calls that arrive meanwhile wait for the
-   * next flush. A chunk that fails is kept for the next flush (unless newer calls replaced it),
-   * and the error is thrown once the other chunks are written.
+   * Writes everything waiting, `write` called once per chunk (one transaction each). Calls that
+   * arrive meanwhile wait for the next flush. A chunk that fails is kept for the next flush
+   * (unless newer calls replaced it), and the error is thrown once the other chunks are written.
    */
-  flush(
-    db: Kysely<Database>,
-    write: (db: Db, partId: string, access: PendingAccess) => Promise<void>,
-  ): Promise<void> {
-    this.flushing ??= this.writeAll(db, write).finally(() => {
+  flush(write: (chunk: readonly (readonly [string, PendingAccess])[]) => Promise<void>): Promise<void> {
+    this.flushing ??= this.writeAll(write).finally(() => {
       this.flushing = undefined;
     });
     return this.flushing;
   }
 
   private async writeAll(
-    db: Kysely<Database>,
-    write: (db: Db, partId: string, access: PendingAccess) => Promise<void>,
+    write: (chunk: readonly (readonly [string, PendingAccess])[]) => Promise<void>,
   ): Promise<void> {
     const batch = [...this.pending];
     if (batch.length === 0) return;
@@ -64,9 +57,7 @@ export class PartAccessLog {
     for (let i = 0; i < batch.length; i += FLUSH_CHUNK) {
       const chunk = batch.slice(i, i + FLUSH_CHUNK);
       try {
-        await db.transaction().execute(async (trx) => {
-          for (const [partId, access] of chunk) await write(trx, partId, access);
-        });
+        await write(chunk);
         for (const [partId, access] of chunk) {
           if (this.pending.get(partId) === access) this.pending.delete(partId);
         }

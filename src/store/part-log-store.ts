@@ -155,6 +155,14 @@ export interface PartLogStore {
    * any replica, for the parts `watched` says yes to. Returns the unsubscribe function.
    */
   onAppended(listener: (batch: AppendedLogs) => void, watched: (partId: string) => boolean): () => void;
+  /**
+   * Writes machines' last calls (see PartAccessLog) where that costs the event loop nothing: on
+   * SQLite the log writer's thread does it with its own commits. Absent: the caller writes them.
+   */
+  writeAccess?(rows: readonly AccessRow[]): Promise<void>;
   /** Stops background work and closes the store's own connections. */
   close(): Promise<void>;
 }
+
+/** One part's last call, as written: its id, the time, and its agent info as JSON (or null). */
+export type AccessRow = [partId: string, at: string, agentInfo: string | null];

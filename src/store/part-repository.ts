@@ -1,7 +1,8 @@
 import type { ChangeTracker } from './change-tracker.js';
 import type { Kysely } from 'kysely';
 import type { Db } from './db.js';
-import { PartAccessLog } from './part-access-log.js';
+import { PartAccessLog, type PendingAccess } from './part-access-log.js';
+import type { AccessRow } from './part-log-store.js';
 import type { PartHistoryRecord, PartRecord, SealedSecret, StoredAgentInfo } from './records.js';
 import type { Database, PartHistoryRow, PartSecretRow, RobotPartRow } from './schema.js';
 
@@ -144,8 +145,18 @@ export class PartRepository {
     this.changes.changed(db, `restart:${id}`);
   }
 
-  /** Clears a pending restart request; true if there was one (so exactly one caller is told). */
+  /**
+   * Clears a pending restart request; true if there was one (so exactly one caller is told). A
+   * read first: nearly always there is none, and a write (a lock and a sync) for nothing would
+   * cost every machine's first poll.
+   */
   async takeRestartRequest(db: Db, id: string): Promise<boolean> {
+    const row = await db
+      .selectFrom('robot_parts')
+      .select('restart_requested')
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (row?.restart_requested !== 1) return false;
     const result = await db
       .updateTable('robot_parts')
       .set({ restart_requested: 0 })
@@ -163,19 +174,31 @@ export class PartRepository {
     this.accessLog.record(id, at, agentInfo);
   }
 
-  /** Writes the calls recorded since the last flush, in batches. */
-  flushAccess(db: Kysely<Database>): Promise<void> {
-    return this.accessLog.flush(db, async (trx, id, access) => {
-      await trx
-        .updateTable('robot_parts')
-        .set(
-          access.agentInfo === undefined
-            ? { last_access: access.at }
-            : { last_access: access.at, agent_info: JSON.stringify(access.agentInfo) },
-        )
-        .where('id', '=', id)
-        .execute();
-    });
+  /**
+   * Writes the calls recorded since the last flush, in batches: through `writer` when given (the
+   * SQLite log writer's thread, see PartLogStore.writeAccess), else with this connection.
+   */
+  flushAccess(db: Kysely<Database>, writer?: (rows: readonly AccessRow[]) => Promise<void>): Promise<void> {
+    const row = (id: string, access: PendingAccess): AccessRow => [
+      id,
+      access.at,
+      access.agentInfo === undefined ? null : JSON.stringify(access.agentInfo),
+    ];
+    return this.accessLog.flush(
+      writer
+        ? (chunk) => writer(chunk.map(([id, access]) => row(id, access)))
+        : (chunk) =>
+            db.transaction().execute(async (trx) => {
+              for (const [id, access] of chunk) {
+                const [, at, agentInfo] = row(id, access);
+                await trx
+                  .updateTable('robot_parts')
+                  .set(agentInfo === null ? { last_access: at } : { last_access: at, agent_info: agentInfo })
+                  .where('id', '=', id)
+                  .execute();
+              }
+            }),
+    );
   }
 
   async delete(db: Db, id: string): Promise<void> {

@@ -22,6 +22,14 @@ export interface AppendRequest {
   values: (string | bigint | null)[];
 }
 
+/** The store asks: record these parts' last calls (written behind, see PartAccessLog). */
+export interface AccessRequest {
+  type: 'access';
+  id: number;
+  /** [part id, time, agent info JSON or null] per part. */
+  rows: [string, string, string | null][];
+}
+
 export type AppendOutcome =
   | { id: number; stored: true; firstSeq: number }
   | { id: number; stored: false }

@@ -2,6 +2,7 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 import {
   ROW_FIELDS,
+  type AccessRequest,
   type AppendOutcome,
   type AppendRequest,
   type WriterMessage,
@@ -34,17 +35,24 @@ const savepoint = db.prepare('savepoint log_call');
 const release = db.prepare('release log_call');
 const rollbackTo = db.prepare('rollback to log_call');
 const touchPart = db.prepare('update robot_parts set last_access = ? where id = ?');
+const recordAccess = db.prepare(
+  'update robot_parts set last_access = ?, agent_info = coalesce(?, agent_info) where id = ?',
+);
 const insert = db.prepare(
   `insert into part_logs (part_id, host, level, time_us, logger_name, message, caller, stack, fields)
    values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 );
 
-let pending: AppendRequest[] = [];
+let pending: (AppendRequest | AccessRequest)[] = [];
 let flushQueued = false;
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
-function storeCall(call: AppendRequest): AppendOutcome {
+function storeCall(call: AppendRequest | AccessRequest): AppendOutcome {
+  if (call.type === 'access') {
+    for (const [partId, at, agentInfo] of call.rows) recordAccess.run(at, agentInfo, partId);
+    return { id: call.id, stored: true, firstSeq: 0 };
+  }
   if (touchPart.run(call.seenAt, call.partId).changes === 0) return { id: call.id, stored: false };
   const v = call.values;
   let firstSeq = 0;
@@ -91,8 +99,8 @@ function flush(): void {
   port.postMessage({ type: 'flushed', outcomes } satisfies WriterMessage);
 }
 
-port.on('message', (message: AppendRequest | { type: 'stop' }) => {
-  if (message.type === 'append') {
+port.on('message', (message: AppendRequest | AccessRequest | { type: 'stop' }) => {
+  if (message.type === 'append' || message.type === 'access') {
     pending.push(message);
     if (!flushQueued) {
       flushQueued = true;

@@ -6,6 +6,7 @@ import {
   encodeLogCaller,
   encodeLogFields,
   storedLogEntry,
+  type AccessRow,
   type AppendedLogs,
   type LogRetention,
   type LogRow,
@@ -18,6 +19,7 @@ import { prepareSearchFile, searchFileFor, trigramQueryFor } from './sqlite-log-
 import type { SearchWorkerData, SearchWorkerMessage } from './sqlite-log-search-worker.js';
 import {
   ROW_FIELDS,
+  type AccessRequest,
   type AppendOutcome,
   type AppendRequest,
   type WriterMessage,
@@ -98,6 +100,17 @@ export class SqlitePartLogStore implements PartLogStore {
       const watched = [...this.listeners].some((l) => l.watched(partId));
       this.pending.set(id, { partId, entries: watched ? entries : [], resolve, reject });
       writer.postMessage({ type: 'append', id, partId, seenAt, values } satisfies AppendRequest);
+    });
+  }
+
+  /** Machines' last calls, written by the writer thread in its next group commit. */
+  writeAccess(rows: readonly AccessRow[]): Promise<void> {
+    const writer = this.writer;
+    if (this.closed || !writer) return Promise.reject(new Error('the log store is not accepting writes'));
+    const id = this.nextCallId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { partId: '', entries: [], resolve: () => resolve(), reject });
+      writer.postMessage({ type: 'access', id, rows: [...rows] } satisfies AccessRequest);
     });
   }
 
