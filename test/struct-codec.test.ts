@@ -3,18 +3,7 @@ import { test } from 'node:test';
 import { BinaryReader, Struct, Value, WireType, type JsonObject, type JsonValue } from '@bufbuild/protobuf';
 import { appApi, appRobotApi } from '@viamrobotics/sdk';
 import { encodeStruct, encodeValue, spliceStruct, structFieldBytes } from '../src/rpc/struct-codec.js';
-
-/** A small seeded PRNG (mulberry32): the same seed gives the same values on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as prng } from './support/random.js';
 
 const SPECIAL_NUMBERS = [
   0,

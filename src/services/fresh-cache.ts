@@ -53,8 +53,4 @@ export class FreshCache<K, V> {
   delete(key: K): void {
     this.entries.delete(key);
   }
-
-  get size(): number {
-    return this.entries.size;
-  }
 }

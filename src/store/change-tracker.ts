@@ -39,7 +39,6 @@ export class ChangeTracker {
   private floor = 0;
   private readonly versions = new Map<string, number>();
   private readonly open = new WeakMap<object, Set<ChangeKey>>();
-  private readonly listeners = new Set<(keys: readonly ChangeKey[]) => void>();
 
   /** The current version; read it before reading what a cache entry is computed from. */
   stamp(): number {
@@ -61,12 +60,6 @@ export class ChangeTracker {
     const pending = this.open.get(db);
     if (pending) for (const key of keys) pending.add(key);
     else this.announce(keys);
-  }
-
-  /** Called with the keys of every announced change (after the versions moved). */
-  onChange(listener: (keys: readonly ChangeKey[]) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
   }
 
   /**
@@ -101,6 +94,5 @@ export class ChangeTracker {
       this.floor = this.clock;
     }
     for (const key of keys) this.versions.set(key, this.clock);
-    for (const listener of this.listeners) listener(keys);
   }
 }

@@ -30,11 +30,6 @@ export class PartAccessLog {
     return this.pending.get(partId);
   }
 
-  /** How many parts have something waiting. */
-  get size(): number {
-    return this.pending.size;
-  }
-
   /**
    * Writes everything waiting, `write` called once per chunk (one transaction each). Calls that
    * arrive meanwhile wait for the next flush. A chunk that fails is kept for the next flush
