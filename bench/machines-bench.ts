@@ -84,6 +84,8 @@ const USAGE = `usage: node --import tsx bench/machines-bench.ts [options]
   --log-every S         its Log period (default 5)
   --log-entries N       entries per Log call in the capacity steps (default 10)
   --per-connection N    simulated machines per HTTP/2 connection (default 100)
+  --calls LIST          the calls measured in rows (default all: config,needsRestart,
+                        getRobotPartWeb,getRobotPartJson,listRobots,log; none for no rows)
   --no-capacity         skip the capacity steps
   --no-profile          do not profile the rows of missed targets
   --profile-dir DIR     keep the .cpuprofile files in DIR (default: a temporary directory)
@@ -104,6 +106,7 @@ interface Options {
   stepS: number;
   rates: MachineRates;
   perConnection: number;
+  calls: Call[];
   capacity: boolean;
   profile: boolean;
   profileDir: string | undefined;
@@ -124,6 +127,15 @@ const MARKER_BURY = 30;
 const SERVER_CORE = 0;
 const LOAD_CORE = 1;
 
+const ALL_CALLS: readonly Call[] = [
+  'config',
+  'needsRestart',
+  'getRobotPartWeb',
+  'getRobotPartJson',
+  'listRobots',
+  'log',
+];
+
 function parseOptions(): Options {
   const { values } = parseArgs({
     options: {
@@ -143,6 +155,7 @@ function parseOptions(): Options {
       'log-every': { type: 'string' },
       'log-entries': { type: 'string' },
       'per-connection': { type: 'string' },
+      calls: { type: 'string' },
       'no-capacity': { type: 'boolean', default: false },
       'no-profile': { type: 'boolean', default: false },
       'profile-dir': { type: 'string' },
@@ -170,6 +183,11 @@ function parseOptions(): Options {
   const steps = (values.steps ?? (quick ? '2500,5000,10000' : '2500,5000,10000,15000,20000,30000'))
     .split(',')
     .map((s) => num(s.trim(), 0, 'steps', 1, 200_000));
+  const calls = (values.calls ?? ALL_CALLS.join(','))
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '' && c !== 'none');
+  for (const c of calls) if (!ALL_CALLS.includes(c as Call)) fail(`--calls: unknown call ${c}`);
   const large = Math.round(num(values.large, 1_000_000, 'large', 100, 5_000_000));
   return {
     quick,
@@ -191,6 +209,7 @@ function parseOptions(): Options {
       logEntries: Math.round(num(values['log-entries'], 10, 'log-entries', 1, 1000)),
     },
     perConnection: Math.round(num(values['per-connection'], 100, 'per-connection', 1, 10_000)),
+    calls: calls as Call[],
     capacity: !values['no-capacity'],
     profile: !values['no-profile'],
     profileDir: values['profile-dir'] ? path.resolve(values['profile-dir']) : undefined,
@@ -211,7 +230,7 @@ function plan(o: Options): RowSpec[] {
     log: ['connect-pre', 'raw-h2', 'small', 'large'],
   };
   const rows: Omit<RowSpec, 'id'>[] = [];
-  for (const call of Object.keys(targetsOf) as Call[]) {
+  for (const call of (Object.keys(targetsOf) as Call[]).filter((c) => o.calls.includes(c))) {
     for (const inFlight of [o.inFlight, 1]) {
       for (const target of targetsOf[call]) {
         rows.push({ call, target, inFlight, warmupMs: o.warmupS * 1000, durationMs: o.durationS * 1000 });

@@ -373,6 +373,19 @@ for (const [path, fastPath] of [
       assert.equal(afterBulk[0], 'info|bulk 999');
     });
 
+    it('Log: a call, with entries or none, records the part as seen', async () => {
+      const quietId = await admin.newRobotPart(machineId, 'Quiet Unit');
+      const quietToken = await partLogin(quietId, (await secretsOf(quietId))[0]?.secret ?? '');
+      assert.equal((await partOf(quietId)).lastAccess, undefined);
+      const started = Date.now();
+      await robot.log({ id: quietId, logs: [] }, bearer(quietToken));
+      const seen = await partOf(quietId);
+      assert.ok(seen.lastAccess, 'an empty Log call left no last access');
+      assert.ok(seen.lastAccess.toDate().getTime() >= started - 2000);
+      assert.equal(seen.onlineState, appApi.OnlineState.ONLINE);
+      await admin.deleteRobotPart(quietId);
+    });
+
     it('NeedsRestart: true exactly once after MarkPartForRestart; check interval 5 s', async () => {
       const ask = () => robot.needsRestart({ id: partId }, bearer(partToken));
       const idle = await ask();

@@ -10,6 +10,7 @@ import {
   isReachable,
   migrate,
   openDatabase,
+  openPartLogStore,
   sqliteFileIn,
   type OpenDatabase,
 } from '../src/store/database.js';
@@ -258,5 +259,39 @@ forEachDialect('store', (newDatabase, dialect) => {
     await repos.metadata.set(open.db, 'part', 'part-p', { a: [1, 'b'] });
     assert.deepEqual(await repos.metadata.get(open.db, 'part', 'part-p'), { a: [1, 'b'] });
     assert.equal(await repos.metadata.get(open.db, 'robot', 'no-such-robot'), undefined);
+  });
+
+  it('the log store stores a call for a part that exists and refuses one for a part that does not', async () => {
+    const errors: string[] = [];
+    const logs = await openPartLogStore(
+      databaseTarget(dataDir, database.databaseUrl),
+      open.db,
+      { maxAgeSeconds: 86_400, maxEntriesPerPart: 1000, intervalMs: 60_000 },
+      (message) => errors.push(message),
+    );
+    try {
+      const entry = (message: string) => ({
+        host: 'h',
+        level: 'info' as const,
+        timeUs: 1_700_000_000_000_000n,
+        loggerName: 'l',
+        message,
+        caller: undefined,
+        stack: '',
+        fields: [],
+      });
+      assert.equal(await logs.append('part-p', [entry('kept 1'), entry('kept 2')]), true);
+      assert.equal(await logs.append('part-p', []), true);
+      assert.equal(await logs.append('no-such-part', [entry('dropped 1'), entry('dropped 2')]), false);
+      assert.equal(await logs.append('no-such-part', []), false);
+      const messages = await open.db.selectFrom('part_logs').select(['part_id', 'message']).execute();
+      assert.deepEqual(messages.map((m) => `${m.part_id} ${m.message}`).sort(), [
+        'part-p kept 1',
+        'part-p kept 2',
+      ]);
+      assert.deepEqual(errors, []);
+    } finally {
+      await logs.close();
+    }
   });
 });

@@ -52,8 +52,14 @@ export function leanMethods(
           await callerFor(auth, typeof authorization === 'string' ? authorization : undefined),
         );
       }
-      // The handlers of these services read the caller and the source address, nothing else.
-      const ctx = { values, signal: call.signal } as HandlerContext;
+      // The handlers of these services read the caller and the source address, nothing else;
+      // the signal is made only if one asks for it (an AbortController per call costs).
+      const ctx = {
+        values,
+        get signal() {
+          return call.signal;
+        },
+      } as HandlerContext;
       const reply = await handler.call(impl, request, ctx);
       const message = reply instanceof method.O ? reply : new method.O(reply as never);
       return message.toBinary();

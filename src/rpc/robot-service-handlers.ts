@@ -4,6 +4,7 @@ import type { MachineAgentService } from '../services/machine-agent-service.js';
 import type { PartLogService } from '../services/part-log-service.js';
 import { encodeConfigReply } from './config-reply.js';
 import { LogRequestDecoder, type DecodedLogRequest } from './log-request-codec.js';
+import { needsRestartReply } from './needs-restart-reply.js';
 import { preEncoded } from './pre-encoded.js';
 import { partCallerOf } from './call-context.js';
 import { RobotService } from './service-descriptors.generated.js';
@@ -33,11 +34,7 @@ export function robotServiceHandlers(
     },
     async needsRestart(req, ctx) {
       const answer = await agent.needsRestart(partCallerOf(ctx, req.id));
-      return {
-        id: req.id,
-        mustRestart: answer.mustRestart,
-        restartCheckInterval: { seconds: BigInt(answer.checkIntervalSeconds), nanos: 0 },
-      };
+      return needsRestartReply(req.id, answer.mustRestart, answer.checkIntervalSeconds);
     },
     async log(req, ctx) {
       // The served descriptor decodes Log with the wire decoder (see `servedRobotService`).

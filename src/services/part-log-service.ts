@@ -81,7 +81,9 @@ export class PartLogService {
         fields: e.fields,
       };
     });
-    if (!(await this.store.append(principal.id, nowIso(), checked))) throw notFound('part not found');
+    if (!(await this.store.append(principal.id, checked))) throw notFound('part not found');
+    // Recorded once stored, like the other machine calls, written behind (see PartAccessLog).
+    this.deps.repos.parts.recordAccess(principal.id, nowIso(), undefined);
   }
 
   /**

@@ -143,11 +143,12 @@ export interface LogRetention {
  */
 export interface PartLogStore {
   /**
-   * Stores one call's entries, all or none, and records that the part was seen at `seenAt`.
-   * Resolves false (storing nothing) if the part does not exist. The store may keep `entries`
-   * (SQLite hands them to its listeners once stored): they must not change afterwards.
+   * Stores one call's entries, all or none. Resolves false (storing nothing) if the part does
+   * not exist. The store may keep `entries` (SQLite hands them to its listeners once stored):
+   * they must not change afterwards. (The call itself is recorded by the caller, written behind
+   * like every machine call: see PartAccessLog.)
    */
-  append(partId: string, seenAt: string, entries: readonly NewLogEntry[]): Promise<boolean>;
+  append(partId: string, entries: readonly NewLogEntry[]): Promise<boolean>;
   /** One page of a part's logs. */
   search(query: LogSearch): Promise<StoredLogEntry[]>;
   /**

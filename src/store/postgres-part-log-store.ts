@@ -15,6 +15,7 @@ import {
   type StoredLogEntry,
 } from './part-log-store.js';
 import type { Database } from './schema.js';
+import { isForeignKeyViolation } from './db.js';
 
 /** The channel every replica listens on; a payload names a part and the seq range one call stored. */
 const CHANNEL = 'flotilla_part_logs';
@@ -58,38 +59,45 @@ export class PostgresPartLogStore implements PartLogStore, RetentionOps {
     return store;
   }
 
-  append(partId: string, seenAt: string, entries: readonly NewLogEntry[]): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
-      const touched = await trx
-        .updateTable('robot_parts')
-        .set({ last_access: seenAt })
+  async append(partId: string, entries: readonly NewLogEntry[]): Promise<boolean> {
+    if (entries.length === 0) {
+      const part = await this.db
+        .selectFrom('robot_parts')
+        .select('id')
         .where('id', '=', partId)
         .executeTakeFirst();
-      if (Number(touched.numUpdatedRows) === 0) return false;
-      if (entries.length === 0) return true;
-      const stored = await trx
-        .insertInto('part_logs')
-        .values(
-          entries.map((e) => ({
-            part_id: partId,
-            host: e.host,
-            level: e.level,
-            time_us: e.timeUs,
-            logger_name: e.loggerName,
-            message: e.message,
-            caller: encodeLogCaller(e.caller),
-            stack: e.stack,
-            fields: encodeLogFields(e.fields),
-          })),
-        )
-        .returning('seq')
-        .execute();
-      const seqs = stored.map((s) => Number(s.seq));
-      await sql`select pg_notify(${CHANNEL}, ${`${partId} ${Math.min(...seqs)} ${Math.max(...seqs)}`})`.execute(
-        trx,
-      );
-      return true;
-    });
+      return part !== undefined;
+    }
+    try {
+      return await this.db.transaction().execute(async (trx) => {
+        const stored = await trx
+          .insertInto('part_logs')
+          .values(
+            entries.map((e) => ({
+              part_id: partId,
+              host: e.host,
+              level: e.level,
+              time_us: e.timeUs,
+              logger_name: e.loggerName,
+              message: e.message,
+              caller: encodeLogCaller(e.caller),
+              stack: e.stack,
+              fields: encodeLogFields(e.fields),
+            })),
+          )
+          .returning('seq')
+          .execute();
+        const seqs = stored.map((s) => Number(s.seq));
+        await sql`select pg_notify(${CHANNEL}, ${`${partId} ${Math.min(...seqs)} ${Math.max(...seqs)}`})`.execute(
+          trx,
+        );
+        return true;
+      });
+    } catch (error) {
+      // The part is gone (its foreign key says so): nothing was stored.
+      if (isForeignKeyViolation(error)) return false;
+      throw error;
+    }
   }
 
   async search(q: LogSearch): Promise<StoredLogEntry[]> {

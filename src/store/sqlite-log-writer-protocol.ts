@@ -12,12 +12,11 @@ export interface WriterWorkerData {
  */
 export const ROW_FIELDS = 8; // host, level, timeUs, loggerName, message, caller, stack, fields
 
-/** The store asks: store one Log call's entries for a part, and record that it was seen. */
+/** The store asks: store one Log call's entries for a part (stored: false if there is no such part). */
 export interface AppendRequest {
   type: 'append';
   id: number;
   partId: string;
-  seenAt: string;
   /** ROW_FIELDS values per entry (the time a bigint, which is bound exactly as a 64-bit integer). */
   values: (string | bigint | null)[];
 }

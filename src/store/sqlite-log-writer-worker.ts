@@ -1,5 +1,6 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
+import { isForeignKeyViolation } from './db.js';
 import {
   ROW_FIELDS,
   type AccessRequest,
@@ -34,7 +35,7 @@ const rollback = db.prepare('rollback');
 const savepoint = db.prepare('savepoint log_call');
 const release = db.prepare('release log_call');
 const rollbackTo = db.prepare('rollback to log_call');
-const touchPart = db.prepare('update robot_parts set last_access = ? where id = ?');
+const partExists = db.prepare('select 1 from robot_parts where id = ?').pluck();
 const recordAccess = db.prepare(
   'update robot_parts set last_access = ?, agent_info = coalesce(?, agent_info) where id = ?',
 );
@@ -53,8 +54,13 @@ function storeCall(call: AppendRequest | AccessRequest): AppendOutcome {
     for (const [partId, at, agentInfo] of call.rows) recordAccess.run(at, agentInfo, partId);
     return { id: call.id, stored: true, firstSeq: 0 };
   }
-  if (touchPart.run(call.seenAt, call.partId).changes === 0) return { id: call.id, stored: false };
   const v = call.values;
+  // The foreign key finds a part gone (one insert fails, the call's savepoint undoes the rest);
+  // a call with no entries looks.
+  if (v.length === 0)
+    return partExists.get(call.partId) === undefined
+      ? { id: call.id, stored: false }
+      : { id: call.id, stored: true, firstSeq: 0 };
   let firstSeq = 0;
   for (let i = 0; i < v.length; i += ROW_FIELDS) {
     const info = insert.run(
@@ -87,7 +93,11 @@ function flush(): void {
         outcomes.push(storeCall(call));
       } catch (error) {
         rollbackTo.run();
-        outcomes.push({ id: call.id, error: messageOf(error) });
+        outcomes.push(
+          isForeignKeyViolation(error)
+            ? { id: call.id, stored: false }
+            : { id: call.id, error: messageOf(error) },
+        );
       }
       release.run();
     }

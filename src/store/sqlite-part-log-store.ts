@@ -77,7 +77,7 @@ export class SqlitePartLogStore implements PartLogStore {
     this.startIndexer({ mainFile, searchFile, retention, batchSize: 5000, idleMs: 50 });
   }
 
-  append(partId: string, seenAt: string, entries: readonly NewLogEntry[]): Promise<boolean> {
+  append(partId: string, entries: readonly NewLogEntry[]): Promise<boolean> {
     const writer = this.writer;
     if (this.closed || !writer) return Promise.reject(new Error('the log store is not accepting writes'));
     // Encoded here, on the way to the writer; the entries themselves are kept for the feed.
@@ -99,7 +99,7 @@ export class SqlitePartLogStore implements PartLogStore {
       // they would otherwise outlive the young generation under load, for nothing.
       const watched = [...this.listeners].some((l) => l.watched(partId));
       this.pending.set(id, { partId, entries: watched ? entries : [], resolve, reject });
-      writer.postMessage({ type: 'append', id, partId, seenAt, values } satisfies AppendRequest);
+      writer.postMessage({ type: 'append', id, partId, values } satisfies AppendRequest);
     });
   }
 
