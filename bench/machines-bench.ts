@@ -76,7 +76,7 @@ const USAGE = `usage: node --import tsx bench/machines-bench.ts [options]
   --connections N       HTTP/2 connections for the machine calls in the rows (default 8)
   --row-sample N        machines the rows draw from, per fleet, at most the small fleet
                         (default 2000, so the whole 1k fleet and 1,000 of the 1M one)
-  --steps LIST          capacity steps, machines (default 2500,5000,10000,15000,20000,30000;
+  --steps LIST          capacity steps, machines (default 2500,3500,5000,7500,10000,15000,20000;
                         quick 2500,5000,10000)
   --step-seconds S      measured seconds per capacity step, after 2 s warm-up (default 10; quick 3)
   --config-every S      a simulated machine's Config period (default 10)
@@ -180,7 +180,7 @@ function parseOptions(): Options {
   const quick = values.quick;
   const out = values.out ?? (quick ? 'quick' : 'latest');
   if (!/^[\w.-]+$/.test(out)) fail('--out must be a plain file name');
-  const steps = (values.steps ?? (quick ? '2500,5000,10000' : '2500,5000,10000,15000,20000,30000'))
+  const steps = (values.steps ?? (quick ? '2500,5000,10000' : '2500,3500,5000,7500,10000,15000,20000'))
     .split(',')
     .map((s) => num(s.trim(), 0, 'steps', 1, 200_000));
   const calls = (values.calls ?? ALL_CALLS.join(','))
@@ -264,6 +264,15 @@ function windowOf(
   const w: ServerWindow = { cpuPct: ((b.cpuMs - a.cpuMs) / wall) * 100 };
   if (a.mainThreadMs !== undefined && b.mainThreadMs !== undefined) {
     w.mainThreadPct = ((b.mainThreadMs - a.mainThreadMs) / wall) * 100;
+  }
+  if (
+    a.writerMs !== undefined &&
+    b.writerMs !== undefined &&
+    a.indexerMs !== undefined &&
+    b.indexerMs !== undefined
+  ) {
+    w.writerPct = ((b.writerMs - a.writerMs) / wall) * 100;
+    w.indexerPct = ((b.indexerMs - a.indexerMs) / wall) * 100;
   }
   return w;
 }
@@ -352,8 +361,9 @@ async function main(): Promise<number> {
     `servers at rest: 1k ${Math.round(resting[0]?.cpuPct ?? 0)}% CPU, 1M ${Math.round(resting[1]?.cpuPct ?? 0)}% CPU`,
   );
 
-  // A larger young generation: the generator's own garbage collection must not delay its calls.
-  const load = spawn('load generator', 'machine-load.ts', ['--max-semi-space-size=64']);
+  // V8's default young generation: a larger one (64 MB) made the generator's scavenges rarer but
+  // up to 90 ms long, with many survivors to copy, which showed as late calls and slow replies.
+  const load = spawn('load generator', 'machine-load.ts');
   const baselines = spawn('baseline servers', 'machine-baselines.ts');
   const servers: Record<TargetKey, Child> = {
     small: fleetChildren.small,

@@ -8,7 +8,7 @@
  * the API. Then it answers CPU snapshots (whole process and main thread) and can profile its
  * main thread (node:inspector) for the rows that miss a target.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { findSourceMap } from 'node:module';
 import { loadServerConfig } from '../../src/config.js';
@@ -47,6 +47,9 @@ export interface FleetServerStats {
   cpuMs: number;
   wallMs: number;
   mainThreadMs: number | undefined;
+  /** The server's SQLite log writer and search indexer threads, ms, where /proc tells them apart. */
+  writerMs?: number;
+  indexerMs?: number;
 }
 
 let server: RunningServer | undefined;
@@ -69,23 +72,51 @@ async function prepare(payload: unknown): Promise<PreparedFleet> {
   // (a heap of several hundred MB left to collect would stall the rows that follow).
   (globalThis as { gc?: () => void }).gc?.();
   const t0 = performance.now();
+  const threadsBefore = new Set(threadIds());
   server = await start(spec.dataDir);
+  // The server starts two worker threads, the log writer first, then the search indexer
+  // (SqlitePartLogStore); thread ids grow, so the new ones, in order, are those two.
+  const started = threadIds().filter((tid) => !threadsBefore.has(tid));
+  workerThreads = started.length === 2 ? { writer: started[0]!, indexer: started[1]! } : undefined;
   const restartMs = performance.now() - t0;
   const ready = { ...first.ready, url: server.url };
   const verifyMs = await verifyFleet(server.url, ready, template, fleet, spec.verifyParts);
   return { ...fleet, ready, template, restartMs, verifyMs };
 }
 
-/** The main thread's CPU time from /proc (Linux), ms; undefined elsewhere. */
-function mainThreadMs(): number | undefined {
+let workerThreads: { writer: number; indexer: number } | undefined;
+
+/** This process's thread ids, ascending, from /proc (Linux); none elsewhere. */
+function threadIds(): number[] {
   try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    return readdirSync('/proc/self/task')
+      .map(Number)
+      .sort((a, b) => a - b);
+  } catch {
+    return [];
+  }
+}
+
+/** A thread's CPU time from /proc (Linux), ms; undefined elsewhere or once it is gone. */
+function threadMs(tid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // utime and stime, in clock ticks of 10 ms (USER_HZ = 100).
     return (Number(fields[11]) + Number(fields[12])) * 10;
   } catch {
     return undefined;
   }
+}
+
+function stats(): FleetServerStats {
+  const writerMs = workerThreads && threadMs(workerThreads.writer);
+  const indexerMs = workerThreads && threadMs(workerThreads.indexer);
+  return {
+    ...cpuSnapshot(),
+    mainThreadMs: threadMs(process.pid),
+    ...(writerMs !== undefined && indexerMs !== undefined ? { writerMs, indexerMs } : {}),
+  };
 }
 
 function post<T>(session: Session, method: string, params?: object): Promise<T> {
@@ -168,7 +199,7 @@ serveParent(
   'fleet server',
   {
     prepare,
-    stats: (): FleetServerStats => ({ ...cpuSnapshot(), mainThreadMs: mainThreadMs() }),
+    stats,
     profileStart,
     profileStop,
     stop: async () => {

@@ -394,8 +394,8 @@ function capacityLines(c: CapacitySummary): string[] {
       `on schedule. Steps: ${c.warmupSeconds} s warm-up + ${c.durationSeconds} s measured; ` +
       `${int(c.authParts)} machines logged in for them in ${s1(c.authMs)}. Before the first step the server was left ${s1(c.settleMs)} to finish the background work the rows left it (the search index catching up with the Log rows), until its CPU with no calls was ${Math.round(c.settledCpuPct)}% (at most ${SETTLED_CPU_PCT}% is waited for, for up to ${SETTLE_MAX_S} s).`,
     '',
-    '| machines | booted first | connections | due/s | sent/s | Config p50 / p99 ms | NeedsRestart p50 / p99 ms | Log p50 / p99 ms | errors | dropped | generator late p99 ms | server CPU % | main thread % | load CPU % | verdict |',
-    '|---:|---|---:|---:|---:|---|---|---|---:|---:|---:|---:|---:|---:|---|',
+    '| machines | booted first | connections | due/s | sent/s | Config p50 / p99 ms | NeedsRestart p50 / p99 ms | Log p50 / p99 ms | errors | dropped | generator late p99 ms | server CPU % | main thread % | log writer % | search index % | other threads % | load CPU % | verdict |',
+    '|---:|---|---:|---:|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const s of c.steps) {
     const lat = (call: (typeof MACHINE_CALLS)[number]) =>
@@ -404,11 +404,29 @@ function capacityLines(c: CapacitySummary): string[] {
     lines.push(
       `| ${int(s.machines)} | ${int(s.booted)} in ${s1(s.bootMs)} | ${s.connections} | ${int(s.scheduledPerSec)} | ${int(s.sentPerSec)} | ${lat('config')} | ` +
         `${lat('needsRestart')} | ${lat('log')} | ${errors} | ${s.droppedAtCap} | ${ms(s.dispatchLag.p99)} | ` +
-        `${pct(s.server?.cpuPct)} | ${pct(s.server?.mainThreadPct)} | ${pct(s.clientCpuPct)} | ${s.verdict} |`,
+        `${pct(s.server?.cpuPct)} | ${pct(s.server?.mainThreadPct)} | ${pct(s.server?.writerPct)} | ` +
+        `${pct(s.server?.indexerPct)} | ${pct(otherThreadsPct(s.server))} | ${pct(s.clientCpuPct)} | ${s.verdict} |`,
     );
   }
-  lines.push('', `Sustained: **${int(c.sustained)} machines**; ${c.stopped}.`, '');
+  lines.push(
+    '',
+    `Sustained: **${int(c.sustained)} machines**; ${c.stopped}.`,
+    '',
+    'Server CPU by thread (% of one core, from /proc): the main thread runs the event loop (every ' +
+      'call, decoding, caches, HTTP/2); the log writer stores Log calls and the last-access rows ' +
+      '(its commits wait for fsync); the search index thread keeps the full-text index of log ' +
+      'messages up to date; other threads are V8’s garbage-collection and compiler helpers and ' +
+      'libuv’s pool. All of them share core 0.',
+    '',
+  );
   return lines;
+}
+
+/** What the server's threads other than the main, writer and indexer threads used, % of a core. */
+function otherThreadsPct(w: ServerWindow | undefined): number | undefined {
+  if (w?.mainThreadPct === undefined || w.writerPct === undefined || w.indexerPct === undefined)
+    return undefined;
+  return Math.max(0, w.cpuPct - w.mainThreadPct - w.writerPct - w.indexerPct);
 }
 
 function targetLines(r: MachinesReport): string[] {

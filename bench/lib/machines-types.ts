@@ -94,6 +94,9 @@ export interface ServerWindow {
   cpuPct: number;
   /** Its main thread (the event loop), % of one core, where /proc tells. */
   mainThreadPct?: number;
+  /** Its SQLite log writer and search indexer threads, % of one core, where /proc tells. */
+  writerPct?: number;
+  indexerPct?: number;
 }
 
 export interface RowResult extends RowSpec, RowLoad {

@@ -1,10 +1,9 @@
-import { readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 import { enforceRetention } from './log-retention.js';
 import type { LogRetention } from './part-log-store.js';
 import { SearchIndexMaintainer } from './sqlite-log-search.js';
+import { lowerThisThreadsPriority } from './thread-priority.js';
 
 /** What the store hands the worker. */
 export interface SearchWorkerData {
@@ -28,7 +27,9 @@ const data = workerData as SearchWorkerData;
 if (!parentPort) throw new Error('the log search worker runs in a worker thread');
 const port: MessagePort = parentPort;
 
-lowerThisThreadsPriority();
+// Indexing yields the CPU to the server's event loop and the writer: under load the index runs
+// further behind (reads scan what it has not reached), and catches up when load drops.
+lowerThisThreadsPriority(10);
 
 const main = new SQLite(data.mainFile);
 main.pragma('busy_timeout = 5000');
@@ -37,20 +38,6 @@ search.pragma('journal_mode = WAL');
 search.pragma('synchronous = NORMAL');
 search.pragma('busy_timeout = 5000');
 const maintainer = new SearchIndexMaintainer(main, search);
-
-/**
- * Indexing yields the CPU to the server's event loop and the writer: under load the index runs
- * further behind (reads scan what it has not reached), and catches up when load drops. On Linux
- * a thread has its own nice value, set through its thread id; elsewhere this does nothing.
- */
-function lowerThisThreadsPriority(): void {
-  try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (Number.isInteger(tid) && tid > 0) setPriority(tid, 10);
-  } catch {
-    // No /proc, or not allowed: run at normal priority.
-  }
-}
 
 let stopping = false;
 let indexTimer: NodeJS.Timeout | undefined;

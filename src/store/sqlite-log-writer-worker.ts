@@ -1,6 +1,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 import { isForeignKeyViolation } from './db.js';
+import { lowerThisThreadsPriority } from './thread-priority.js';
 import {
   ROW_FIELDS,
   type AccessRequest,
@@ -22,6 +23,10 @@ const data = workerData as WriterWorkerData;
 if (!parentPort) throw new Error('the log writer runs in a worker thread');
 const port: MessagePort = parentPort;
 
+// Below the event loop, above the search indexer: when the CPU is short, the calls the event
+// loop answers without touching the writer (Config, NeedsRestart) go first, and a Log call waits
+// a little longer for its commit.
+lowerThisThreadsPriority(5);
 const db = new SQLite(data.mainFile);
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = FULL');
