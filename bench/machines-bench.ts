@@ -76,7 +76,7 @@ const USAGE = `usage: node --import tsx bench/machines-bench.ts [options]
   --connections N       HTTP/2 connections for the machine calls in the rows (default 8)
   --row-sample N        machines the rows draw from, per fleet, at most the small fleet
                         (default 2000, so the whole 1k fleet and 1,000 of the 1M one)
-  --steps LIST          capacity steps, machines (default 2500,3500,5000,7500,10000,15000,20000;
+  --steps LIST          capacity steps, machines (default 1000,1500,2000,2500,3500,5000,7500,10000,15000,20000;
                         quick 2500,5000,10000)
   --step-seconds S      measured seconds per capacity step, after 2 s warm-up (default 10; quick 3)
   --config-every S      a simulated machine's Config period (default 10)
@@ -180,7 +180,9 @@ function parseOptions(): Options {
   const quick = values.quick;
   const out = values.out ?? (quick ? 'quick' : 'latest');
   if (!/^[\w.-]+$/.test(out)) fail('--out must be a plain file name');
-  const steps = (values.steps ?? (quick ? '2500,5000,10000' : '2500,3500,5000,7500,10000,15000,20000'))
+  const steps = (
+    values.steps ?? (quick ? '2500,5000,10000' : '1000,1500,2000,2500,3500,5000,7500,10000,15000,20000')
+  )
     .split(',')
     .map((s) => num(s.trim(), 0, 'steps', 1, 200_000));
   const calls = (values.calls ?? ALL_CALLS.join(','))

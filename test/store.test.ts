@@ -289,6 +289,25 @@ forEachDialect('store', (newDatabase, dialect) => {
         'part-p kept 1',
         'part-p kept 2',
       ]);
+      if (logs.writeAccess) {
+        // Batches bigger than one commit's slice: written in order, whole, before they resolve.
+        const times = Array.from({ length: 1300 }, (_, i) =>
+          new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+        );
+        const first = logs.writeAccess(times.slice(0, 700).map((at) => ['part-p', at, null]));
+        const stored = logs.append('part-p', [entry('between')]);
+        const second = logs.writeAccess([
+          ...times.slice(700).map((at): [string, string, string | null] => ['part-p', at, null]),
+          ['no-such-part', times[0]!, null],
+        ]);
+        await Promise.all([first, stored, second]);
+        const part = await open.db
+          .selectFrom('robot_parts')
+          .select('last_access')
+          .where('id', '=', 'part-p')
+          .executeTakeFirstOrThrow();
+        assert.equal(part.last_access, times.at(-1));
+      }
       assert.deepEqual(errors, []);
     } finally {
       await logs.close();

@@ -17,7 +17,8 @@ import {
  * previous commit ran goes into the next transaction, each in a savepoint, so each call is
  * stored whole or not at all and one call's failure leaves the others stored. AUTOINCREMENT
  * seqs are consecutive within a call (no other writer can interleave), so a call's entries are
- * `firstSeq`, `firstSeq + 1`, ...
+ * `firstSeq`, `firstSeq + 1`, ... Machines' last-access rows come in batches and are written a
+ * slice per commit, after the Log calls waiting, so that a big batch never holds them up.
  */
 const data = workerData as WriterWorkerData;
 if (!parentPort) throw new Error('the log writer runs in a worker thread');
@@ -49,16 +50,23 @@ const insert = db.prepare(
    values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 );
 
-let pending: (AppendRequest | AccessRequest)[] = [];
+/** Log calls waiting for the next commit. */
+let appends: AppendRequest[] = [];
+/** Last-access batches waiting, oldest first, and how many rows of the first are written. */
+const accessQueue: AccessRequest[] = [];
+let accessWritten = 0;
 let flushQueued = false;
+
+/**
+ * Last-access rows written per commit, at most. A flush brings thousands (a 2 s window of a big
+ * fleet), each an update of a random part row; written all in one transaction, the Log calls
+ * committed with them would wait for all of it.
+ */
+const ACCESS_ROWS_PER_COMMIT = 250;
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
-function storeCall(call: AppendRequest | AccessRequest): AppendOutcome {
-  if (call.type === 'access') {
-    for (const [partId, at, agentInfo] of call.rows) recordAccess.run(at, agentInfo, partId);
-    return { id: call.id, stored: true, firstSeq: 0 };
-  }
+function storeCall(call: AppendRequest): AppendOutcome {
   const v = call.values;
   // The foreign key finds a part gone (one insert fails, the call's savepoint undoes the rest);
   // a call with no entries looks.
@@ -84,12 +92,43 @@ function storeCall(call: AppendRequest | AccessRequest): AppendOutcome {
   return { id: call.id, stored: true, firstSeq };
 }
 
+/** Writes the next slice of last-access rows; the batches it finished. */
+function storeAccessSlice(): AccessRequest[] {
+  const finished: AccessRequest[] = [];
+  let budget = ACCESS_ROWS_PER_COMMIT;
+  let at = 0;
+  let written = accessWritten;
+  while (budget > 0 && at < accessQueue.length) {
+    const batch = accessQueue[at]!;
+    const end = Math.min(batch.rows.length, written + budget);
+    for (let i = written; i < end; i++) {
+      const [partId, time, agentInfo] = batch.rows[i]!;
+      recordAccess.run(time, agentInfo, partId);
+    }
+    budget -= end - written;
+    if (end < batch.rows.length) {
+      written = end;
+      break;
+    }
+    finished.push(batch);
+    at++;
+    written = 0;
+  }
+  // Taken off the queue only once committed (see flush).
+  sliceEnd = { at, written };
+  return finished;
+}
+/** Where the slice just written ends: batches wholly written, rows of the next one. */
+let sliceEnd = { at: 0, written: 0 };
+
+/** One commit: every Log call waiting, each in a savepoint, and a slice of last-access rows. */
 function flush(): void {
   flushQueued = false;
-  const calls = pending;
-  pending = [];
-  if (calls.length === 0) return;
+  const calls = appends;
+  appends = [];
+  if (calls.length === 0 && accessQueue.length === 0) return;
   let outcomes: AppendOutcome[] = [];
+  let finished: AccessRequest[] = [];
   try {
     begin.run();
     for (const call of calls) {
@@ -106,24 +145,43 @@ function flush(): void {
       }
       release.run();
     }
+    finished = storeAccessSlice();
     commit.run();
+    accessQueue.splice(0, sliceEnd.at);
+    accessWritten = sliceEnd.written;
+    for (const batch of finished) outcomes.push({ id: batch.id, stored: true, firstSeq: 0 });
   } catch (error) {
     if (db.inTransaction) rollback.run();
-    outcomes = calls.map((call) => ({ id: call.id, error: messageOf(error) }));
+    // Nothing of this commit is stored: its calls fail, and so do the access batches waiting
+    // (their rows are dropped; the next calls of those parts record them again), so that a
+    // failing database is not retried in a loop.
+    const failed = accessQueue.splice(0);
+    accessWritten = 0;
+    outcomes = [...calls, ...failed].map((call) => ({ id: call.id, error: messageOf(error) }));
   }
   port.postMessage({ type: 'flushed', outcomes } satisfies WriterMessage);
+  if (accessQueue.length > 0) schedule();
+}
+
+function schedule(): void {
+  if (flushQueued) return;
+  flushQueued = true;
+  setImmediate(flush);
 }
 
 port.on('message', (message: AppendRequest | AccessRequest | { type: 'stop' }) => {
-  if (message.type === 'append' || message.type === 'access') {
-    pending.push(message);
-    if (!flushQueued) {
-      flushQueued = true;
-      setImmediate(flush);
-    }
+  if (message.type === 'append') {
+    appends.push(message);
+    schedule();
     return;
   }
-  flush();
+  if (message.type === 'access') {
+    accessQueue.push(message);
+    schedule();
+    return;
+  }
+  // Everything sent before the stop is written first.
+  while (appends.length > 0 || accessQueue.length > 0) flush();
   db.close();
   port.close();
 });
