@@ -54,7 +54,10 @@ export class GrpcSession {
     this.session.on('error', (error: Error) => {
       this.broken = error;
     });
-    this.session.on('connect', () => this.session.setLocalWindowSize(8 * 1024 * 1024));
+    this.session.on('connect', () => {
+      // A session closed before it finished connecting still says so; it has no window left.
+      if (!this.session.destroyed && !this.session.closed) this.session.setLocalWindowSize(8 * 1024 * 1024);
+    });
   }
 
   private open(path: string, token: string, timeoutMs: number): http2.ClientHttp2Stream {
