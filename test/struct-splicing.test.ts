@@ -157,4 +157,7 @@ it('a part with fast Structs: binary carries them, JSON through replyFor gets th
   const canned = preEncoded(appApi.GetRobotPartResponse, bytes);
   assert.equal(canned.toBinary(), bytes);
   assert.deepEqual(canned.toJson(), expected.toJson());
+  assert.equal(canned.toJsonString(), expected.toJsonString());
+  // The framework takes an instance of the method's output type as it is.
+  assert.ok(canned instanceof appApi.GetRobotPartResponse);
 });
