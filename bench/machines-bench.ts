@@ -37,6 +37,7 @@ import {
   MACHINE_CALLS,
   isFlotilla,
   type BootResult,
+  emptyRowLoad,
   type Call,
   type CapacityLoad,
   type CapacitySpec,
@@ -60,7 +61,6 @@ import {
   machinePercent,
   machineSnapshot,
   OTHER_CPU_WARN_PCT,
-  summarizeLatencies,
   type MachineSnapshot,
 } from './lib/stats.js';
 
@@ -280,17 +280,9 @@ function windowOf(
 }
 
 const failedLoad = (error: unknown): RowLoad => ({
-  calls: 0,
+  ...emptyRowLoad(),
   errors: 1,
-  warmupCalls: 0,
-  warmupErrors: 0,
   firstError: errorText(error),
-  checked: 0,
-  elapsedMs: 0,
-  callsPerSec: 0,
-  latency: summarizeLatencies([]),
-  replyBytes: 0,
-  clientCpuPct: 0,
 });
 
 async function main(): Promise<number> {

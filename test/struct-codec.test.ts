@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BinaryReader, Struct, Value, WireType, type JsonObject, type JsonValue } from '@bufbuild/protobuf';
 import { appApi, appRobotApi } from '@viamrobotics/sdk';
-import { encodeStruct, encodeValue, spliceStruct, structFieldBytes } from '../src/rpc/struct-codec.js';
+import { encodeStruct, encodeValue, spliceStruct, encodeStructField } from '../src/rpc/struct-codec.js';
 import { seededRandom as prng } from './support/random.js';
 
 const SPECIAL_NUMBERS = [
@@ -364,7 +364,7 @@ test('values JSON cannot hold are refused with the path to them, and the encoder
   for (const [value, message] of bad) {
     assert.throws(() => encodeStruct(value as Record<string, unknown>), message);
     assert.throws(() => encodeValue(value), message);
-    assert.throws(() => structFieldBytes(3, value as Record<string, unknown>), message);
+    assert.throws(() => encodeStructField(3, value as Record<string, unknown>), message);
   }
   assert.throws(() => encodeValue(undefined), /cannot encode undefined at \(top\)/);
   assert.throws(() => encodeValue(NaN), /cannot encode NaN at \(top\)/);
@@ -402,9 +402,9 @@ test('a getter that encodes another Struct while being encoded does not disturb 
   assert.deepEqual(Struct.fromBinary(innerBytes ?? new Uint8Array()).toJson(), inner);
 });
 
-test('structFieldBytes is a complete field: tag, length, Struct', () => {
+test('encodeStructField is a complete field: tag, length, Struct', () => {
   const config = { pins: { a: '11', b: '13' }, max_rpm: 300, notes: 'é'.repeat(9000) }; // > 16 KiB
-  const field = structFieldBytes(8, config);
+  const field = encodeStructField(8, config);
   // Appended to an encoded ComponentConfig, it sets attributes (field 8).
   const base = new appRobotApi.ComponentConfig({ name: 'motor-1', api: 'rdk:component:motor' }).toBinary();
   const decoded = appRobotApi.ComponentConfig.fromBinary(Buffer.concat([base, field]));
@@ -412,15 +412,15 @@ test('structFieldBytes is a complete field: tag, length, Struct', () => {
   assert.deepEqual(decoded.attributes?.toJson(), config);
 
   for (const fieldNo of [1, 15, 16, 2047, 2048, 18_999, 20_000, 2 ** 29 - 1]) {
-    const bytes = structFieldBytes(fieldNo, config);
+    const bytes = encodeStructField(fieldNo, config);
     const reader = new BinaryReader(bytes);
     assert.deepEqual(reader.tag(), [fieldNo, WireType.LengthDelimited]);
     assert.ok(Buffer.from(reader.bytes()).equals(Buffer.from(encodeStruct(config))), `field ${fieldNo}`);
     assert.equal(reader.pos, bytes.length, 'nothing after the Struct');
   }
-  assert.deepEqual(Array.from(structFieldBytes(1, {})), [0x0a, 0x00], 'an empty Struct is still a field');
+  assert.deepEqual(Array.from(encodeStructField(1, {})), [0x0a, 0x00], 'an empty Struct is still a field');
   for (const fieldNo of [0, -1, 1.5, 19_000, 19_999, 2 ** 29, NaN]) {
-    assert.throws(() => structFieldBytes(fieldNo, {}), /invalid protobuf field number/);
+    assert.throws(() => encodeStructField(fieldNo, {}), /invalid protobuf field number/);
   }
 });
 

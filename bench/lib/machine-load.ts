@@ -23,6 +23,7 @@ import { notifyParent, serveParent } from './ipc.js';
 import type { ReferenceReplies } from './machine-baselines.js';
 import {
   BOOT_IN_FLIGHT,
+  emptyRowLoad,
   CALLS,
   MACHINE_CALLS,
   type BootResult,
@@ -395,18 +396,7 @@ async function row(payload: unknown): Promise<RowLoad> {
   const fleet = fleetOf(spec.fleet);
   const caller = callerFor(spec, fleet);
   const pick = () => Math.floor(Math.random() * caller.population);
-  const result: RowLoad = {
-    calls: 0,
-    errors: 0,
-    warmupCalls: 0,
-    warmupErrors: 0,
-    checked: 0,
-    elapsedMs: 0,
-    callsPerSec: 0,
-    latency: summarizeLatencies([]),
-    replyBytes: 0,
-    clientCpuPct: 0,
-  };
+  const result: RowLoad = emptyRowLoad();
   const check = (m: number, outcome: Outcome) => {
     if (!outcome.ok || !outcome.reply) {
       result.checkError ??= outcome.error ?? 'no reply to check';

@@ -1,7 +1,7 @@
 /** What the machines benchmark's orchestrator, load generator and report share. */
 import type { SampledPart, ServedExpectation } from './fleet-seed.js';
 import type { ReferenceReplies } from './machine-baselines.js';
-import type { LatencySummary } from './stats.js';
+import { summarizeLatencies, type LatencySummary } from './stats.js';
 
 export const CALLS = {
   config: { name: 'Config', wire: 'gRPC, h2c', path: '/viam.app.v1.RobotService/Config', machine: true },
@@ -88,6 +88,20 @@ export interface RowLoad {
   /** The load generator's CPU over the measured window, % of one core. */
   clientCpuPct: number;
 }
+
+/** A row's load before any call: every count 0. */
+export const emptyRowLoad = (): RowLoad => ({
+  calls: 0,
+  errors: 0,
+  warmupCalls: 0,
+  warmupErrors: 0,
+  checked: 0,
+  elapsedMs: 0,
+  callsPerSec: 0,
+  latency: summarizeLatencies([]),
+  replyBytes: 0,
+  clientCpuPct: 0,
+});
 
 export interface ServerWindow {
   /** The server process (all threads), % of one core. */

@@ -447,9 +447,9 @@ function checkFieldNo(fieldNo: number): void {
  *
  * @example
  * // viam.app.v1.ComponentConfig.attributes is field 8
- * const field = structFieldBytes(8, { pin: '37' });
+ * const field = encodeStructField(8, { pin: '37' });
  */
-export function structFieldBytes(fieldNo: number, value: Record<string, unknown>): Uint8Array {
+export function encodeStructField(fieldNo: number, value: Record<string, unknown>): Uint8Array {
   checkFieldNo(fieldNo);
   const tag = ((fieldNo << 3) | WireType.LengthDelimited) >>> 0;
   return encodeStructWith(
