@@ -129,5 +129,5 @@ export default tseslint.config(
     },
   },
   ...layerRules,
-  { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
+  { files: ['eslint.config.js', 'console/svelte.config.js'], ...tseslint.configs.disableTypeChecked },
 );

@@ -15,6 +15,8 @@ import { moduleDownloadRoute } from './module-download-route.js';
 import { packageDownloadRoute } from './package-download-route.js';
 import { provisioningRoute } from './provisioning-route.js';
 import { invitePage } from './invite-page.js';
+import { mergedConfigRoute } from './merged-config-route.js';
+import { consoleRoute } from './console-route.js';
 import { createSmtpInviteMailer, inviteDelivery } from '../mail/invite-mailer.js';
 import { composeServices, fleetSettings } from './composition-root.js';
 import { callTransportKey } from '../rpc/context-keys.js';
@@ -119,6 +121,8 @@ export async function startServer(
         acceptEncodings: ACCEPTED_ENCODINGS,
       })
     : undefined;
+  // The web console, when built (npm run build); without it the server still serves the API.
+  const webConsole = consoleRoute();
   const listener = createListener(
     httpFront(
       guardedRpc(rpc, routes.procedures),
@@ -127,6 +131,9 @@ export async function startServer(
       moduleDownloadRoute(services.registry, services.moduleFiles, services.auth, logger),
       packageDownloadRoute(services.packages, services.auth, logger),
       invitePage(services.members, logger),
+      mergedConfigRoute(services.parts, services.auth, logger),
+      // Last: the console answers index.html for page paths no route above claimed.
+      ...(webConsole ? [webConsole] : []),
     ),
     { host: config.host, port: config.port, tls: config.tls, limits: config.connections, lean },
   );

@@ -29,6 +29,12 @@ import type { ServiceDeps } from './context.js';
 import { usesOf, type FragmentResolver } from './fragment-resolver.js';
 import { PartViews } from './part-views.js';
 
+/** A part's config with its fragments merged in, and each fragment that could not be merged. */
+export interface MergedPartConfig {
+  config: Record<string, unknown>;
+  fragmentErrors: { fragmentId: string; error: string }[];
+}
+
 /** A part holds one or two active secrets, as a location does. */
 export const MAX_PART_SECRETS = 2;
 
@@ -52,6 +58,27 @@ export class PartService {
     private readonly fragments: FragmentResolver,
   ) {
     this.views = new PartViews(deps.secrets, deps.settings.domain);
+  }
+
+  /**
+   * The part's config as its machine receives it: its fragments merged in (before the conversion
+   * for viam-server), with what could not be merged. Needs read_robot_config, like the config.
+   */
+  async mergedConfig(principal: FleetPrincipal, partId: string): Promise<MergedPartConfig> {
+    const { db, authz, repos } = this.deps;
+    const { record: part } = await authz.require(
+      db,
+      principal,
+      { type: 'part', id: requireId(partId, 'id') },
+      'read_robot_config',
+    );
+    const location = await repos.locations.findById(db, part.locationId);
+    if (!location) throw notFound('part not found');
+    const merged = await this.fragments.merged(db, location.organizationId, part.config);
+    return {
+      config: merged.config,
+      fragmentErrors: merged.statuses.map(({ fragmentId, error }) => ({ fragmentId, error })),
+    };
   }
 
   /** Parts of a machine, the main part first. */
