@@ -15,6 +15,8 @@ export interface ServerConfig {
   publicUrl: string | undefined;
   /** SMTP server for invite mails (`smtp://user:pass@host:587`, `smtps://…`); unset: links are logged. */
   smtpUrl: string | undefined;
+  /** The built web console to serve at `/` (FLOTILLA_CONSOLE_DIR); undefined: the one `npm run build` made. */
+  consoleDir: string | undefined;
   domain: string;
   /** Largest request message accepted, in bytes. */
   readMaxBytes: number;
@@ -278,6 +280,7 @@ export function loadServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = pr
     logLevel,
     publicUrl: normalizePublicUrl(env.FLOTILLA_PUBLIC_URL),
     smtpUrl: smtpUrl(env.FLOTILLA_SMTP_URL),
+    consoleDir: env.FLOTILLA_CONSOLE_DIR || undefined,
     domain: env.FLOTILLA_DOMAIN || 'flotilla.local',
     readMaxBytes: positiveInt(env.FLOTILLA_MAX_MESSAGE_BYTES, 4 * 1024 * 1024, 'FLOTILLA_MAX_MESSAGE_BYTES'),
     shutdownGraceMs: positiveInt(env.FLOTILLA_SHUTDOWN_GRACE_MS, 10_000, 'FLOTILLA_SHUTDOWN_GRACE_MS'),

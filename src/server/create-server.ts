@@ -122,7 +122,12 @@ export async function startServer(
       })
     : undefined;
   // The web console, when built (npm run build); without it the server still serves the API.
-  const webConsole = consoleRoute();
+  const webConsole = consoleRoute(config.consoleDir);
+  if (!webConsole && config.consoleDir) {
+    logger.warn('FLOTILLA_CONSOLE_DIR has no index.html: the web console is not served', {
+      dir: config.consoleDir,
+    });
+  }
   const listener = createListener(
     httpFront(
       guardedRpc(rpc, routes.procedures),
