@@ -1588,6 +1588,13 @@ forEachDialect('authorization matrix', (newDatabase) => {
       path: (tg) => `/machines/${tg.machine.partId}/viam.json`,
     },
     {
+      name: 'GET /api/parts/<part>/merged-config',
+      target: 'robot',
+      kind: 'perm',
+      perm: 'read_robot_config',
+      path: (tg) => `/api/parts/${tg.machine.partId}/merged-config`,
+    },
+    {
       name: 'GET /modules/<module>',
       target: 'organization',
       kind: 'read',

@@ -35,6 +35,16 @@ export const CONSOLE_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+/**
+ * A path the console's router may own: not an RPC (`/viam.app.v1.AppService/...`), not a file
+ * (`/x.js`), not under `/assets/`.
+ */
+function isPagePath(path: string): boolean {
+  const segments = path.split('/');
+  if (segments[1] === 'assets') return false;
+  return !(segments[1] ?? '').includes('.') && !(segments.at(-1) ?? '').includes('.');
+}
+
 interface StaticFile {
   body: Buffer;
   type: string;
@@ -66,8 +76,7 @@ function readConsole(dir: string): Map<string, StaticFile> {
 /**
  * The web console (console/, built into static files): `GET` and `HEAD` of its files, and of
  * `index.html` for any other page path, so the console's own links can be opened and reloaded.
- * Paths whose first segment has a dot (`/viam.app.v1.AppService/...`, a missing `/x.js`) are not
- * pages and go on to the next handler. Returns undefined when the console was not built.
+ * Anything else goes on to the next handler. Returns undefined when the console was not built.
  */
 export function consoleRoute(dir = BUILT_CONSOLE_DIR): HttpRoute | undefined {
   if (!existsSync(join(dir, 'index.html'))) return undefined;
@@ -79,8 +88,7 @@ export function consoleRoute(dir = BUILT_CONSOLE_DIR): HttpRoute | undefined {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     let file = files.get(path);
     if (!file) {
-      const first = path.split('/')[1] ?? '';
-      if (first.includes('.')) return false;
+      if (!isPagePath(path)) return false;
       file = index;
     }
     res.writeHead(200, {
