@@ -338,6 +338,10 @@ describe('npm start (flotilla start)', () => {
       const [, key] = await first.waitFor(/^API key: (\S+)$/m);
       await first.waitFor(/createViamClient\(/);
       assert.ok(first.stdout().includes(`serviceHost: 'http://127.0.0.1:${port}'`));
+      // The console built by `npm run build` (which `npm test` runs first) is served and named.
+      assert.ok(first.stdout().includes(`web console: http://127.0.0.1:${port}/\n`));
+      const page = await fetch(`http://127.0.0.1:${port}/`);
+      assert.match(await page.text(), /<div id="app">/);
       assert.deepEqual(await orgNames(`http://127.0.0.1:${port}`, keyId!, key!), ['My Organization']);
     } finally {
       first.child.kill('SIGTERM');

@@ -191,6 +191,7 @@ async function serveCommand(
   });
   const server = await startServer(config);
   io.out(`flotilla listening on ${server.url}\n`);
+  if (server.servesConsole) io.out(`web console: ${server.url}/\n`);
   if (firstKey) io.out(connectionHelp(server.url, firstKey));
   await stopRequested;
   await server.close();
@@ -204,6 +205,8 @@ Initialized a new data directory with organization "My Organization" (admin@loca
 This key is shown only now; keep it.
 API key id: ${key.id}
 API key: ${key.key}
+
+Open the web console at ${url}/ and sign in with this API key.
 
 Connect with the TypeScript SDK:
 

@@ -29,6 +29,8 @@ export interface RunningServer {
   /** Base URL clients connect to, such as `http://127.0.0.1:8080`. */
   url: string;
   port: number;
+  /** Whether the web console is served at `/` (it is once `npm run build` has built it). */
+  servesConsole: boolean;
   /** Stops accepting, finishes calls in flight (bounded), closes the database. */
   close(): Promise<void>;
 }
@@ -159,6 +161,7 @@ export async function startServer(
   return {
     url,
     port,
+    servesConsole: webConsole !== undefined,
     close() {
       closing ??= (async () => {
         // Live tails end first, so their streams finish cleanly instead of holding shutdown.
