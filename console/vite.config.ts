@@ -15,5 +15,7 @@ export default defineConfig({
     // The SDK's generated messages make one large chunk; scripts/console-bundle-size.mjs reports it.
     chunkSizeWarningLimit: 5000,
     sourcemap: false,
+    // No report of slow plugins on every build (Svelte's compiler is most of the build's time).
+    rolldownOptions: { checks: { pluginTimings: false } },
   },
 });
