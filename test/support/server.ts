@@ -40,9 +40,16 @@ export async function startTestServer(
     organizationName: 'Org A',
     password,
   });
+  // A console built elsewhere (FLOTILLA_CONSOLE_DIR) reaches every test server; nothing else of
+  // the environment does.
+  const consoleDir = process.env.FLOTILLA_CONSOLE_DIR;
   const config = loadServerConfig(
     { dataDir, listen, databaseUrl: database.databaseUrl },
-    { ...env, FLOTILLA_LOG_LEVEL: env.FLOTILLA_LOG_LEVEL ?? 'error' },
+    {
+      ...(consoleDir ? { FLOTILLA_CONSOLE_DIR: consoleDir } : {}),
+      ...env,
+      FLOTILLA_LOG_LEVEL: env.FLOTILLA_LOG_LEVEL ?? 'error',
+    },
   );
   const server = await startServer(config, createLogger(config.logLevel, onLog));
   // A wildcard listen address is reached through the loopback address.
