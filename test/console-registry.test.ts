@@ -79,7 +79,11 @@ describe('web console: registry', { skip: missing }, () => {
   }
 
   before(async () => {
-    server = await startTestServer({ dialect: 'sqlite', databaseUrl: undefined, drop: () => Promise.resolve() });
+    server = await startTestServer({
+      dialect: 'sqlite',
+      databaseUrl: undefined,
+      drop: () => Promise.resolve(),
+    });
     token = await server.adminToken();
     assert.ok(token, 'an access token for the admin key');
     grpc = createPromiseClient(AppService, grpcTransport(server.url));
