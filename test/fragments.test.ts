@@ -277,6 +277,11 @@ forEachDialect('fragments through the SDK', (newDatabase) => {
 
     const tags = await rawAppClient(admin).setFragmentTag({ fragmentId: f.id, tag: 'prod', revision: '2' });
     assert.deepEqual(tagList(tags.tags), [['prod', '2']]);
+    // GetFragment lists every tag, at any version asked for.
+    for (const version of [undefined, '1']) {
+      const read = await rawAppClient(admin).getFragment({ id: f.id, ...(version ? { version } : {}) });
+      assert.deepEqual(tagList(read.tags), [['prod', '2']]);
+    }
     const tagged = await getFragment(f.id, 'prod');
     assert.equal(tagged.revision, '2');
     assert.equal(tagged.name, 'versions two');

@@ -70,7 +70,8 @@ export function fragmentHandlers(fragments: FragmentService): AppHandlers {
       return { fragment: toProto(fragment) };
     },
     async getFragment(req, ctx) {
-      return { fragment: toProto(await fragments.get(callerOf(ctx), req.id, req.version)) };
+      const { fragment, tags } = await fragments.get(callerOf(ctx), req.id, req.version);
+      return { fragment: toProto(fragment), tags };
     },
     async updateFragment(req, ctx) {
       const visibility =

@@ -87,8 +87,15 @@ export class FragmentService {
     });
   }
 
-  /** A fragment, at its latest revision or the version (revision or tag) asked for. */
-  async get(principal: FleetPrincipal, fragmentId: string, version: string | undefined): Promise<Fragment> {
+  /**
+   * A fragment, at its latest revision or the version (revision or tag) asked for, with all its
+   * tags.
+   */
+  async get(
+    principal: FleetPrincipal,
+    fragmentId: string,
+    version: string | undefined,
+  ): Promise<{ fragment: Fragment; tags: { tag: string; revision: string }[] }> {
     const { db } = this.deps;
     const { record: fragment } = await this.deps.authz.require(
       db,
@@ -96,10 +103,9 @@ export class FragmentService {
       { type: 'fragment', id: requireId(fragmentId, 'id') },
       'read_fragment',
     );
-    if (!version) return this.view(db, fragment, undefined);
-    const revision = await this.resolver.revisionOf(db, fragment, version);
-    if (!revision) throw notFound(`fragment ${fragment.id} has no version "${version}"`);
-    return this.view(db, fragment, revision);
+    const revision = version ? await this.resolver.revisionOf(db, fragment, version) : undefined;
+    if (version && !revision) throw notFound(`fragment ${fragment.id} has no version "${version}"`);
+    return { fragment: await this.view(db, fragment, revision), tags: await this.tags(db, fragment.id) };
   }
 
   /** Saves a new revision: name, config and visibility. */
