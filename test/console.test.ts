@@ -135,6 +135,13 @@ describe('web console', { skip: missing }, () => {
     await row.getByText('Online').waitFor({ timeout: 8000 });
     await row.getByText('0.52.0').waitFor();
     assert.equal(requests.filter((r) => r.endsWith('/')).length, loadsBefore, 'the page was not reloaded');
+    // Company for the screenshot: a machine in a sub-location that has never called.
+    const yard = (await admin.listLocations(server.admin.organizationId)).find(
+      (l) => l.name === 'North Yard',
+    )!;
+    const dock = (await admin.createLocation(server.admin.organizationId, 'Loading Dock', yard.id))!;
+    await admin.newRobot(dock.id, 'arm-2');
+    await page.getByRole('row', { name: /arm-2/ }).getByText('Awaiting setup').waitFor();
     await screenshot(page, 'fleet');
   });
 

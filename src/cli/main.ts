@@ -191,7 +191,8 @@ async function serveCommand(
   });
   const server = await startServer(config);
   io.out(`flotilla listening on ${server.url}\n`);
-  if (server.servesConsole) io.out(`web console: ${server.url}/\n`);
+  // `serve` prints only the listening line (others parse its stdout); `start` is for people.
+  if (initIfFresh && server.servesConsole) io.out(`web console: ${server.url}/\n`);
   if (firstKey) io.out(connectionHelp(server.url, firstKey));
   await stopRequested;
   await server.close();

@@ -1,12 +1,20 @@
 import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 /** Debian's chromium (installed by .ci/run), or FLOTILLA_TEST_CHROMIUM. */
 export const CHROMIUM_PATH = process.env.FLOTILLA_TEST_CHROMIUM ?? '/usr/bin/chromium';
 
-/** Where the browser tests save screenshots the README shows. */
-export const SCREENSHOT_DIR = new URL('../../docs/screenshots/', import.meta.url).pathname;
+/**
+ * Where the browser tests save their screenshots: the README's (docs/screenshots/) with
+ * FLOTILLA_UPDATE_SCREENSHOTS=1, otherwise a folder under the system's temp directory, so that a
+ * test run leaves the checkout as it was.
+ */
+export const SCREENSHOT_DIR =
+  process.env.FLOTILLA_UPDATE_SCREENSHOTS === '1'
+    ? new URL('../../docs/screenshots/', import.meta.url).pathname
+    : join(tmpdir(), 'flotilla-screenshots');
 
 export const hasChromium = () => existsSync(CHROMIUM_PATH);
 
@@ -52,7 +60,7 @@ export async function openPage(
   return { page, context, requests, pageErrors };
 }
 
-/** Saves a screenshot of the page under docs/screenshots/<name>.png. */
+/** Saves a screenshot of the page as SCREENSHOT_DIR/<name>.png. */
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const path = join(SCREENSHOT_DIR, `${name}.png`);
