@@ -8,7 +8,7 @@ import { RobotService } from '../src/rpc/service-descriptors.generated.js';
 import { structFromObject } from '../src/rpc/wire-values.js';
 import { startTestServer, type TestServer } from './support/server.js';
 import { bearer, grpcTransport } from './support/clients.js';
-import { organizationRole } from './support/roles.js';
+import { organizationRole, roleAuthorization } from './support/roles.js';
 import {
   CHROMIUM_PATH,
   hasChromium,
@@ -249,6 +249,34 @@ describe('web console', { skip: missing }, () => {
         .waitFor();
       assert.equal(await operator.getByRole('button', { name: 'Save config' }).count(), 0);
       assert.equal(await operator.getByRole('button', { name: 'Delete machine' }).count(), 0);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('lets an owner of one location add machines and edit configs there, and nowhere else', async () => {
+    const yard = (await admin.listLocations(server.admin.organizationId)).find(
+      (l) => l.name === 'North Yard',
+    )!;
+    const key = await admin.createKey(
+      [roleAuthorization(server.admin.organizationId, 'location', yard.id, 'owner')],
+      'yard owner',
+    );
+    const { page: owner, context } = await openPage(browser, server.url);
+    try {
+      await signInWithKey(owner, key.id, key.key);
+      await owner.getByRole('link', { name: 'rover-7' }).waitFor();
+      // Machines and new locations go only where the role reaches: North Yard and what it holds,
+      // not South Yard, and not the top level.
+      const homes = owner.getByRole('combobox', { name: 'Machine location' }).getByRole('option');
+      assert.deepEqual(await homes.allInnerTexts(), ['North Yard', 'Loading Dock']);
+      const parents = owner.getByRole('combobox', { name: 'Inside' }).getByRole('option');
+      assert.deepEqual(await parents.allInnerTexts(), ['North Yard', 'Loading Dock']);
+      const nav = owner.getByRole('navigation', { name: 'Main' });
+      assert.equal(await nav.getByRole('link', { name: 'API keys' }).count(), 0);
+      await owner.getByRole('link', { name: 'rover-7' }).click();
+      await owner.getByRole('button', { name: 'Save config' }).waitFor();
+      assert.equal(await owner.getByRole('button', { name: 'Delete machine' }).count(), 1);
     } finally {
       await context.close();
     }

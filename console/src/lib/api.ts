@@ -59,8 +59,7 @@ export async function getJson<T>(path: string): Promise<T> {
   if (!res.ok) {
     let message = text.trim() || res.statusText;
     try {
-      const body = JSON.parse(text) as { error?: string; message?: string };
-      message = body.message ?? body.error ?? message;
+      message = (JSON.parse(text) as { error?: string }).error ?? message;
     } catch {
       // not JSON: the text itself
     }
@@ -94,6 +93,14 @@ export function errorText(error: unknown): string {
 
 export function isCode(error: unknown, code: Code): boolean {
   return error instanceof ConnectError && error.code === code;
+}
+
+/**
+ * The answer to an update that named `last_known_update` when someone else saved since (parts and
+ * fragments alike, src/domain/optimistic-update.ts).
+ */
+export function isStaleUpdate(error: unknown): boolean {
+  return isCode(error, Code.FailedPrecondition) && /changed since last_known_update/.test(errorText(error));
 }
 
 export { Code };

@@ -1,28 +1,23 @@
 import type { appApi } from '@viamrobotics/sdk';
 import { app } from './api.js';
+import { permissionsOn } from './permissions.js';
 
 const SELECTED = 'flotilla.organization';
 
-/** What the signed-in principal may do in the selected organization (CheckPermissions). */
+/**
+ * What the signed-in principal may do across the selected organization (CheckPermissions).
+ * Machines and locations are asked about one by one where they are shown: a role held on a
+ * location reaches only that location.
+ */
 export interface Abilities {
   /** Owner-level: members, API keys, organization settings. */
   manageOrganization: boolean;
-  /** Edit machines: config saves, rename, delete, create. */
-  writeRobots: boolean;
-  readConfig: boolean;
-  readLogs: boolean;
   writeFragments: boolean;
+  /** Create top-level locations. */
   writeLocations: boolean;
 }
 
-const NONE: Abilities = {
-  manageOrganization: false,
-  writeRobots: false,
-  readConfig: false,
-  readLogs: false,
-  writeFragments: false,
-  writeLocations: false,
-};
+const NONE: Abilities = { manageOrganization: false, writeFragments: false, writeLocations: false };
 
 /** The organizations the principal can see, the one selected, and what it may do there. */
 class Organizations {
@@ -61,25 +56,13 @@ class Organizations {
       this.abilities = NONE;
       return;
     }
-    const wanted = [
-      'write_organization',
-      'write_robot',
-      'read_robot_config',
-      'read_robot_logs',
-      'write_fragment',
-      'write_location',
-    ];
-    const reply = await app.checkPermissions({
-      permissions: [{ resourceType: 'organization', resourceId: id, permissions: wanted }],
-    });
-    const granted = new Set(reply.authorizedPermissions.flatMap((p) => p.permissions));
+    const held = (
+      await permissionsOn('organization', [id], ['write_organization', 'write_fragment', 'write_location'])
+    ).get(id);
     this.abilities = {
-      manageOrganization: granted.has('write_organization'),
-      writeRobots: granted.has('write_robot'),
-      readConfig: granted.has('read_robot_config'),
-      readLogs: granted.has('read_robot_logs'),
-      writeFragments: granted.has('write_fragment'),
-      writeLocations: granted.has('write_location'),
+      manageOrganization: held?.has('write_organization') ?? false,
+      writeFragments: held?.has('write_fragment') ?? false,
+      writeLocations: held?.has('write_location') ?? false,
     };
   }
 }
