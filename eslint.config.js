@@ -54,6 +54,8 @@ const ROW_TYPES = [
   'RegistryItemRow',
   'ModuleVersionRow',
   'ModuleFileRow',
+  'BlobRow',
+  'BlobChunkRow',
 ];
 const ABOVE_STORE = new Set(['cli', 'server', 'rpc', 'services', 'authz']);
 

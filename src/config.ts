@@ -1,6 +1,7 @@
 import type { ConnectionLimits } from './server/listener.js';
 import { LOG_LEVELS, type LogLevel } from './server/logger.js';
 import type { LogRetention } from './store/part-log-store.js';
+import { DEFAULT_POOL_SETTINGS, type PoolSettings } from './store/database.js';
 
 /** Everything the server is configured with, validated once at start. */
 export interface ServerConfig {
@@ -8,6 +9,8 @@ export interface ServerConfig {
   host: string;
   port: number;
   databaseUrl: string | undefined;
+  /** The PostgreSQL connection pool (unused on SQLite). */
+  databasePool: PoolSettings;
   tls: { certFile: string; keyFile: string } | undefined;
   tokenTtlSeconds: number;
   logLevel: LogLevel;
@@ -36,7 +39,7 @@ export interface ServerConfig {
   connections: ConnectionLimits;
   /**
    * Parts whose served config and restart answer, and tokens whose check, are kept in memory; 0
-   * keeps none (the default on PostgreSQL, where replicas would not see each other's changes).
+   * keeps none. On PostgreSQL, replicas tell each other what changed (postgres-change-feed.ts).
    */
   machineCacheEntries: number;
   /** How often machines' last calls are written to the database, in milliseconds. */
@@ -273,6 +276,18 @@ export function loadServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = pr
     host,
     port,
     databaseUrl,
+    databasePool: {
+      max: positiveInt(
+        env.FLOTILLA_DATABASE_POOL_SIZE,
+        DEFAULT_POOL_SETTINGS.max,
+        'FLOTILLA_DATABASE_POOL_SIZE',
+      ),
+      connectTimeoutMs: parseTimeoutMs(
+        env.FLOTILLA_DATABASE_CONNECT_TIMEOUT,
+        DEFAULT_POOL_SETTINGS.connectTimeoutMs,
+        'FLOTILLA_DATABASE_CONNECT_TIMEOUT',
+      ),
+    },
     tls: certFile && keyFile ? { certFile, keyFile } : undefined,
     tokenTtlSeconds: env.FLOTILLA_TOKEN_TTL
       ? parseDuration(env.FLOTILLA_TOKEN_TTL, 'FLOTILLA_TOKEN_TTL')
@@ -316,11 +331,9 @@ export function loadServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = pr
       ? parseDuration(env.FLOTILLA_PACKAGE_URL_TTL, 'FLOTILLA_PACKAGE_URL_TTL')
       : DEFAULT_PACKAGE_URL_TTL_SECONDS,
     connections: connectionLimits(env),
-    // Replicas do not yet tell each other what changed, so with PostgreSQL (where several may
-    // share the database) the caches are off unless asked for.
     machineCacheEntries: nonNegativeInt(
       env.FLOTILLA_MACHINE_CACHE_ENTRIES,
-      databaseUrl === undefined ? DEFAULT_MACHINE_CACHE_ENTRIES : 0,
+      DEFAULT_MACHINE_CACHE_ENTRIES,
       'FLOTILLA_MACHINE_CACHE_ENTRIES',
     ),
     accessFlushMs: parseTimeoutMs(

@@ -59,8 +59,8 @@ describe('server configuration', () => {
       [sqlite.machineCacheEntries, sqlite.accessFlushMs, sqlite.machineFastPath],
       [50_000, 2_000, true],
     );
-    // Replicas on PostgreSQL do not share invalidations yet: no caches unless asked for.
-    assert.equal(loadServerConfig({ databaseUrl: 'postgres://h/db' }, {}).machineCacheEntries, 0);
+    // Replicas on PostgreSQL tell each other what changed: the caches are on there too.
+    assert.equal(loadServerConfig({ databaseUrl: 'postgres://h/db' }, {}).machineCacheEntries, 50_000);
     const set = loadServerConfig(
       { databaseUrl: 'postgres://h/db' },
       {

@@ -7,23 +7,23 @@ import type { Db } from '../src/store/db.js';
 // Outside a transaction a change is announced at once; any object stands for the database.
 const db = {} as Db;
 
-test('an entry is returned until something it was computed from changes', () => {
+test('an entry is returned until something it was computed from changes', async () => {
   const changes = new ChangeTracker();
   const cache = new FreshCache<string, string>(changes, 10);
   cache.set('a', 'A', cache.stamp(), ['part:1', 'fragment:9']);
   assert.equal(cache.get('a'), 'A');
-  changes.changed(db, 'part:2');
+  await changes.changed(db, 'part:2');
   assert.equal(cache.get('a'), 'A', 'a change elsewhere leaves it');
-  changes.changed(db, 'fragment:9');
+  await changes.changed(db, 'fragment:9');
   assert.equal(cache.get('a'), undefined);
   assert.equal(cache.get('a'), undefined, 'a stale entry is gone for good');
 });
 
-test('a value computed while what it read changed is never kept', () => {
+test('a value computed while what it read changed is never kept', async () => {
   const changes = new ChangeTracker();
   const cache = new FreshCache<string, string>(changes, 10);
   const stamp = cache.stamp();
-  changes.changed(db, 'part:1');
+  await changes.changed(db, 'part:1');
   cache.set('a', 'old', stamp, ['part:1']);
   assert.equal(cache.get('a'), undefined);
 });
@@ -54,4 +54,50 @@ test('a cache of capacity 0 keeps nothing', () => {
   const cache = new FreshCache<string, string>(changes, 0);
   cache.set('a', 'A', cache.stamp(), []);
   assert.equal(cache.get('a'), undefined);
+});
+
+test('with replicas: a write outside a transaction is broadcast before changed() resolves', async () => {
+  const changes = new ChangeTracker();
+  const sent: { db: Db; keys: readonly string[] }[] = [];
+  let release: () => void = () => {};
+  changes.broadcastWith((on, keys) => {
+    sent.push({ db: on, keys });
+    return new Promise<void>((resolve) => (release = resolve));
+  });
+  let resolved = false;
+  const changed = changes.changed(db, 'part:1', 'restart:1').then(() => (resolved = true));
+  await Promise.resolve();
+  assert.deepEqual(sent, [{ db, keys: ['part:1', 'restart:1'] }]);
+  assert.equal(resolved, false, 'changed() waits for the broadcast');
+  release();
+  await changed;
+  assert.equal(resolved, true);
+});
+
+test("with replicas: another replica's change makes entries stale; an unknown change makes them all stale", () => {
+  const changes = new ChangeTracker();
+  const cache = new FreshCache<string, string>(changes, 10);
+  cache.set('a', 'A', cache.stamp(), ['part:1']);
+  cache.set('b', 'B', cache.stamp(), ['part:2']);
+  changes.received(['part:1']);
+  assert.equal(cache.get('a'), undefined);
+  assert.equal(cache.get('b'), 'B');
+  changes.received(undefined);
+  assert.equal(cache.get('b'), undefined, 'anything may have changed');
+});
+
+test('with replicas: nothing is fresh while the others cannot be heard, nor what was computed before', () => {
+  const changes = new ChangeTracker();
+  const cache = new FreshCache<string, string>(changes, 10);
+  cache.set('a', 'A', cache.stamp(), ['part:1']);
+  changes.setListening(false);
+  assert.equal(cache.get('a'), undefined);
+  cache.set('b', 'B', cache.stamp(), ['part:2']);
+  assert.equal(cache.get('b'), undefined, 'nothing is kept while deaf');
+  const stampWhileDeaf = cache.stamp();
+  changes.setListening(true);
+  cache.set('c', 'C', stampWhileDeaf, ['part:3']);
+  assert.equal(cache.get('c'), undefined, 'computed while deaf: never trusted');
+  cache.set('d', 'D', cache.stamp(), ['part:4']);
+  assert.equal(cache.get('d'), 'D');
 });

@@ -27,6 +27,7 @@ describe('httpFailure', () => {
     already_exists: 409,
     failed_precondition: 412,
     resource_exhausted: 429,
+    unavailable: 503,
   };
 
   for (const [kind, status] of Object.entries(expected) as [ErrorKind, number][]) {

@@ -43,7 +43,7 @@ forEachDialect('log time migration', (newDatabase, dialect) => {
       await sql`insert into part_logs (part_id, host, level, time, logger_name, message, caller, stack, fields)
                 values ('p', 'h', 'info', ${time}, 'l', ${`m${i}`}, null, '', '[]')`.execute(open.db);
     }
-    await migrate(open.db);
+    await migrate(open);
     // Read as text, so the comparison is exact whatever the driver makes of a 64-bit integer.
     const rows = await sql<{ message: string; time_us: string }>`
       select message, cast(time_us as text) as time_us from part_logs order by seq`.execute(open.db);

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
 import http2 from 'node:http2';
-import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import type { PartialMessage } from '@bufbuild/protobuf';
 import { Code, createPromiseClient, type PromiseClient } from '@connectrpc/connect';
@@ -16,7 +14,7 @@ import { forEachDialect } from './support/databases.js';
 import { organizationRole } from './support/roles.js';
 import { expectCode } from './support/expect.js';
 import { startTestServer, type TestServer } from './support/server.js';
-import { filesUnder } from './support/files.js';
+import { storedBlobs, type StoredBlobs } from './support/stored-blobs.js';
 
 /*
  * Module files (issue 7) end to end: UploadModuleFile over native gRPC as the viam CLI sends it,
@@ -58,9 +56,13 @@ function uploadMessages(moduleId: string, version: string, platform: string, dat
 }
 
 /** Polls `done` every 10 ms; fails with `what` after `timeoutMs`. */
-async function waitUntil(done: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+async function waitUntil(
+  done: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 5000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!done()) {
+  while (!(await done())) {
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
     await sleep(10);
   }
@@ -111,9 +113,9 @@ forEachDialect('module files: UploadModuleFile, GetModule and downloads', (newDa
   /** Modules created here and not deleted: their files are all the committed blobs there should be. */
   const liveModules = new Set<string>();
 
-  const blobsDir = () => join(t.dataDir, 'blobs');
-  const incoming = () => filesUnder(join(blobsDir(), 'incoming'));
-  const committedBlobs = () => filesUnder(blobsDir()).filter((f) => !f.startsWith('incoming/'));
+  /** The blob store's contents: files on SQLite, rows on PostgreSQL. */
+  let blobs: StoredBlobs;
+  const committedBlobs = () => blobs.committed();
 
   const apiKeyToken = async (id: string, key: string) =>
     (await auth.authenticate({ entity: id, credentials: { type: 'api-key', payload: key } })).accessToken;
@@ -175,22 +177,18 @@ forEachDialect('module files: UploadModuleFile, GetModule and downloads', (newDa
     for (const id of liveModules) {
       for (const v of await versionsOf(id)) files += v.platforms.length;
     }
-    assert.deepEqual(incoming(), [], 'blobs/incoming must be empty');
-    const committed = committedBlobs();
-    assert.equal(committed.length, files, `blob files on disk: ${committed.join(', ')}`);
-    for (const path of committed) {
-      const [dir, name = ''] = path.split('/');
-      assert.equal(dir, name.slice(0, 2), `blob ${path} is not under its key's first two characters`);
-    }
+    assert.deepEqual(await blobs.inFlight(), [], 'no upload may be left in flight');
+    const committed = await committedBlobs();
+    assert.equal(committed.length, files, `committed blobs: ${committed.join(', ')}`);
   }
 
   /** Refused with `code`, with the module's versions and every file under blobs/ as before. */
   async function expectRefused(moduleId: string, call: () => Promise<unknown>, code: Code) {
     const versionsBefore = await versionsOf(moduleId);
-    const filesBefore = filesUnder(blobsDir());
+    const blobsBefore = await blobs.snapshot();
     await expectCode(call(), code);
     assert.deepEqual(await versionsOf(moduleId), versionsBefore, 'GetModule changed');
-    assert.deepEqual(filesUnder(blobsDir()), filesBefore, 'files under blobs/ changed');
+    assert.deepEqual(await blobs.snapshot(), blobsBefore, 'the blob store changed');
     await assertBlobsConsistent();
   }
 
@@ -224,9 +222,11 @@ forEachDialect('module files: UploadModuleFile, GetModule and downloads', (newDa
   }
 
   before(async () => {
-    t = await startTestServer(await newDatabase(), {
+    const database = await newDatabase();
+    t = await startTestServer(database, {
       FLOTILLA_MODULE_FILE_MAX_BYTES: String(MAX_FILE_BYTES),
     });
+    blobs = storedBlobs(t.dataDir, database.databaseUrl);
     try {
       admin = (await t.clientForKey(t.admin.apiKeyId, t.admin.apiKey)).appClient;
       sessions = new Http2SessionManager(t.url);
@@ -252,6 +252,7 @@ forEachDialect('module files: UploadModuleFile, GetModule and downloads', (newDa
   });
   after(async () => {
     sessions?.abort();
+    await blobs?.close();
     await t.stop();
   });
 
@@ -259,7 +260,7 @@ forEachDialect('module files: UploadModuleFile, GetModule and downloads', (newDa
     const moduleId = await newModule('acceptance', 'bin/acceptance');
     assert.equal(moduleId, `${orgA}:acceptance`);
     const data = fileBytes(5 * 1024 * 1024, 'acceptance');
-    const blobsBefore = committedBlobs();
+    const blobsBefore = await committedBlobs();
 
     const started = Date.now();
     const reply = await upload(moduleId, '1.2.0', 'linux/amd64', data);
@@ -283,10 +284,10 @@ forEachDialect('module files: UploadModuleFile, GetModule and downloads', (newDa
       `uploadedAt ${uploadedAt} not in [${started}, ${finished}]`,
     );
 
-    // One new blob on disk holding exactly the bytes.
-    const added = committedBlobs().filter((f) => !blobsBefore.includes(f));
+    // One new blob holding exactly the bytes.
+    const added = (await committedBlobs()).filter((f) => !blobsBefore.includes(f));
     assert.equal(added.length, 1);
-    assert.equal(sha256(readFileSync(join(blobsDir(), added[0]!))), sha256(data));
+    assert.equal(sha256(await blobs.bytesOf(added[0]!)), sha256(data));
     await assertBlobsConsistent();
 
     await expectDownload(`/modules/${moduleId}/1.2.0/linux/amd64`, ownerToken, data);
@@ -465,9 +466,9 @@ forEachDialect('module files: UploadModuleFile, GetModule and downloads', (newDa
     );
 
     await admin.createRegistryItem(orgA, 'an-archive', 1);
-    const filesBefore = filesUnder(blobsDir());
+    const blobsBefore = await blobs.snapshot();
     await expectCode(upload(`${orgA}:an-archive`, '1.0.0', 'any', fileBytes(100, 'y')), Code.NotFound);
-    assert.deepEqual(filesUnder(blobsDir()), filesBefore);
+    assert.deepEqual(await blobs.snapshot(), blobsBefore);
     await expectStatus(`/modules/${orgA}:an-archive/1.0.0/any`, ownerToken, 404);
     await expectStatus(`/modules/${orgA}:an-archive`, ownerToken, 404);
     await admin.deleteRegistryItem(`${orgA}:an-archive`);
@@ -565,15 +566,15 @@ forEachDialect('module files: UploadModuleFile, GetModule and downloads', (newDa
       try {
         const stream = rawUploadStream(session, ownerToken);
         for (const message of sent) stream.write(grpcFrame(message));
-        // Every byte sent is in the server's temporary file before the client goes away.
-        const inFlight = () => {
-          const [file] = incoming();
-          return file !== undefined && statSync(join(blobsDir(), 'incoming', file)).size === 1024 * 1024;
-        };
-        await waitUntil(inFlight, `the upload to reach the server before ${what}`);
-        assert.equal(incoming().length, 1);
+        // Every byte sent is stored as in flight before the client goes away.
+        const received = async () => (await blobs.inFlight())[0] === 1024 * 1024;
+        await waitUntil(received, `the upload to reach the server before ${what}`);
+        assert.equal((await blobs.inFlight()).length, 1);
         interrupt(stream, session);
-        await waitUntil(() => incoming().length === 0, `blobs/incoming to empty after ${what}`);
+        await waitUntil(
+          async () => (await blobs.inFlight()).length === 0,
+          `the upload in flight to be dropped after ${what}`,
+        );
       } finally {
         session.destroy();
       }
@@ -770,19 +771,17 @@ forEachDialect('module files: UploadModuleFile, GetModule and downloads', (newDa
 
   it('deleting the module removes its blobs and its downloads', async () => {
     const moduleId = await newModule('doomed');
-    const before = committedBlobs();
+    const before = await committedBlobs();
     const data = fileBytes(5000, 'doomed');
     await upload(moduleId, '1.0.0', 'linux/amd64', data);
     await upload(moduleId, '1.1.0', 'any', fileBytes(6000, 'doomed 2'));
-    const added = committedBlobs().filter((f) => !before.includes(f));
+    const added = (await committedBlobs()).filter((f) => !before.includes(f));
     assert.equal(added.length, 2);
     await expectDownload(`/modules/${moduleId}/1.0.0/linux/amd64`, ownerToken, data);
 
     await admin.deleteRegistryItem(moduleId);
     liveModules.delete(moduleId);
-    for (const file of added)
-      assert.equal(existsSync(join(blobsDir(), file)), false, `${file} is still on disk`);
-    assert.deepEqual(committedBlobs(), before, 'other modules’ blobs are untouched');
+    assert.deepEqual(await committedBlobs(), before, 'its blobs are gone, other modules’ untouched');
     await expectStatus(`/modules/${moduleId}/1.0.0/linux/amd64`, ownerToken, 404);
     await expectStatus(`/modules/${moduleId}`, ownerToken, 404);
     await expectCode(admin.getModule(moduleId), Code.NotFound);

@@ -14,6 +14,8 @@ import {
   sqliteFileIn,
   type OpenDatabase,
 } from '../src/store/database.js';
+import { PostgresNotifications } from '../src/store/postgres-notifications.js';
+import { LOGS_CHANNEL } from '../src/store/postgres-part-log-store.js';
 import { createRepositories } from '../src/store/index.js';
 import type { LocationRecord, OrganizationRecord, PartRecord } from '../src/store/records.js';
 import { forEachDialect, type TestDatabase } from './support/databases.js';
@@ -38,7 +40,7 @@ forEachDialect('store', (newDatabase, dialect) => {
     database = await newDatabase();
     dataDir = mkdtempSync(join(tmpdir(), 'flotilla-store-'));
     open = openDatabase(databaseTarget(dataDir, database.databaseUrl));
-    await migrate(open.db);
+    await migrate(open);
   });
   after(async () => {
     await open.close();
@@ -52,7 +54,7 @@ forEachDialect('store', (newDatabase, dialect) => {
   });
 
   it('runs migrations idempotently', async () => {
-    await migrate(open.db);
+    await migrate(open);
     const org: OrganizationRecord = {
       id: 'org-1',
       name: 'One',
@@ -62,7 +64,7 @@ forEachDialect('store', (newDatabase, dialect) => {
       createdAt: nowIso(),
     };
     await repos.organizations.create(open.db, org);
-    await migrate(open.db);
+    await migrate(open);
     assert.deepEqual(await repos.organizations.findById(open.db, 'org-1'), org);
   });
 
@@ -263,9 +265,15 @@ forEachDialect('store', (newDatabase, dialect) => {
 
   it('the log store stores a call for a part that exists and refuses one for a part that does not', async () => {
     const errors: string[] = [];
-    const logs = await openPartLogStore(
-      databaseTarget(dataDir, database.databaseUrl),
+    const target = databaseTarget(dataDir, database.databaseUrl);
+    const notifications =
+      target.dialect === 'postgres'
+        ? await PostgresNotifications.open(target.url, [LOGS_CHANNEL], (message) => errors.push(message))
+        : undefined;
+    const logs = openPartLogStore(
+      target,
       open.db,
+      notifications,
       { maxAgeSeconds: 86_400, maxEntriesPerPart: 1000, intervalMs: 60_000 },
       (message) => errors.push(message),
     );
@@ -311,6 +319,7 @@ forEachDialect('store', (newDatabase, dialect) => {
       assert.deepEqual(errors, []);
     } finally {
       await logs.close();
+      await notifications?.close();
     }
   });
 });

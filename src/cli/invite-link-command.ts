@@ -19,7 +19,7 @@ export async function inviteLink(
   const keys = loadServerKeys(config.dataDir, env);
   const database = openDatabase(databaseTarget(config.dataDir, config.databaseUrl));
   try {
-    await migrate(database.db);
+    await migrate(database);
     // Tokens are not minted here, so a throwaway signing key will do.
     const { services } = composeServices({
       db: database.db,

@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, loadServerConfig, resolveDataDir } from '../config.js';
-import { isInitialized } from '../crypto/server-keys.js';
+import { hasServerKeys } from '../crypto/server-keys.js';
 import { DomainError } from '../domain/errors.js';
 import { requireEmail, requireName } from '../domain/validation.js';
 import { startServer } from '../server/create-server.js';
@@ -9,7 +9,7 @@ import { inviteLink } from './invite-link-command.js';
 import { runClient } from './client/program.js';
 
 const USAGE = `usage (the server side; flotilla --help lists the client commands):
-  flotilla init [--data-dir DIR] --email EMAIL --org NAME [--password PW] [--json]
+  flotilla init [--data-dir DIR] [--database-url URL] --email EMAIL --org NAME [--password PW] [--json]
   flotilla serve [--data-dir DIR] [--listen HOST:PORT] [--database-url URL] [--tls-cert FILE --tls-key FILE]
   flotilla start   (npm start: init with defaults on a fresh data directory, then serve)
   flotilla invite-link --org-id ID --email EMAIL [--data-dir DIR]   (the accept link of a pending invite)
@@ -74,11 +74,16 @@ export async function main(
 async function initCommand(args: string[], io: Io, env: NodeJS.ProcessEnv): Promise<number> {
   const values = parse(args, {
     'data-dir': { type: 'string' },
+    'database-url': { type: 'string' },
     email: { type: 'string' },
     org: { type: 'string' },
     password: { type: 'string' },
     json: { type: 'boolean' },
   });
+  const databaseUrl = values['database-url'] ?? (env.FLOTILLA_DATABASE_URL || undefined);
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new UsageError('--database-url (FLOTILLA_DATABASE_URL) must be a postgres:// URL');
+  }
   if (values.email === undefined) throw new UsageError('--email is required');
   if (values.org === undefined) throw new UsageError('--org is required');
   let email: string;
@@ -93,7 +98,7 @@ async function initCommand(args: string[], io: Io, env: NodeJS.ProcessEnv): Prom
   if (values.password === '') throw new UsageError('--password must not be empty');
   const dataDir = resolveDataDir(values['data-dir'], env);
   try {
-    const result = await initializeDataDir(dataDir, env.FLOTILLA_DATABASE_URL || undefined, {
+    const result = await initializeDataDir(dataDir, databaseUrl, {
       email,
       organizationName: orgName,
       password: values.password,
@@ -116,7 +121,7 @@ async function initCommand(args: string[], io: Io, env: NodeJS.ProcessEnv): Prom
     return 0;
   } catch (error) {
     if (error instanceof AlreadyInitializedError) {
-      io.err(`flotilla: ${dataDir} is already initialized; nothing changed\n`);
+      io.err(`flotilla: ${error.message}; nothing changed\n`);
       return 1;
     }
     throw error;
@@ -132,7 +137,7 @@ async function inviteLinkCommand(args: string[], io: Io, env: NodeJS.ProcessEnv)
   if (!values['org-id']) throw new UsageError('--org-id is required');
   if (!values.email) throw new UsageError('--email is required');
   const dataDir = resolveDataDir(values['data-dir'], env);
-  if (!isInitialized(dataDir) && !(env.FLOTILLA_TOKEN_SIGNING_KEY && env.FLOTILLA_SECRET_ENCRYPTION_KEY)) {
+  if (!hasServerKeys(dataDir, env)) {
     io.err(`flotilla: ${dataDir} is not initialized\n`);
     return 1;
   }
@@ -164,7 +169,8 @@ async function serveCommand(
     env,
   );
   let firstKey: { id: string; key: string } | undefined;
-  if (!isInitialized(config.dataDir)) {
+  // On PostgreSQL, startServer refuses a directory without keys, saying what to copy there.
+  if (!hasServerKeys(config.dataDir, env) && (initIfFresh || config.databaseUrl === undefined)) {
     if (!initIfFresh) {
       io.err(
         `flotilla: ${config.dataDir} is not initialized; run \`flotilla init --email EMAIL --org NAME\` first\n`,

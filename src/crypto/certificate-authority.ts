@@ -65,9 +65,24 @@ export class CertificateAuthority {
     writeFileSync(join(dataDir, CA_CERT_FILE), forge.pki.certificateToPem(cert), { mode: 0o644 });
   }
 
-  static loadFrom(dataDir: string): CertificateAuthority {
-    const certificatePem = readFileSync(join(dataDir, CA_CERT_FILE), 'utf8');
-    const keyPem = readFileSync(join(dataDir, CA_KEY_FILE), 'utf8');
+  /** True if the CA can be loaded: both files in the data directory, or both variables set. */
+  static isAvailable(dataDir: string, env: NodeJS.ProcessEnv = {}): boolean {
+    if (env.FLOTILLA_MACHINE_CA_CERT && env.FLOTILLA_MACHINE_CA_KEY) return true;
+    return existsSync(join(dataDir, CA_CERT_FILE)) && existsSync(join(dataDir, CA_KEY_FILE));
+  }
+
+  /**
+   * Loads the CA: from FLOTILLA_MACHINE_CA_CERT and FLOTILLA_MACHINE_CA_KEY (PEM text) when both
+   * are set, as replicas may be given it, else from the data directory.
+   */
+  static loadFrom(dataDir: string, env: NodeJS.ProcessEnv = {}): CertificateAuthority {
+    const fromEnv = env.FLOTILLA_MACHINE_CA_CERT && env.FLOTILLA_MACHINE_CA_KEY;
+    const certificatePem = fromEnv
+      ? (env.FLOTILLA_MACHINE_CA_CERT ?? '')
+      : readFileSync(join(dataDir, CA_CERT_FILE), 'utf8');
+    const keyPem = fromEnv
+      ? (env.FLOTILLA_MACHINE_CA_KEY ?? '')
+      : readFileSync(join(dataDir, CA_KEY_FILE), 'utf8');
     return new CertificateAuthority(
       certificatePem,
       forge.pki.certificateFromPem(certificatePem),

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -19,12 +19,34 @@ export const serverKeysFile = (dataDir: string): string => join(dataDir, KEYS_FI
 /** True once `flotilla init` has run in this data directory. */
 export const isInitialized = (dataDir: string): boolean => existsSync(serverKeysFile(dataDir));
 
-/** Makes fresh keys and writes them, readable by the owner only. Fails if the file exists. */
-export function createServerKeys(dataDir: string): void {
+/** True if the keys can be loaded: from the data directory, or both from the environment. */
+export const hasServerKeys = (dataDir: string, env: NodeJS.ProcessEnv = process.env): boolean =>
+  isInitialized(dataDir) || Boolean(env.FLOTILLA_TOKEN_SIGNING_KEY && env.FLOTILLA_SECRET_ENCRYPTION_KEY);
+
+/**
+ * What identifies a set of keys without revealing them: an HMAC of a fixed label under each key,
+ * and the CA certificate's hash. Stored in the database at init, so a replica given other keys
+ * (which could neither read the stored secrets nor accept the others' tokens) refuses to start.
+ */
+export function keysFingerprint(keys: ServerKeys, caCertificatePem: string): string {
+  const mark = (key: Uint8Array) =>
+    createHmac('sha256', key).update('flotilla server keys').digest('hex').slice(0, 32);
+  const ca = createHash('sha256').update(caCertificatePem.trim()).digest('hex').slice(0, 32);
+  return `token:${mark(keys.tokenSigningKey)} secrets:${mark(keys.secretEncryptionKey)} ca:${ca}`;
+}
+
+/** Fresh random keys. */
+export const newServerKeys = (): ServerKeys => ({
+  tokenSigningKey: randomBytes(32),
+  secretEncryptionKey: randomBytes(32),
+});
+
+/** Writes the keys, readable by the owner only. Fails if the file exists. */
+export function writeServerKeys(dataDir: string, keys: ServerKeys): void {
   const body = {
     version: 1,
-    token_signing_key: randomBytes(32).toString('base64'),
-    secret_encryption_key: randomBytes(32).toString('base64'),
+    token_signing_key: Buffer.from(keys.tokenSigningKey).toString('base64'),
+    secret_encryption_key: keys.secretEncryptionKey.toString('base64'),
   };
   writeFileSync(serverKeysFile(dataDir), JSON.stringify(body, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
 }

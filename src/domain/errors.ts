@@ -9,7 +9,9 @@ export type ErrorKind =
   | 'permission_denied'
   | 'unauthenticated'
   | 'failed_precondition'
-  | 'resource_exhausted';
+  | 'resource_exhausted'
+  /** Something the call needs (the database) cannot be reached just now; worth retrying. */
+  | 'unavailable';
 
 /** An expected failure whose message is safe to show to the caller. */
 export class DomainError extends Error {
@@ -29,3 +31,4 @@ export const permissionDenied = (message: string) => new DomainError('permission
 export const unauthenticated = (message: string) => new DomainError('unauthenticated', message);
 export const failedPrecondition = (message: string) => new DomainError('failed_precondition', message);
 export const resourceExhausted = (message: string) => new DomainError('resource_exhausted', message);
+export const unavailable = (message: string) => new DomainError('unavailable', message);

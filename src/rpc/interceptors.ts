@@ -5,6 +5,7 @@ import { bearerTokenOf } from '../domain/bearer.js';
 import { DomainError, type ErrorKind } from '../domain/errors.js';
 import type { AuthenticationService } from '../services/authentication-service.js';
 import type { Logger } from '../domain/logger.js';
+import { databaseUnavailableError } from '../store/db.js';
 import { principalKey } from './call-context.js';
 import { checkDecoded, checkedStream } from './request-guards.js';
 
@@ -16,6 +17,7 @@ const CODES: Record<ErrorKind, Code> = {
   unauthenticated: Code.Unauthenticated,
   failed_precondition: Code.FailedPrecondition,
   resource_exhausted: Code.ResourceExhausted,
+  unavailable: Code.Unavailable,
 };
 
 /** Longest error message sent to a client: messages can carry client input, and a header too
@@ -43,6 +45,7 @@ export type ErrorTranslator = (
  */
 export function errorTranslator(logger: Logger): ErrorTranslator {
   return (error, procedure, signal) => {
+    error = databaseUnavailableError(error) ?? error;
     if (error instanceof DomainError) {
       return new ConnectError(boundedMessage(error.message), CODES[error.kind]);
     }

@@ -46,6 +46,10 @@ export interface RootInput {
   db: Kysely<Database>;
   dataDir: string;
   keys: ServerKeys;
+  /** The machine CA; by default loaded from the data directory, made there first if missing. */
+  certificates?: CertificateAuthority | undefined;
+  /** Hooks the change tracker to the other replicas' (PostgreSQL); returns how to unhook it. */
+  shareChanges?: ((changes: ChangeTracker) => () => void) | undefined;
   /** Read by the services when called, so `serve` may complete the public URL after listening. */
   settings: FleetSettings;
   tokenTtlSeconds: number;
@@ -102,9 +106,9 @@ export function composeServices(
   stores?: ServeStores,
 ): Composition<FleetServices> | Composition<ServedServices> {
   const { db, dataDir, keys } = input;
-  CertificateAuthority.ensureIn(dataDir);
   const changes = new ChangeTracker();
   changes.trackTransactions(db);
+  const unshare = input.shareChanges?.(changes) ?? (() => {});
   const repos = createRepositories(changes);
   const secrets = new SecretBox(keys.secretEncryptionKey);
   const deps: ServiceDeps = {
@@ -113,7 +117,7 @@ export function composeServices(
     authz: new Authorizer(repos),
     secrets,
     settings: input.settings,
-    certificates: CertificateAuthority.loadFrom(dataDir),
+    certificates: input.certificates ?? localCertificateAuthority(dataDir),
     changes,
   };
   const services = createServices(deps, input.inviteDelivery);
@@ -134,7 +138,7 @@ export function composeServices(
   // Machines' last calls go through the log store's writer when it has one (SQLite's thread).
   const writeAccess = stores?.logStore.writeAccess?.bind(stores.logStore);
   const drain = () => repos.parts.flushAccess(db, writeAccess);
-  if (!stores) return { deps, repos, services: { ...services, auth }, close: () => {}, drain };
+  if (!stores) return { deps, repos, services: { ...services, auth }, close: unshare, drain };
   const tails = new LogTailHub(stores.logStore, stores.logTailBuffer);
   const stored = createStoreBackedServices(deps, {
     logStore: stores.logStore,
@@ -157,7 +161,14 @@ export function composeServices(
     close: () => {
       clearInterval(flusher);
       tails.close();
+      unshare();
     },
     drain,
   };
+}
+
+/** The CA in the data directory, made there first if missing (older directories had none). */
+function localCertificateAuthority(dataDir: string): CertificateAuthority {
+  CertificateAuthority.ensureIn(dataDir);
+  return CertificateAuthority.loadFrom(dataDir);
 }

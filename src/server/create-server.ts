@@ -2,13 +2,28 @@ import { join } from 'node:path';
 import { createContextValues } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { listenUrl, type ServerConfig } from '../config.js';
-import { loadServerKeys } from '../crypto/server-keys.js';
+import { CertificateAuthority } from '../crypto/certificate-authority.js';
+import { hasServerKeys, keysFingerprint, loadServerKeys } from '../crypto/server-keys.js';
 import { authenticationInterceptor, errorInterceptor, errorTranslator } from '../rpc/interceptors.js';
 import { createRoutes } from '../rpc/routes.js';
 import { sourceAddressKey } from '../rpc/call-context.js';
-import { databaseTarget, isReachable, migrate, openDatabase, openPartLogStore } from '../store/database.js';
+import {
+  databaseTarget,
+  isReachable,
+  migrate,
+  openDatabase,
+  openPartLogStore,
+  type DatabaseTarget,
+} from '../store/database.js';
 import type { PartLogStore } from '../store/part-log-store.js';
+import type { BlobStore } from '../store/blob-store.js';
 import { FileBlobStore } from '../store/file-blob-store.js';
+import { PostgresBlobStore } from '../store/postgres-blob-store.js';
+import { PostgresNotifications } from '../store/postgres-notifications.js';
+import { LOGS_CHANNEL } from '../store/postgres-part-log-store.js';
+import { CHANGES_CHANNEL, shareChanges } from '../store/postgres-change-feed.js';
+import { settleServerSetting } from '../store/server-settings.js';
+import { ADVISORY_LOCKS, ifAdvisoryLockFree } from '../store/advisory-lock.js';
 import { httpFront, type RequestHandler } from './http-front.js';
 import { ACCEPTED_ENCODINGS, guardedRpc } from './rpc-guard.js';
 import { moduleDownloadRoute } from './module-download-route.js';
@@ -35,27 +50,94 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** The server refused to start, for a reason its message gives in full (no stack needed). */
+export class StartupError extends Error {}
+
+/** Uploads unfinished for this long are taken as abandoned (their replica died) and removed. */
+const ABANDONED_UPLOAD_AGE_MS = 6 * 3600_000;
+const ABANDONED_UPLOAD_SWEEP_MS = 15 * 60_000;
+
 /**
- * Starts the server: opens and migrates the database and the stores only `serve` needs (blobs,
- * machine logs), has the composition root (`composition-root.ts`) build every service, builds the
+ * The server keys and machine CA, from the data directory or the environment. A replica on
+ * PostgreSQL never makes its own: they must be the ones `flotilla init` made for the database.
+ */
+function loadKeys(config: ServerConfig, target: DatabaseTarget) {
+  const env = process.env;
+  const shared = target.dialect === 'postgres';
+  if (
+    !hasServerKeys(config.dataDir, env) ||
+    (shared && !CertificateAuthority.isAvailable(config.dataDir, env))
+  ) {
+    throw new StartupError(
+      `no server keys in ${config.dataDir} (server-keys.json, ca.pem, ca-key.pem). ` +
+        (shared
+          ? 'Every replica on PostgreSQL needs the keys `flotilla init --database-url` wrote: copy that directory here, ' +
+            'or set FLOTILLA_TOKEN_SIGNING_KEY, FLOTILLA_SECRET_ENCRYPTION_KEY, FLOTILLA_MACHINE_CA_CERT and FLOTILLA_MACHINE_CA_KEY. ' +
+            'A replica never makes keys of its own.'
+          : 'Run `flotilla init` first.'),
+    );
+  }
+  const keys = loadServerKeys(config.dataDir, env);
+  const certificates =
+    shared || CertificateAuthority.isAvailable(config.dataDir, env)
+      ? CertificateAuthority.loadFrom(config.dataDir, env)
+      : (CertificateAuthority.ensureIn(config.dataDir), CertificateAuthority.loadFrom(config.dataDir));
+  return { keys, certificates };
+}
+
+/**
+ * Starts the server: loads its keys, opens and migrates the database and the stores only `serve`
+ * needs (blobs, machine logs; on PostgreSQL the notification connection that hears the other
+ * replicas), has the composition root (`composition-root.ts`) build every service, builds the
  * routes and starts listening. Tests start it for real on port 0.
  */
 export async function startServer(
   config: ServerConfig,
   logger: Logger = createLogger(config.logLevel),
 ): Promise<RunningServer> {
-  const keys = loadServerKeys(config.dataDir);
   const target = databaseTarget(config.dataDir, config.databaseUrl);
-  const database = openDatabase(target);
-  let logStore: PartLogStore;
-  let blobs: FileBlobStore;
+  const { keys, certificates } = loadKeys(config, target);
+  const database = openDatabase(target, config.databasePool);
+  let logStore: PartLogStore | undefined;
+  let blobs: BlobStore;
+  let notifications: PostgresNotifications | undefined;
+  let sweeper: NodeJS.Timeout | undefined;
   try {
-    await migrate(database.db);
-    blobs = await FileBlobStore.openIn(join(config.dataDir, 'blobs'));
-    logStore = await openPartLogStore(target, database.db, config.logRetention, (message) =>
+    await migrate(database);
+    const fingerprint = keysFingerprint(keys, certificates.certificatePem);
+    if ((await settleServerSetting(database.db, 'keys_fingerprint', fingerprint)) !== fingerprint) {
+      throw new StartupError(
+        'these server keys are not the ones this database was initialized with: give this server a copy of the data ' +
+          'directory its `flotilla init` wrote (or the same FLOTILLA_* key variables as the other replicas)',
+      );
+    }
+    if (target.dialect === 'postgres') {
+      notifications = await PostgresNotifications.open(
+        target.url,
+        [LOGS_CHANNEL, CHANGES_CHANNEL],
+        (message) => logger.warn(message),
+      );
+      const pgBlobs = new PostgresBlobStore(database.db);
+      blobs = pgBlobs;
+      // Uploads whose replica died midway are removed by one replica at a time.
+      sweeper = setInterval(() => {
+        ifAdvisoryLockFree(database.db, ADVISORY_LOCKS.abandonedBlobs, async () => {
+          const removed = await pgBlobs.removeAbandoned(ABANDONED_UPLOAD_AGE_MS);
+          if (removed > 0) logger.info('removed abandoned uploads', { count: removed });
+        }).catch((error: unknown) =>
+          logger.warn('removing abandoned uploads failed', { error: String(error) }),
+        );
+      }, ABANDONED_UPLOAD_SWEEP_MS).unref();
+    } else {
+      blobs = await FileBlobStore.openIn(join(config.dataDir, 'blobs'));
+    }
+    logStore = openPartLogStore(target, database.db, notifications, config.logRetention, (message) =>
       logger.warn(message),
     );
   } catch (error) {
+    clearInterval(sweeper);
+    await logStore?.close();
+    await notifications?.close();
     await database.close();
     throw error;
   }
@@ -70,6 +152,8 @@ export async function startServer(
       db: database.db,
       dataDir: config.dataDir,
       keys,
+      certificates,
+      shareChanges: notifications && ((changes) => shareChanges(changes, notifications)),
       settings,
       tokenTtlSeconds: config.tokenTtlSeconds,
       inviteDelivery: inviteDelivery(mailer, logger),
@@ -150,7 +234,9 @@ export async function startServer(
   } catch (error) {
     mailer?.close();
     composition.close();
+    clearInterval(sweeper);
     await logStore.close();
+    await notifications?.close();
     await database.close();
     throw error;
   }
@@ -173,7 +259,9 @@ export async function startServer(
             logger.error("writing machines' last calls at shutdown failed", { error: String(error) }),
           );
         mailer?.close();
+        clearInterval(sweeper);
         await logStore.close();
+        await notifications?.close();
         await database.close();
       })();
       return closing;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError, type ErrorKind } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
+import { databaseUnavailableError } from '../store/db.js';
 
 /** The HTTP status of each domain error kind: what every plain-HTTP route answers by default. */
 export const HTTP_STATUS: Readonly<Record<ErrorKind, number>> = {
@@ -11,6 +12,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorKind, number>> = {
   already_exists: 409,
   failed_precondition: 412,
   resource_exhausted: 429,
+  unavailable: 503,
 };
 
 /** Statuses one route answers instead of HTTP_STATUS for some kinds (a download hides what is not there). */
@@ -42,6 +44,7 @@ export function httpFailure(
   route: string,
   overrides: StatusOverrides = {},
 ): HttpFailure {
+  error = databaseUnavailableError(error) ?? error;
   if (error instanceof DomainError) {
     return {
       status: overrides[error.kind] ?? HTTP_STATUS[error.kind],

@@ -4,7 +4,7 @@ import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '..
 import { newId, newLocationId, newSharedSecret } from '../domain/ids.js';
 import type { Location, LocationAuth } from '../domain/models.js';
 import { boundedText, requireId, requireName } from '../domain/validation.js';
-import { nowIso, type Db } from '../store/db.js';
+import { isUniqueViolation, nowIso, type Db } from '../store/db.js';
 import type { LocationChanges } from '../store/location-repository.js';
 import type { LocationRecord } from '../store/records.js';
 import { openSecrets } from './mappers.js';
@@ -148,10 +148,15 @@ export class LocationService {
       await authz.require(trx, principal, { type: 'organization', id: orgId }, 'read_organization');
       if (location.organizationId === orgId)
         throw invalidArgument('the location already belongs to that organization');
-      if ((await repos.locations.listShares(trx, id)).includes(orgId)) {
-        throw alreadyExists('the location is already shared with that organization');
+      const shared = () => alreadyExists('the location is already shared with that organization');
+      if ((await repos.locations.listShares(trx, id)).includes(orgId)) throw shared();
+      try {
+        await repos.locations.addShare(trx, id, orgId, nowIso());
+      } catch (error) {
+        // Shared by a concurrent call meanwhile: the primary key says so.
+        if (isUniqueViolation(error)) throw shared();
+        throw error;
       }
-      await repos.locations.addShare(trx, id, orgId, nowIso());
     });
   }
 

@@ -1,4 +1,4 @@
-import { resourceExhausted } from '../domain/errors.js';
+import { resourceExhausted, unavailable, type DomainError } from '../domain/errors.js';
 import type { AppendedLogs, PartLogStore, StoredLogEntry } from '../store/part-log-store.js';
 
 /** Which new entries a tail wants. */
@@ -15,6 +15,7 @@ export class LogTail {
   private readonly queue: (readonly StoredLogEntry[])[] = [];
   private queued = 0;
   private state: 'open' | 'overflowed' | 'ended' = 'open';
+  private failure: DomainError | undefined;
   private wake: (() => void) | undefined;
 
   constructor(
@@ -55,14 +56,29 @@ export class LogTail {
         return batch;
       }
       if (this.state === 'overflowed') {
-        throw resourceExhausted(
-          `the tail fell more than ${this.limit} entries behind and was stopped; open a new one`,
+        throw (
+          this.failure ??
+          resourceExhausted(
+            `the tail fell more than ${this.limit} entries behind and was stopped; open a new one`,
+          )
         );
       }
       if (this.state === 'ended') return undefined;
       await new Promise<void>((resolve) => (this.wake = resolve));
       this.wake = undefined;
     }
+  }
+
+  /** Ends the tail with `error`, now: what is queued is dropped, since it may have gaps. */
+  fail(error: DomainError): void {
+    if (this.state !== 'open') return;
+    this.state = 'overflowed';
+    this.failure = error;
+    this.queue.length = 0;
+    this.queued = 0;
+    this.detach(this);
+    this.onOverflow?.();
+    this.wake?.();
   }
 
   /** Ends the tail: a pending `next` resolves to undefined. Idempotent. */
@@ -79,7 +95,7 @@ export class LogTail {
  */
 export class LogTailHub {
   private readonly tails = new Map<string, Set<LogTail>>();
-  private readonly stopListening: () => void;
+  private readonly stopListening: (() => void)[];
   private closed = false;
 
   constructor(
@@ -87,10 +103,16 @@ export class LogTailHub {
     /** Most entries a tail may have waiting for its client. */
     private readonly bufferLimit: number,
   ) {
-    this.stopListening = store.onAppended(
-      (batch) => this.deliver(batch),
-      (partId) => this.tails.has(partId),
-    );
+    this.stopListening = [
+      store.onAppended(
+        (batch) => this.deliver(batch),
+        (partId) => this.tails.has(partId),
+      ),
+      // A tail that may have missed entries ends rather than show a gap as if nothing happened.
+      store.onFeedLost?.(() =>
+        this.failAll(unavailable('the server lost its connection to the database; open the tail again')),
+      ) ?? (() => {}),
+    ];
   }
 
   /** Opens a tail on a part's new entries; `onOverflow` hears when it is dropped for falling behind. */
@@ -116,8 +138,12 @@ export class LogTailHub {
   /** Ends every tail; streams finish cleanly. */
   close(): void {
     this.closed = true;
-    this.stopListening();
+    for (const stop of this.stopListening) stop();
     for (const set of [...this.tails.values()]) for (const tail of [...set]) tail.end();
+  }
+
+  private failAll(error: DomainError): void {
+    for (const set of [...this.tails.values()]) for (const tail of [...set]) tail.fail(error);
   }
 
   private deliver(batch: AppendedLogs): void {

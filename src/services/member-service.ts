@@ -5,7 +5,7 @@ import { alreadyExists, invalidArgument, notFound } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
 import { requireEmail, requireId } from '../domain/validation.js';
 import type { InviteDelivery } from '../mail/invite-mailer.js';
-import { nowIso, type Db } from '../store/db.js';
+import { isUniqueViolation, nowIso, type Db } from '../store/db.js';
 import type { InviteRecord, InvitedRole } from '../store/records.js';
 import { requirePublicUrl, type ServiceDeps } from './context.js';
 import { requireOwnerRemains } from './organization-owners.js';
@@ -109,9 +109,8 @@ export class MemberService {
       // The invite is useless without a link to it: refused before anything is stored.
       requirePublicUrl(this.deps.settings);
       for (const grant of requested) await requireOwnerOfGrant(authz, trx, principal, grant);
-      if (await repos.invites.findByEmail(trx, orgId, email)) {
-        throw alreadyExists(`an invite for ${email} is already pending`);
-      }
+      const pending = () => alreadyExists(`an invite for ${email} is already pending`);
+      if (await repos.invites.findByEmail(trx, orgId, email)) throw pending();
       const user = await repos.users.findByEmail(trx, email);
       if (
         user &&
@@ -129,7 +128,13 @@ export class MemberService {
         sealedToken: this.deps.secrets.seal(token),
         createdAt: nowIso(),
       };
-      await repos.invites.create(trx, invite);
+      try {
+        await repos.invites.create(trx, invite);
+      } catch (error) {
+        // Invited by a concurrent call meanwhile: the unique (organization, email) says so.
+        if (isUniqueViolation(error)) throw pending();
+        throw error;
+      }
       return { invite, organizationName: await this.organizationName(trx, orgId) };
     });
     await this.deliver({ to: email, organizationName, link: this.link(token) }, sendEmail !== false);

@@ -41,7 +41,7 @@ export class ApiKeyRepository {
 
   async setHash(db: Db, id: string, keyHash: string): Promise<void> {
     await db.updateTable('api_keys').set({ key_hash: keyHash }).where('id', '=', id).execute();
-    this.changes.changed(db, `api-key:${id}`);
+    await this.changes.changed(db, `api-key:${id}`);
   }
 
   async rename(db: Db, id: string, name: string): Promise<void> {
@@ -50,7 +50,7 @@ export class ApiKeyRepository {
 
   async delete(db: Db, id: string): Promise<void> {
     await db.deleteFrom('api_keys').where('id', '=', id).execute();
-    this.changes.changed(db, `api-key:${id}`);
+    await this.changes.changed(db, `api-key:${id}`);
   }
 
   async deleteForOrganization(db: Db, organizationId: string): Promise<void> {

@@ -32,6 +32,11 @@ const MAX_REMEMBERED_KEYS = 100_000;
  * computed is not trusted. (Announcing before the commit would let such a reader cache old data
  * with a newer stamp.) A rolled-back transaction announces its keys too: a needless miss, never
  * a stale hit.
+ *
+ * With several replicas, each announcement is also broadcast (`broadcastWith`): inside the
+ * transaction, so the others hear it at commit, or right after a write made outside one. What
+ * other replicas announce arrives through `received`. While that feed is down (`setListening`),
+ * nothing is fresh: a replica that cannot hear the others trusts nothing it computed.
  */
 export class ChangeTracker {
   private clock = 0;
@@ -39,6 +44,8 @@ export class ChangeTracker {
   private floor = 0;
   private readonly versions = new Map<string, number>();
   private readonly open = new WeakMap<object, Set<ChangeKey>>();
+  private broadcast: ((db: Db, keys: readonly ChangeKey[]) => Promise<void>) | undefined;
+  private deaf = false;
 
   /** The current version; read it before reading what a cache entry is computed from. */
   stamp(): number {
@@ -47,7 +54,7 @@ export class ChangeTracker {
 
   /** True if nothing under `keys` changed after `stamp` was read. */
   isFresh(stamp: number, keys: readonly ChangeKey[]): boolean {
-    if (stamp < this.floor) return false;
+    if (this.deaf || stamp < this.floor) return false;
     for (const key of keys) {
       const version = this.versions.get(key);
       if (version !== undefined && version > stamp) return false;
@@ -55,11 +62,38 @@ export class ChangeTracker {
     return true;
   }
 
-  /** Reports a write: announced now, or when the transaction `db` belongs to is over. */
-  changed(db: Db, ...keys: ChangeKey[]): void {
+  /**
+   * Reports a write: announced now (and broadcast before resolving), or, inside a transaction,
+   * when it is over (broadcast just before its commit).
+   */
+  async changed(db: Db, ...keys: ChangeKey[]): Promise<void> {
     const pending = this.open.get(db);
-    if (pending) for (const key of keys) pending.add(key);
-    else this.announce(keys);
+    if (pending) {
+      for (const key of keys) pending.add(key);
+      return;
+    }
+    this.announce(keys);
+    await this.broadcast?.(db, keys);
+  }
+
+  /** Sends every announcement to the other replicas through `send`, given the writing connection. */
+  broadcastWith(send: (db: Db, keys: readonly ChangeKey[]) => Promise<void>): void {
+    this.broadcast = send;
+  }
+
+  /** What another replica changed (`undefined`: anything may have). */
+  received(keys: readonly ChangeKey[] | undefined): void {
+    if (keys) this.announce(keys);
+    else this.forgetAll();
+  }
+
+  /**
+   * Whether other replicas' changes can be heard. While they cannot, nothing is fresh; when they
+   * can again, everything computed before is dropped (what was missed is unknown).
+   */
+  setListening(listening: boolean): void {
+    this.deaf = !listening;
+    this.forgetAll();
   }
 
   /**
@@ -74,9 +108,12 @@ export class ChangeTracker {
       builder.execute = async <T>(callback: (trx: Transaction<Database>) => Promise<T>): Promise<T> => {
         const pending = new Set<ChangeKey>();
         try {
-          return await execute((trx) => {
+          return await execute(async (trx) => {
             this.open.set(trx, pending);
-            return callback(trx);
+            const result = await callback(trx);
+            // Delivered to the other replicas at commit, never before.
+            if (pending.size > 0) await this.broadcast?.(trx, [...pending]);
+            return result;
           });
         } finally {
           if (pending.size > 0) this.announce([...pending]);
@@ -94,5 +131,11 @@ export class ChangeTracker {
       this.floor = this.clock;
     }
     for (const key of keys) this.versions.set(key, this.clock);
+  }
+
+  private forgetAll(): void {
+    this.clock++;
+    this.versions.clear();
+    this.floor = this.clock;
   }
 }

@@ -15,8 +15,10 @@ import {
 import { Migrator, type MigrationProvider } from 'kysely/migration';
 import pg from 'pg';
 import { migrations } from './migrations/index.js';
+import { ADVISORY_LOCKS, withAdvisoryLock } from './advisory-lock.js';
 import type { LogRetention, PartLogStore } from './part-log-store.js';
 import { PostgresPartLogStore } from './postgres-part-log-store.js';
+import type { PostgresNotifications } from './postgres-notifications.js';
 import type { Database } from './schema.js';
 import { SqlitePartLogStore } from './sqlite-part-log-store.js';
 
@@ -96,8 +98,21 @@ function reusingStatements(sqlite: SQLite.Database): SqliteDialectConfig['databa
   };
 }
 
+/** How a replica's PostgreSQL pool behaves (FLOTILLA_DATABASE_POOL_SIZE, FLOTILLA_DATABASE_CONNECT_TIMEOUT). */
+export interface PoolSettings {
+  /** Most connections the pool opens. */
+  max: number;
+  /** How long a call waits to get a connection (to connect, or for a busy pool) before failing UNAVAILABLE. */
+  connectTimeoutMs: number;
+}
+
+export const DEFAULT_POOL_SETTINGS: PoolSettings = { max: 10, connectTimeoutMs: 5000 };
+
+/** Idle connections are closed after this long, so a restarted database is met with fresh ones. */
+const POOL_IDLE_TIMEOUT_MS = 30_000;
+
 /** Opens the database (creating a SQLite file if needed). Does not migrate. */
-export function openDatabase(target: DatabaseTarget): OpenDatabase {
+export function openDatabase(target: DatabaseTarget, poolSettings = DEFAULT_POOL_SETTINGS): OpenDatabase {
   if (target.dialect === 'sqlite') {
     if (target.file !== ':memory:') mkdirSync(join(target.file, '..'), { recursive: true });
     const sqlite = new SQLite(target.file);
@@ -110,7 +125,13 @@ export function openDatabase(target: DatabaseTarget): OpenDatabase {
     });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }
-  const pool = new pg.Pool({ connectionString: target.url, max: 10 });
+  const pool = new pg.Pool({
+    connectionString: target.url,
+    max: poolSettings.max,
+    connectionTimeoutMillis: poolSettings.connectTimeoutMs,
+    idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS,
+    keepAlive: true,
+  });
   // A connection that drops while idle must not crash the process; the pool replaces it.
   pool.on('error', () => {});
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
@@ -119,15 +140,48 @@ export function openDatabase(target: DatabaseTarget): OpenDatabase {
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };
 
-/** Brings the schema up to date; throws if a migration fails. */
-export async function migrate(db: Kysely<Database>): Promise<void> {
-  const migrator = new Migrator({ db, provider });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) {
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    const reason = error instanceof Error ? error.message : 'unknown error';
-    throw new Error(`database migration ${failed} failed: ${reason}`, { cause: error });
+/** The schema version this code knows: its newest migration's name. */
+export const CODE_SCHEMA_VERSION = Object.keys(migrations).sort().at(-1) ?? '';
+
+/** Refused to start: the database was migrated by newer code than this. */
+export class SchemaTooNewError extends Error {}
+
+/**
+ * Brings the schema up to date; throws if a migration fails, or if the database has migrations
+ * this code does not know (newer code migrated it: running older code on it could corrupt it).
+ * On PostgreSQL, under an advisory lock, so replicas starting together migrate once.
+ */
+export async function migrate({ db, dialect }: Pick<OpenDatabase, 'db' | 'dialect'>): Promise<void> {
+  const run = async () => {
+    await refuseNewerSchema(db);
+    const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+    if (error) {
+      const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+      const reason = error instanceof Error ? error.message : 'unknown error';
+      throw new Error(`database migration ${failed} failed: ${reason}`, { cause: error });
+    }
+  };
+  if (dialect === 'postgres') await withAdvisoryLock(db, ADVISORY_LOCKS.migrations, run);
+  else await run();
+}
+
+async function refuseNewerSchema(db: Kysely<Database>): Promise<void> {
+  const applied = await appliedMigrations(db);
+  if (applied.some((name) => !(name in migrations))) {
+    const schema = [...applied].sort().at(-1);
+    throw new SchemaTooNewError(
+      `the database schema is at version ${schema}, newer than this flotilla's ${CODE_SCHEMA_VERSION}; ` +
+        'run the newer flotilla (or restore a backup made before it migrated)',
+    );
   }
+}
+
+/** Names of the migrations run on this database (none on a fresh one). */
+async function appliedMigrations(db: Kysely<Database>): Promise<string[]> {
+  const tables = await db.introspection.getTables();
+  if (!tables.some((t) => t.name === 'kysely_migration')) return [];
+  const { rows } = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
+  return rows.map((r) => r.name);
 }
 
 /** True when the database answers a trivial query. */
@@ -140,14 +194,18 @@ export async function isReachable(db: Kysely<Database>): Promise<boolean> {
   }
 }
 
-/** Opens the machine-log store for a migrated database: SQLite's or PostgreSQL's. */
-export async function openPartLogStore(
+/**
+ * Opens the machine-log store for a migrated database: SQLite's, or PostgreSQL's, which hears
+ * other replicas' logs through the replica's notification connection.
+ */
+export function openPartLogStore(
   target: DatabaseTarget,
   db: Kysely<Database>,
+  notifications: PostgresNotifications | undefined,
   retention: LogRetention,
   onError: (message: string) => void,
-): Promise<PartLogStore> {
-  return target.dialect === 'sqlite'
-    ? new SqlitePartLogStore(target.file, retention, onError)
-    : PostgresPartLogStore.open(db, target.url, retention, onError);
+): PartLogStore {
+  if (target.dialect === 'sqlite') return new SqlitePartLogStore(target.file, retention, onError);
+  if (!notifications) throw new Error('the PostgreSQL log store needs the notification connection');
+  return new PostgresPartLogStore(db, notifications, retention, onError);
 }

@@ -178,7 +178,7 @@ export class FragmentRepository {
       })
       .where('id', '=', row.fragment_id)
       .execute();
-    this.changes.changed(db, `fragment:${revision.fragmentId}`);
+    await this.changes.changed(db, `fragment:${revision.fragmentId}`);
   }
 
   async findRevision(
@@ -225,7 +225,7 @@ export class FragmentRepository {
       .where('user_type', '=', 'fragment')
       .where('user_id', '=', id)
       .execute();
-    this.changes.changed(db, `fragment:${id}`);
+    await this.changes.changed(db, `fragment:${id}`);
   }
 
   async listTags(db: Db, fragmentId: string): Promise<FragmentTagRecord[]> {
@@ -244,7 +244,7 @@ export class FragmentRepository {
       .values(tagRow(tag))
       .onConflict((oc) => oc.columns(['fragment_id', 'tag']).doUpdateSet({ revision: tag.revision }))
       .execute();
-    this.changes.changed(db, `fragment:${tag.fragmentId}`);
+    await this.changes.changed(db, `fragment:${tag.fragmentId}`);
   }
 
   async deleteTag(db: Db, fragmentId: string, tag: string): Promise<number> {
@@ -253,7 +253,7 @@ export class FragmentRepository {
       .where('fragment_id', '=', fragmentId)
       .where('tag', '=', tag)
       .executeTakeFirst();
-    this.changes.changed(db, `fragment:${fragmentId}`);
+    await this.changes.changed(db, `fragment:${fragmentId}`);
     return Number(result.numDeletedRows);
   }
 

@@ -111,12 +111,12 @@ export class LocationRepository {
     if (changes.region !== undefined) set.region = changes.region;
     if (Object.keys(set).length === 0) return;
     await db.updateTable('locations').set(set).where('id', '=', id).execute();
-    this.changes.changed(db, `location:${id}`);
+    await this.changes.changed(db, `location:${id}`);
   }
 
   async delete(db: Db, id: string): Promise<void> {
     await db.deleteFrom('locations').where('id', '=', id).execute();
-    this.changes.changed(db, `location:${id}`);
+    await this.changes.changed(db, `location:${id}`);
   }
 
   /** Organizations the location is shared with (its primary organization excluded), oldest first. */
@@ -174,7 +174,7 @@ export class LocationRepository {
         created_at: secret.createdAt,
       })
       .execute();
-    this.changes.changed(db, `location:${secret.ownerId}`);
+    await this.changes.changed(db, `location:${secret.ownerId}`);
   }
 
   async deleteSecret(db: Db, locationId: string, secretId: string): Promise<number> {
@@ -183,7 +183,7 @@ export class LocationRepository {
       .where('location_id', '=', locationId)
       .where('id', '=', secretId)
       .executeTakeFirst();
-    this.changes.changed(db, `location:${locationId}`);
+    await this.changes.changed(db, `location:${locationId}`);
     return Number(result.numDeletedRows);
   }
 }

@@ -95,11 +95,11 @@ export class OrganizationRepository {
     if (Object.keys(set).length === 0) return;
     await db.updateTable('organizations').set(set).where('id', '=', id).execute();
     // A public namespace names registry modules: their resolution may change too.
-    this.changes.changed(db, `organization:${id}`, 'registry');
+    await this.changes.changed(db, `organization:${id}`, 'registry');
   }
 
   async delete(db: Db, id: string): Promise<void> {
     await db.deleteFrom('organizations').where('id', '=', id).execute();
-    this.changes.changed(db, `organization:${id}`);
+    await this.changes.changed(db, `organization:${id}`);
   }
 }

@@ -157,6 +157,11 @@ export interface PartLogStore {
    */
   onAppended(listener: (batch: AppendedLogs) => void, watched: (partId: string) => boolean): () => void;
   /**
+   * Calls `handler` when batches from other replicas may have been missed (PostgreSQL: the
+   * notification connection dropped). Absent: the feed cannot be interrupted (SQLite).
+   */
+  onFeedLost?(handler: () => void): () => void;
+  /**
    * Writes machines' last calls (see PartAccessLog) where that costs the event loop nothing: on
    * SQLite the log writer's thread does it with its own commits. Absent: the caller writes them.
    */

@@ -91,7 +91,7 @@ export class PartRepository {
       .insertInto('robot_parts')
       .values({ ...toPartRow(part), metadata: '{}' })
       .execute();
-    this.changes.changed(db, `part:${part.id}`);
+    await this.changes.changed(db, `part:${part.id}`);
   }
 
   async findById(db: Db, id: string): Promise<PartRecord | undefined> {
@@ -131,7 +131,7 @@ export class PartRepository {
     if (changes.updatedAt !== undefined) set.updated_at = changes.updatedAt;
     if (Object.keys(set).length === 0) return;
     await db.updateTable('robot_parts').set(set).where('id', '=', id).execute();
-    this.changes.changed(db, `part:${id}`);
+    await this.changes.changed(db, `part:${id}`);
   }
 
   /** Makes `partId` the only main part of its machine. */
@@ -142,7 +142,7 @@ export class PartRepository {
 
   async requestRestart(db: Db, id: string): Promise<void> {
     await db.updateTable('robot_parts').set({ restart_requested: 1 }).where('id', '=', id).execute();
-    this.changes.changed(db, `restart:${id}`);
+    await this.changes.changed(db, `restart:${id}`);
   }
 
   /**
@@ -203,7 +203,7 @@ export class PartRepository {
 
   async delete(db: Db, id: string): Promise<void> {
     await db.deleteFrom('robot_parts').where('id', '=', id).execute();
-    this.changes.changed(db, `part:${id}`);
+    await this.changes.changed(db, `part:${id}`);
   }
 
   async listSecrets(db: Db, partId: string): Promise<SealedSecret[]> {
@@ -250,12 +250,12 @@ export class PartRepository {
         created_at: secret.createdAt,
       })
       .execute();
-    this.changes.changed(db, `part:${secret.ownerId}`);
+    await this.changes.changed(db, `part:${secret.ownerId}`);
   }
 
   async deleteSecret(db: Db, partId: string, secretId: string): Promise<void> {
     await db.deleteFrom('part_secrets').where('part_id', '=', partId).where('id', '=', secretId).execute();
-    this.changes.changed(db, `part:${partId}`);
+    await this.changes.changed(db, `part:${partId}`);
   }
 
   /** Keeps the part as it was before a change; `old` is stored as the JSON of its row. */

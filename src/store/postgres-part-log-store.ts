@@ -1,5 +1,4 @@
 import { sql, type Kysely } from 'kysely';
-import pg from 'pg';
 import { likePatternFor, type LogCursor } from '../domain/log-query.js';
 import { PARTS_WITH_LOGS, enforceRetention, type RetentionOps } from './log-retention.js';
 import {
@@ -16,9 +15,11 @@ import {
 } from './part-log-store.js';
 import type { Database } from './schema.js';
 import { isForeignKeyViolation } from './db.js';
+import { ADVISORY_LOCKS, ifAdvisoryLockFree } from './advisory-lock.js';
+import type { PostgresNotifications } from './postgres-notifications.js';
 
 /** The channel every replica listens on; a payload names a part and the seq range one call stored. */
-const CHANNEL = 'flotilla_part_logs';
+export const LOGS_CHANNEL = 'flotilla_part_logs';
 
 const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 const LOWER = 'abcdefghijklmnopqrstuvwxyz';
@@ -28,35 +29,33 @@ type Listener = { notify: (batch: AppendedLogs) => void; watched: (partId: strin
 /**
  * Logs on PostgreSQL: one transaction per Log call; substring search through the pg_trgm GIN
  * index; and live tails across replicas: each call NOTIFYs the part and the seq range it stored
- * (delivered at commit, in commit order), and each replica, listening on a connection of its
- * own, reads that range back for the parts its tails watch.
+ * (delivered at commit, in commit order), and each replica, hearing it on its notification
+ * connection, reads that range back for the parts its tails watch. Retention runs on one replica
+ * at a time (an advisory lock).
  */
 export class PostgresPartLogStore implements PartLogStore, RetentionOps {
   private readonly listeners = new Set<Listener>();
-  private listenClient: pg.Client | undefined;
+  private readonly feedLost = new Set<() => void>();
+  private readonly stopHearing: (() => void)[];
   private delivery: Promise<void> = Promise.resolve();
   private retentionTimer: NodeJS.Timeout | undefined;
   private retentionRunning: Promise<void> | undefined;
   private closed = false;
 
-  private constructor(
+  constructor(
     private readonly db: Kysely<Database>,
-    private readonly url: string,
+    notifications: PostgresNotifications,
     private readonly retention: LogRetention,
     private readonly onError: (message: string) => void,
-  ) {}
-
-  /** Opens the store and starts listening for appended logs before returning. */
-  static async open(
-    db: Kysely<Database>,
-    url: string,
-    retention: LogRetention,
-    onError: (message: string) => void,
-  ): Promise<PostgresPartLogStore> {
-    const store = new PostgresPartLogStore(db, url, retention, onError);
-    await store.listen();
-    store.scheduleRetention(Math.min(retention.intervalMs, 1000));
-    return store;
+  ) {
+    this.stopHearing = [
+      notifications.on(LOGS_CHANNEL, (payload) => this.received(payload)),
+      // Batches stored while the connection was down were never heard: tails would miss them.
+      notifications.onConnection((connected) => {
+        if (!connected) for (const lost of this.feedLost) lost();
+      }),
+    ];
+    this.scheduleRetention(Math.min(retention.intervalMs, 1000));
   }
 
   async append(partId: string, entries: readonly NewLogEntry[]): Promise<boolean> {
@@ -88,7 +87,7 @@ export class PostgresPartLogStore implements PartLogStore, RetentionOps {
           .returning('seq')
           .execute();
         const seqs = stored.map((s) => Number(s.seq));
-        await sql`select pg_notify(${CHANNEL}, ${`${partId} ${Math.min(...seqs)} ${Math.max(...seqs)}`})`.execute(
+        await sql`select pg_notify(${LOGS_CHANNEL}, ${`${partId} ${Math.min(...seqs)} ${Math.max(...seqs)}`})`.execute(
           trx,
         );
         return true;
@@ -131,14 +130,17 @@ export class PostgresPartLogStore implements PartLogStore, RetentionOps {
     return () => this.listeners.delete(listener);
   }
 
+  onFeedLost(handler: () => void): () => void {
+    this.feedLost.add(handler);
+    return () => this.feedLost.delete(handler);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.retentionTimer);
+    for (const stop of this.stopHearing) stop();
     await this.retentionRunning;
-    const client = this.listenClient;
-    this.listenClient = undefined;
-    await client?.end().catch(() => {});
     await this.delivery;
   }
 
@@ -187,9 +189,11 @@ export class PostgresPartLogStore implements PartLogStore, RetentionOps {
   private scheduleRetention(delayMs: number): void {
     if (this.closed) return;
     this.retentionTimer = setTimeout(() => {
-      this.retentionRunning = enforceRetention(this, this.retention, Date.now() * 1000, () =>
-        this.closed ? Promise.reject(new Error('closing')) : Promise.resolve(),
-      )
+      this.retentionRunning = ifAdvisoryLockFree(this.db, ADVISORY_LOCKS.logRetention, async () => {
+        await enforceRetention(this, this.retention, Date.now() * 1000, () =>
+          this.closed ? Promise.reject(new Error('closing')) : Promise.resolve(),
+        );
+      })
         .then(() => undefined)
         .catch((error: unknown) => {
           if (!this.closed) this.onError(`log retention failed: ${messageOf(error)}`);
@@ -220,33 +224,6 @@ export class PostgresPartLogStore implements PartLogStore, RetentionOps {
         'fields',
       ])
       .$castTo<TextTimeRow>();
-  }
-
-  private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url });
-    client.on('notification', (message) => {
-      if (message.channel === CHANNEL && message.payload) this.received(message.payload);
-    });
-    client.on('error', (error) => {
-      if (this.closed || this.listenClient !== client) return;
-      this.onError(`log feed connection lost: ${error.message}; reconnecting`);
-      this.listenClient = undefined;
-      void client.end().catch(() => {});
-      this.relisten();
-    });
-    await client.connect();
-    await client.query(`listen ${CHANNEL}`);
-    this.listenClient = client;
-  }
-
-  private relisten(): void {
-    setTimeout(() => {
-      if (this.closed) return;
-      this.listen().catch((error: unknown) => {
-        this.onError(`log feed reconnect failed: ${messageOf(error)}`);
-        this.relisten();
-      });
-    }, 1000).unref();
   }
 
   /**

@@ -43,7 +43,7 @@ export class RegistryRepository {
 
   async create(db: Db, item: RegistryItemRecord): Promise<void> {
     await db.insertInto('registry_items').values(registryItemRow(item)).execute();
-    this.changes.changed(db, 'registry');
+    await this.changes.changed(db, 'registry');
   }
 
   /** Inserts a new private item with nothing but its name and type; returns it. */
@@ -98,13 +98,13 @@ export class RegistryRepository {
     const row = registryItemRow(changes);
     if (Object.keys(row).length === 0) return;
     await db.updateTable('registry_items').set(row).where('id', '=', id).execute();
-    this.changes.changed(db, 'registry');
+    await this.changes.changed(db, 'registry');
   }
 
   /** Deletes the item with its versions and file records (not the blobs). */
   async delete(db: Db, id: string): Promise<void> {
     await db.deleteFrom('registry_items').where('id', '=', id).execute();
-    this.changes.changed(db, 'registry');
+    await this.changes.changed(db, 'registry');
   }
 
   async countForOrganization(db: Db, organizationId: string): Promise<number> {
@@ -144,7 +144,7 @@ export class RegistryRepository {
 
   async addVersion(db: Db, version: ItemVersionRecord): Promise<void> {
     await db.insertInto('module_versions').values(itemVersionRow(version)).execute();
-    this.changes.changed(db, 'registry');
+    await this.changes.changed(db, 'registry');
   }
 
   /** The versions of these items, in no particular order (callers sort by semver). */
@@ -197,13 +197,13 @@ export class RegistryRepository {
       .where('item_id', '=', itemId)
       .where('version', '=', version)
       .execute();
-    this.changes.changed(db, 'registry');
+    await this.changes.changed(db, 'registry');
     return files.map((f) => f.id);
   }
 
   async addFile(db: Db, file: ItemFileRecord): Promise<void> {
     await db.insertInto('module_files').values(itemFileRow(file)).execute();
-    this.changes.changed(db, 'registry');
+    await this.changes.changed(db, 'registry');
   }
 
   /** The files of these items, in no particular order. */

@@ -71,11 +71,11 @@ export class RobotRepository {
 
   async rename(db: Db, id: string, name: string): Promise<void> {
     await db.updateTable('robots').set({ name }).where('id', '=', id).execute();
-    this.changes.changed(db, `machine:${id}`);
+    await this.changes.changed(db, `machine:${id}`);
   }
 
   async delete(db: Db, id: string): Promise<void> {
     await db.deleteFrom('robots').where('id', '=', id).execute();
-    this.changes.changed(db, `machine:${id}`);
+    await this.changes.changed(db, `machine:${id}`);
   }
 }

@@ -243,6 +243,28 @@ export interface ModuleFileTable {
   uploaded_at: string;
 }
 
+/**
+ * A stored blob (PostgreSQL blob store): an upload under a fresh `id`, visible under `key` only
+ * once committed. Uploads cut short keep `key` and `committed_at` null until removed.
+ */
+export interface BlobTable {
+  id: string;
+  key: string | null;
+  /** Total bytes; set at commit. */
+  size: number;
+  /** Bytes per chunk row (every chunk but the last is full). */
+  chunk_size: number;
+  created_at: string;
+  committed_at: string | null;
+}
+
+/** Chunk `n` (from 0) of a blob's bytes. */
+export interface BlobChunkTable {
+  blob_id: string;
+  n: number;
+  data: Buffer;
+}
+
 export interface Database {
   users: UserTable;
   organizations: OrganizationTable;
@@ -264,6 +286,15 @@ export interface Database {
   registry_items: RegistryItemTable;
   module_versions: ModuleVersionTable;
   module_files: ModuleFileTable;
+  blobs: BlobTable;
+  blob_chunks: BlobChunkTable;
+  server_settings: ServerSettingTable;
+}
+
+/** Facts about the installation itself, by name (the server keys' fingerprint). */
+export interface ServerSettingTable {
+  name: string;
+  value: string;
 }
 
 export type UserRow = Selectable<UserTable>;
@@ -284,3 +315,5 @@ export type OrganizationInviteRow = Selectable<OrganizationInviteTable>;
 export type RegistryItemRow = Selectable<RegistryItemTable>;
 export type ModuleVersionRow = Selectable<ModuleVersionTable>;
 export type ModuleFileRow = Selectable<ModuleFileTable>;
+export type BlobRow = Selectable<BlobTable>;
+export type BlobChunkRow = Selectable<BlobChunkTable>;

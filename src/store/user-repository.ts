@@ -56,6 +56,6 @@ export class UserRepository {
       .where('id', '=', userId)
       .where('password_hash', 'is', null)
       .execute();
-    this.changes.changed(db, `user:${userId}`);
+    await this.changes.changed(db, `user:${userId}`);
   }
 }

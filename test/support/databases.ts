@@ -48,8 +48,16 @@ export function forEachDialect(
       () => Promise.resolve({ dialect: 'sqlite', databaseUrl: undefined, drop: () => Promise.resolve() }),
       'sqlite',
     ));
+  onPostgres(name, (newDatabase) => suite(newDatabase, 'postgres'));
+}
+
+/**
+ * Runs a suite on PostgreSQL only (for code with no SQLite side), as `${name} [postgres]`: skipped
+ * without FLOTILLA_TEST_DATABASE_URL, and failing then under CI=true.
+ */
+export function onPostgres(name: string, suite: (newDatabase: () => Promise<TestDatabase>) => void): void {
   if (PG_URL) {
-    describe(`${name} [postgres]`, () => suite(() => freshPostgres(PG_URL), 'postgres'));
+    describe(`${name} [postgres]`, () => suite(() => freshPostgres(PG_URL)));
   } else if (process.env.CI === 'true') {
     describe(`${name} [postgres]`, () => {
       it('needs FLOTILLA_TEST_DATABASE_URL under CI=true', () => {

@@ -6,6 +6,8 @@ import * as invites from './20261126000000_invites.js';
 import * as logTimes from './20261126090000_log_times.js';
 import * as registry from './20261127000000_registry.js';
 import * as packageChecksums from './20261205000000_package_checksums.js';
+import * as blobs from './20261206000000_blobs.js';
+import * as serverSettings from './20261206010000_server_settings.js';
 
 /**
  * Every migration, by its timestamped name. Listed here rather than read from the folder so the
@@ -19,4 +21,6 @@ export const migrations: Record<string, Migration> = {
   '20261126090000_log_times': logTimes,
   '20261127000000_registry': registry,
   '20261205000000_package_checksums': packageChecksums,
+  '20261206000000_blobs': blobs,
+  '20261206010000_server_settings': serverSettings,
 };
