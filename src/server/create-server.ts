@@ -217,7 +217,8 @@ export async function startServer(
   const listener = createListener(
     httpFront(
       guardedRpc(rpc, routes.procedures),
-      () => isReachable(database.db),
+      // Ready: the database answers and, on PostgreSQL, the other replicas can be heard.
+      async () => (notifications?.connected ?? true) && (await isReachable(database.db)),
       provisioningRoute(services.provisioning, services.auth, logger),
       moduleDownloadRoute(services.registry, services.moduleFiles, services.auth, logger),
       packageDownloadRoute(services.packages, services.auth, logger),

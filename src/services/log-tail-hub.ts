@@ -99,7 +99,7 @@ export class LogTailHub {
   private closed = false;
 
   constructor(
-    store: PartLogStore,
+    private readonly store: PartLogStore,
     /** Most entries a tail may have waiting for its client. */
     private readonly bufferLimit: number,
   ) {
@@ -109,9 +109,7 @@ export class LogTailHub {
         (partId) => this.tails.has(partId),
       ),
       // A tail that may have missed entries ends rather than show a gap as if nothing happened.
-      store.onFeedLost?.(() =>
-        this.failAll(unavailable('the server lost its connection to the database; open the tail again')),
-      ) ?? (() => {}),
+      store.onFeedLost?.(() => this.failAll(feedLost())) ?? (() => {}),
     ];
   }
 
@@ -120,6 +118,10 @@ export class LogTailHub {
     const tail = new LogTail(matches, this.bufferLimit, (t) => this.remove(partId, t), onOverflow);
     if (this.closed) {
       tail.end();
+      return tail;
+    }
+    if (this.store.feedConnected?.() === false) {
+      tail.fail(feedLost());
       return tail;
     }
     let set = this.tails.get(partId);
@@ -158,3 +160,6 @@ export class LogTailHub {
     if (set.size === 0) this.tails.delete(partId);
   }
 }
+
+const feedLost = () =>
+  unavailable('the server cannot hear new logs from the database just now; open the tail again shortly');

@@ -178,7 +178,7 @@ async function refuseNewerSchema(db: Kysely<Database>): Promise<void> {
 
 /** Names of the migrations run on this database (none on a fresh one). */
 async function appliedMigrations(db: Kysely<Database>): Promise<string[]> {
-  const tables = await db.introspection.getTables();
+  const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
   if (!tables.some((t) => t.name === 'kysely_migration')) return [];
   const { rows } = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
   return rows.map((r) => r.name);

@@ -161,6 +161,8 @@ export interface PartLogStore {
    * notification connection dropped). Absent: the feed cannot be interrupted (SQLite).
    */
   onFeedLost?(handler: () => void): () => void;
+  /** False while batches from other replicas cannot be heard (PostgreSQL); absent: always heard. */
+  feedConnected?(): boolean;
   /**
    * Writes machines' last calls (see PartAccessLog) where that costs the event loop nothing: on
    * SQLite the log writer's thread does it with its own commits. Absent: the caller writes them.

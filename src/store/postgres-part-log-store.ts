@@ -44,7 +44,7 @@ export class PostgresPartLogStore implements PartLogStore, RetentionOps {
 
   constructor(
     private readonly db: Kysely<Database>,
-    notifications: PostgresNotifications,
+    private readonly notifications: PostgresNotifications,
     private readonly retention: LogRetention,
     private readonly onError: (message: string) => void,
   ) {
@@ -128,6 +128,10 @@ export class PostgresPartLogStore implements PartLogStore, RetentionOps {
     const listener = { notify, watched };
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  feedConnected(): boolean {
+    return this.notifications.connected;
   }
 
   onFeedLost(handler: () => void): () => void {
