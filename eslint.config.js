@@ -56,6 +56,8 @@ const ROW_TYPES = [
   'ModuleFileRow',
   'BlobRow',
   'BlobChunkRow',
+  'AlertDeliveryRow',
+  'AlertAttemptRow',
 ];
 const ABOVE_STORE = new Set(['cli', 'server', 'rpc', 'services', 'authz']);
 

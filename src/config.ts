@@ -2,6 +2,7 @@ import type { ConnectionLimits } from './server/listener.js';
 import { LOG_LEVELS, type LogLevel } from './server/logger.js';
 import type { LogRetention } from './store/part-log-store.js';
 import { DEFAULT_POOL_SETTINGS, type PoolSettings } from './store/database.js';
+import { DEFAULT_ALERT_SETTINGS, type AlertSettings } from './services/alert-service.js';
 
 /** Everything the server is configured with, validated once at start. */
 export interface ServerConfig {
@@ -31,6 +32,8 @@ export interface ServerConfig {
   logRetention: LogRetention;
   /** Most log entries a live tail may have waiting for a slow client before it is stopped. */
   logTailBuffer: number;
+  /** Audit events older than this are deleted, in seconds (FLOTILLA_AUDIT_MAX_AGE). */
+  auditMaxAgeSeconds: number;
   /** Largest module file or package accepted by UploadModuleFile and CreatePackage, in bytes. */
   moduleFileMaxBytes: number;
   /** How long a signed package download URL stays valid, in seconds. */
@@ -46,6 +49,10 @@ export interface ServerConfig {
   accessFlushMs: number;
   /** Whether native gRPC calls of machines take the lean path (lean-grpc.ts) instead of the framework. */
   machineFastPath: boolean;
+  /** Machine alerts: when a part counts as offline, how failed deliveries are retried. */
+  alerts: AlertSettings;
+  /** Where Prometheus metrics are served (FLOTILLA_METRICS_LISTEN, `HOST:PORT`); undefined: not at all. */
+  metricsListen: { host: string; port: number } | undefined;
 }
 
 /** Flags given on the command line; each overrides its environment variable. */
@@ -67,6 +74,7 @@ export const DEFAULT_LOG_MAX_AGE_SECONDS = 30 * 24 * 60 * 60;
 export const DEFAULT_LOG_MAX_ENTRIES_PER_PART = 1_000_000;
 export const DEFAULT_LOG_RETENTION_INTERVAL_SECONDS = 60;
 export const DEFAULT_LOG_TAIL_BUFFER = 10_000;
+export const DEFAULT_AUDIT_MAX_AGE_SECONDS = 365 * 86_400;
 export const DEFAULT_MODULE_FILE_MAX_BYTES = 512 * 1024 * 1024;
 export const DEFAULT_PACKAGE_URL_TTL_SECONDS = 60 * 60;
 export const DEFAULT_MACHINE_CACHE_ENTRIES = 50_000;
@@ -247,6 +255,34 @@ export const publicUrlFor = (config: ServerConfig, port: number): string =>
   config.publicUrl ??
   (isWildcardHost(config.host) ? '' : listenUrl(config.host, port, config.tls !== undefined));
 
+/** FLOTILLA_OFFLINE_AFTER, FLOTILLA_ALERT_RETRY_WINDOW and FLOTILLA_ALERT_RETRY_DELAY. */
+function alertSettings(env: NodeJS.ProcessEnv, accessFlushMs: number): AlertSettings {
+  const d = DEFAULT_ALERT_SETTINGS;
+  const offlineAfterMs = parseTimeoutMs(
+    env.FLOTILLA_OFFLINE_AFTER,
+    d.offlineAfterMs,
+    'FLOTILLA_OFFLINE_AFTER',
+  );
+  // Calls reach the database only every flush interval: a shorter wait would see parts that
+  // are calling (another replica) as offline.
+  if (env.FLOTILLA_OFFLINE_AFTER && offlineAfterMs <= accessFlushMs) {
+    throw new ConfigError('FLOTILLA_OFFLINE_AFTER must be longer than FLOTILLA_ACCESS_FLUSH_INTERVAL');
+  }
+  return {
+    offlineAfterMs,
+    retryWindowMs: parseTimeoutMs(
+      env.FLOTILLA_ALERT_RETRY_WINDOW,
+      d.retryWindowMs,
+      'FLOTILLA_ALERT_RETRY_WINDOW',
+    ),
+    retryDelayMs: parseTimeoutMs(
+      env.FLOTILLA_ALERT_RETRY_DELAY,
+      d.retryDelayMs,
+      'FLOTILLA_ALERT_RETRY_DELAY',
+    ),
+  };
+}
+
 function smtpUrl(value: string | undefined): string | undefined {
   if (!value) return undefined;
   if (!/^smtps?:\/\/[^/]/.test(value)) {
@@ -322,6 +358,9 @@ export function loadServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = pr
       DEFAULT_LOG_TAIL_BUFFER,
       'FLOTILLA_LOG_TAIL_BUFFER',
     ),
+    auditMaxAgeSeconds: env.FLOTILLA_AUDIT_MAX_AGE
+      ? parseDuration(env.FLOTILLA_AUDIT_MAX_AGE, 'FLOTILLA_AUDIT_MAX_AGE')
+      : DEFAULT_AUDIT_MAX_AGE_SECONDS,
     moduleFileMaxBytes: positiveInt(
       env.FLOTILLA_MODULE_FILE_MAX_BYTES,
       DEFAULT_MODULE_FILE_MAX_BYTES,
@@ -342,5 +381,16 @@ export function loadServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = pr
       'FLOTILLA_ACCESS_FLUSH_INTERVAL',
     ),
     machineFastPath: onOff(env.FLOTILLA_MACHINE_FAST_PATH, true, 'FLOTILLA_MACHINE_FAST_PATH'),
+    alerts: alertSettings(
+      env,
+      parseTimeoutMs(
+        env.FLOTILLA_ACCESS_FLUSH_INTERVAL,
+        DEFAULT_ACCESS_FLUSH_MS,
+        'FLOTILLA_ACCESS_FLUSH_INTERVAL',
+      ),
+    ),
+    metricsListen: env.FLOTILLA_METRICS_LISTEN
+      ? parseListen(env.FLOTILLA_METRICS_LISTEN, 'FLOTILLA_METRICS_LISTEN')
+      : undefined,
   };
 }

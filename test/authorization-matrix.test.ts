@@ -1595,6 +1595,27 @@ forEachDialect('authorization matrix', (newDatabase) => {
       path: (tg) => `/api/parts/${tg.machine.partId}/merged-config`,
     },
     {
+      name: 'GET /api/parts/<part>/alerts',
+      target: 'robot',
+      kind: 'perm',
+      perm: 'read_robot_config',
+      path: (tg) => `/api/parts/${tg.machine.partId}/alerts`,
+    },
+    {
+      name: 'GET /api/organizations/<organization>/webhook-secret',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_organization',
+      path: (tg) => `/api/organizations/${tg.org.id}/webhook-secret`,
+    },
+    {
+      name: 'GET /api/audit?organization_id=<organization>',
+      target: 'organization',
+      kind: 'perm',
+      perm: 'write_organization',
+      path: (tg) => `/api/audit?organization_id=${tg.org.id}`,
+    },
+    {
       name: 'GET /modules/<module>',
       target: 'organization',
       kind: 'read',

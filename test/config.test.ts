@@ -53,6 +53,15 @@ describe('server configuration', () => {
     assert.throws(() => loadServerConfig({ tlsCert: 'cert.pem' }, {}), /--tls-key/);
   });
 
+  it('audit retention: a year by default, a duration when set', () => {
+    assert.equal(loadServerConfig({}, {}).auditMaxAgeSeconds, 365 * 86_400);
+    assert.equal(loadServerConfig({}, { FLOTILLA_AUDIT_MAX_AGE: '90d' }).auditMaxAgeSeconds, 90 * 86_400);
+    assert.throws(
+      () => loadServerConfig({}, { FLOTILLA_AUDIT_MAX_AGE: 'forever' }),
+      /FLOTILLA_AUDIT_MAX_AGE/,
+    );
+  });
+
   it('machine caches, access writes and the lean path: defaults and validation', () => {
     const sqlite = loadServerConfig({}, {});
     assert.deepEqual(

@@ -228,6 +228,46 @@ describe('web console', { skip: missing }, () => {
     await logs.getByText('motor left stalled').waitFor();
   });
 
+  it('lists the part’s alert deliveries and their attempts in the Alerts tab', async () => {
+    // No SMTP server here: an email alert fails at once, saying why.
+    const part = (await admin.getRobotPart(partId)).part!;
+    const trigger = {
+      name: 'motor errors',
+      event: { type: 'conditional_logs_ingested', attributes: { log_levels: ['error'] } },
+      notifications: [{ type: 'email', value: 'ops@example.com' }],
+    };
+    await admin.updateRobotPart(
+      partId,
+      part.name,
+      structFromObject({ components: [], services: [], triggers: [trigger] }),
+    );
+    await robot.log(
+      {
+        id: partId,
+        logs: [
+          {
+            host: 'rover-7.lan',
+            level: 'error',
+            time: { seconds: BigInt(Math.floor(Date.now() / 1000)), nanos: 0 },
+            loggerName: 'rdk.motor',
+            message: 'motor left stalled again',
+            stack: '',
+            fields: [],
+          },
+        ],
+      },
+      bearer(partToken),
+    );
+    await page.getByRole('tab', { name: 'Alerts' }).click();
+    const row = page
+      .getByRole('table', { name: 'Alert deliveries' })
+      .getByRole('row', { name: /motor errors/ });
+    await row.getByText('failed').waitFor({ timeout: 8000 });
+    await row.getByRole('button', { name: '1' }).click();
+    await page.getByText(/no SMTP server is configured/).waitFor();
+    await admin.updateRobotPart(partId, part.name, structFromObject({ components: [], services: [] }));
+  });
+
   it('gives an operator-role key the machines but no config saves, keys or members', async () => {
     const key = await admin.createKey(
       [organizationRole('operator', server.admin.organizationId)],

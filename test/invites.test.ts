@@ -1,46 +1,15 @@
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import { after, before, it } from 'node:test';
 import { Code } from '@connectrpc/connect';
 import { createViamClient, type ViamClient } from '@viamrobotics/sdk';
-import { SMTPServer } from 'smtp-server';
 import { main } from '../src/cli/main.js';
 import { forEachDialect, type TestDatabase } from './support/databases.js';
 import { expectCode } from './support/expect.js';
 import { roleAuthorization } from './support/roles.js';
 import { startTestServer, type TestServer } from './support/server.js';
+import { startSmtp, type CapturedMail } from './support/smtp.js';
 
 type App = ViamClient['appClient'];
-
-interface CapturedMail {
-  to: string[];
-  raw: string;
-}
-
-/** An in-process SMTP server that keeps every message it receives. */
-async function startSmtp(): Promise<{ url: string; mails: CapturedMail[]; close(): Promise<void> }> {
-  const mails: CapturedMail[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData(stream, session, callback) {
-      let raw = '';
-      stream.on('data', (d: Buffer) => (raw += d.toString('utf8')));
-      stream.on('end', () => {
-        mails.push({ to: session.envelope.rcptTo.map((r) => r.address), raw });
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.server.address() as AddressInfo;
-  return {
-    url: `smtp://127.0.0.1:${port}`,
-    mails,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 /** An SDK client logged in with Authenticate{type: "password"} (the SDK passes the type through). */
 const userClient = async (url: string, email: string, password: string): Promise<App> =>

@@ -2,6 +2,7 @@ import { DomainError, notFound, permissionDenied } from '../domain/errors.js';
 import { parsePackageId } from '../domain/packages.js';
 import { parseItemId } from '../domain/registry.js';
 import type { ResourceType, RoleName } from '../domain/roles.js';
+import type { AuditRecorder } from '../store/audit-recorder.js';
 import type { Db } from '../store/db.js';
 import type { Repositories } from '../store/index.js';
 import type {
@@ -129,7 +130,11 @@ const READ_BY_VISIBILITY: Partial<Record<ResourceRef['type'], Permission>> = {
  * tenants; a resource the caller can see without the permission is PERMISSION_DENIED.
  */
 export class Authorizer {
-  constructor(private readonly repos: Repositories) {}
+  constructor(
+    private readonly repos: Repositories,
+    /** Told of each resource a caller was allowed to change (the audit log lists them). */
+    private readonly audit?: AuditRecorder,
+  ) {}
 
   /** The resource, if the caller holds `permission` on it; NOT_FOUND or PERMISSION_DENIED otherwise. */
   async require<T extends ResourceRef['type']>(
@@ -139,7 +144,14 @@ export class Authorizer {
     permission: Required<T>,
     options: AccessOptions = {},
   ): Promise<Authorized<T>> {
-    return (await this.resolve(db, principal, ref, options, permission as Needed)) as Authorized<T>;
+    const allowed = (await this.resolve(db, principal, ref, options, permission as Needed)) as Authorized<T>;
+    if (this.audit) {
+      const needed = typeof permission === 'function' ? [permission(allowed.record)] : [permission].flat();
+      if (needed.some((p) => !p.startsWith('read_'))) {
+        this.audit.noteAccess(allowed.scope.organizationId, auditResourceOf(ref));
+      }
+    }
+    return allowed;
   }
 
   /** The caller's access to a resource it can see; NOT_FOUND if it is missing or hidden. */
@@ -149,7 +161,9 @@ export class Authorizer {
     ref: ResourceRef & { type: T },
     options: AccessOptions = {},
   ): Promise<Authorized<T>> {
-    return (await this.resolve(db, principal, ref, options, undefined)) as Authorized<T>;
+    const seen = (await this.resolve(db, principal, ref, options, undefined)) as Authorized<T>;
+    this.audit?.noteOrganization(seen.scope.organizationId);
+    return seen;
   }
 
   /** Loads the resource, works out the caller's access, and checks `needed` when given. */
@@ -436,4 +450,9 @@ function notFoundMessage(ref: ResourceRef): string {
     case 'invite':
       return `no invite is pending for ${ref.email}`;
   }
+}
+
+/** How the audit log names a resource a call named. */
+function auditResourceOf(ref: ResourceRef): { type: string; id: string } {
+  return ref.type === 'invite' ? { type: 'invite', id: ref.email } : { type: ref.type, id: ref.id };
 }

@@ -33,7 +33,7 @@ export async function initializeDataDir(
     const keys = newServerKeys();
     CertificateAuthority.ensureIn(dataDir);
     const certificates = CertificateAuthority.loadFrom(dataDir);
-    const { repos, services } = composeServices({
+    const { deps, audit, repos, services } = composeServices({
       db: database.db,
       dataDir,
       keys,
@@ -41,7 +41,14 @@ export async function initializeDataDir(
       settings: fleetSettings(undefined),
       tokenTtlSeconds: 60,
     });
-    const result = await bootstrap(database.db, repos, services, input);
+    const result = await audit.run(
+      {
+        service: 'cli',
+        method: 'Init',
+        principal: { kind: 'system', id: 'flotilla init', name: 'flotilla init' },
+      },
+      () => bootstrap(deps.db, repos, services, input),
+    );
     await settleServerSetting(
       database.db,
       'keys_fingerprint',

@@ -6,6 +6,8 @@ import { DomainError, type ErrorKind } from '../domain/errors.js';
 import type { AuthenticationService } from '../services/authentication-service.js';
 import type { Logger } from '../domain/logger.js';
 import { databaseUnavailableError } from '../store/db.js';
+import type { AuditPrincipal, AuditRecorder } from '../store/audit-recorder.js';
+import type { Principal } from '../authz/principal.js';
 import { principalKey } from './call-context.js';
 import { checkDecoded, checkedStream } from './request-guards.js';
 
@@ -120,5 +122,35 @@ export function authenticationInterceptor(
     if (!needsCaller(`${req.service.typeName}/${req.method.name}`)) return next(req);
     req.contextValues.set(principalKey, await callerFor(auth, req.header.get('authorization')));
     return next(req);
+  };
+}
+
+/** Services whose calls change nothing the audit log records (machines' own calls). */
+const UNAUDITED_SERVICES = new Set(['viam.app.v1.RobotService']);
+
+/** How the audit log names a caller. */
+export function auditPrincipalOf(principal: Principal): AuditPrincipal {
+  if (principal.kind === 'user') return { kind: 'user', id: principal.id, name: principal.email };
+  if (principal.kind === 'api-key') return { kind: 'api-key', id: principal.id };
+  return { kind: 'part', id: principal.id };
+}
+
+/**
+ * Runs every fleet call as one audited call (`AuditRecorder`): named by its service and method,
+ * with its caller once authenticated. Whether anything is recorded is the transactions' business:
+ * a call that wrote nothing, or was refused, leaves no event.
+ */
+export function auditInterceptor(audit: AuditRecorder): Interceptor {
+  return (next) => (req) => {
+    if (UNAUDITED_SERVICES.has(req.service.typeName)) return next(req);
+    const principal = req.contextValues.get(principalKey);
+    return audit.run(
+      {
+        service: req.service.typeName,
+        method: req.method.name,
+        principal: principal ? auditPrincipalOf(principal) : undefined,
+      },
+      () => next(req),
+    );
   };
 }

@@ -17,9 +17,11 @@ import {
 } from '../services/index.js';
 import { LogTailHub } from '../services/log-tail-hub.js';
 import type { MachineCacheSizes } from '../services/machine-agent-service.js';
+import type { AlertOptions } from '../services/alert-service.js';
 import { LoginThrottle, type LoginThrottleSettings } from '../services/login-throttle.js';
 import type { BlobStore } from '../store/blob-store.js';
-import { ChangeTracker } from '../store/change-tracker.js';
+import { AuditRecorder, type AuditResource } from '../store/audit-recorder.js';
+import { ChangeTracker, type ChangeKey } from '../store/change-tracker.js';
 import { createRepositories, type Repositories } from '../store/index.js';
 import type { PartLogStore } from '../store/part-log-store.js';
 import type { Database } from '../store/schema.js';
@@ -48,6 +50,8 @@ export interface RootInput {
   keys: ServerKeys;
   /** The machine CA; by default loaded from the data directory, made there first if missing. */
   certificates?: CertificateAuthority | undefined;
+  /** The audit log's recorder, shared with whoever starts audited calls (the RPC interceptor). */
+  audit?: AuditRecorder | undefined;
   /** Hooks the change tracker to the other replicas' (PostgreSQL); returns how to unhook it. */
   shareChanges?: ((changes: ChangeTracker) => () => void) | undefined;
   /** Read by the services when called, so `serve` may complete the public URL after listening. */
@@ -77,11 +81,14 @@ export interface ServeStores {
   moduleFileMaxBytes: number;
   /** How long a signed package download URL stays valid, in seconds. */
   packageUrlTtlSeconds: number;
+  /** Machine alerts: offline and retry settings, the alert mailer, the logger. */
+  alerts?: AlertOptions | undefined;
 }
 
 /** A built service graph. */
 export interface Composition<S> {
   deps: ServiceDeps;
+  audit: AuditRecorder;
   repos: Repositories;
   services: S;
   /** Ends what the services hold open (live log tails); the stores stay with whoever opened them. */
@@ -105,20 +112,26 @@ export function composeServices(
   input: RootInput,
   stores?: ServeStores,
 ): Composition<FleetServices> | Composition<ServedServices> {
-  const { db, dataDir, keys } = input;
+  const { dataDir, keys } = input;
+  const audit = input.audit ?? new AuditRecorder();
+  // The services' instance counts each call's writes, so its transactions know to record it.
+  const db = input.db.withPlugin(audit.plugin);
   const changes = new ChangeTracker();
   changes.trackTransactions(db);
+  changes.observeWith((keys) => audit.noteResources(keys.flatMap(auditResourceOf)));
+  audit.trackTransactions(db);
   const unshare = input.shareChanges?.(changes) ?? (() => {});
   const repos = createRepositories(changes);
   const secrets = new SecretBox(keys.secretEncryptionKey);
   const deps: ServiceDeps = {
     db,
     repos,
-    authz: new Authorizer(repos),
+    authz: new Authorizer(repos, audit),
     secrets,
     settings: input.settings,
     certificates: input.certificates ?? localCertificateAuthority(dataDir),
     changes,
+    audit,
   };
   const services = createServices(deps, input.inviteDelivery);
   const auth = new AuthenticationService(
@@ -138,7 +151,7 @@ export function composeServices(
   // Machines' last calls go through the log store's writer when it has one (SQLite's thread).
   const writeAccess = stores?.logStore.writeAccess?.bind(stores.logStore);
   const drain = () => repos.parts.flushAccess(db, writeAccess);
-  if (!stores) return { deps, repos, services: { ...services, auth }, close: unshare, drain };
+  if (!stores) return { deps, audit, repos, services: { ...services, auth }, close: unshare, drain };
   const tails = new LogTailHub(stores.logStore, stores.logTailBuffer);
   const stored = createStoreBackedServices(deps, {
     logStore: stores.logStore,
@@ -148,6 +161,7 @@ export function composeServices(
     moduleFileMaxBytes: stores.moduleFileMaxBytes,
     packageUrlTtlSeconds: stores.packageUrlTtlSeconds,
     machineCacheSizes: stores.machineCacheSizes,
+    alerts: stores.alerts,
   });
   const flusher = setInterval(() => {
     drain().catch((error: unknown) =>
@@ -156,6 +170,7 @@ export function composeServices(
   }, stores.accessFlushMs ?? DEFAULT_ACCESS_FLUSH_MS).unref();
   return {
     deps,
+    audit,
     repos,
     services: { ...services, ...stored, auth },
     close: () => {
@@ -171,4 +186,19 @@ export function composeServices(
 function localCertificateAuthority(dataDir: string): CertificateAuthority {
   CertificateAuthority.ensureIn(dataDir);
   return CertificateAuthority.loadFrom(dataDir);
+}
+
+/** The audit log's name for an object a write reported (restart flags and the registry as a whole are not objects). */
+function auditResourceOf(key: ChangeKey): AuditResource[] {
+  const [kind = '', id = ''] = key.split(/:(.*)/s);
+  const type = {
+    part: 'part',
+    machine: 'robot',
+    location: 'location',
+    organization: 'organization',
+    fragment: 'fragment',
+    'api-key': 'api-key',
+    user: 'user',
+  }[kind];
+  return type && id ? [{ type, id }] : [];
 }

@@ -4,7 +4,12 @@ import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { listenUrl, type ServerConfig } from '../config.js';
 import { CertificateAuthority } from '../crypto/certificate-authority.js';
 import { hasServerKeys, keysFingerprint, loadServerKeys } from '../crypto/server-keys.js';
-import { authenticationInterceptor, errorInterceptor, errorTranslator } from '../rpc/interceptors.js';
+import {
+  auditInterceptor,
+  authenticationInterceptor,
+  errorInterceptor,
+  errorTranslator,
+} from '../rpc/interceptors.js';
 import { createRoutes } from '../rpc/routes.js';
 import { sourceAddressKey } from '../rpc/call-context.js';
 import {
@@ -31,6 +36,10 @@ import { packageDownloadRoute } from './package-download-route.js';
 import { provisioningRoute } from './provisioning-route.js';
 import { invitePage } from './invite-page.js';
 import { mergedConfigRoute } from './merged-config-route.js';
+import { alertRoutes } from './alert-routes.js';
+import { startAlertLoops } from './alert-loops.js';
+import { createSmtpAlertMailer } from '../mail/alert-mailer.js';
+import { auditRoute } from './audit-route.js';
 import { consoleRoute } from './console-route.js';
 import { createSmtpInviteMailer, inviteDelivery } from '../mail/invite-mailer.js';
 import { composeServices, fleetSettings } from './composition-root.js';
@@ -39,6 +48,8 @@ import { createLeanGrpc } from './lean-grpc.js';
 import { callTransportOf, createListener } from './listener.js';
 import type { Logger } from '../domain/logger.js';
 import { createLogger } from './logger.js';
+import { callMetricsInterceptor } from '../rpc/call-metrics.js';
+import { serveMetrics, ServerMetrics, type MetricsEndpoint } from './metrics.js';
 
 export interface RunningServer {
   /** Base URL clients connect to, such as `http://127.0.0.1:8080`. */
@@ -46,6 +57,8 @@ export interface RunningServer {
   port: number;
   /** Whether the web console is served at `/` (it is once `npm run build` has built it). */
   servesConsole: boolean;
+  /** Where Prometheus metrics are served (`GET /metrics`), when FLOTILLA_METRICS_LISTEN is set. */
+  metricsUrl?: string | undefined;
   /** Stops accepting, finishes calls in flight (bounded), closes the database. */
   close(): Promise<void>;
 }
@@ -97,7 +110,9 @@ export async function startServer(
 ): Promise<RunningServer> {
   const target = databaseTarget(config.dataDir, config.databaseUrl);
   const { keys, certificates } = loadKeys(config, target);
-  const database = openDatabase(target, config.databasePool);
+  // Metrics (metrics.ts) only when asked for: otherwise no hook below measures anything.
+  const metrics = config.metricsListen ? new ServerMetrics() : undefined;
+  const database = openDatabase(target, config.databasePool, metrics);
   let logStore: PartLogStore | undefined;
   let blobs: BlobStore;
   let notifications: PostgresNotifications | undefined;
@@ -147,6 +162,10 @@ export async function startServer(
   const mailer = config.smtpUrl
     ? createSmtpInviteMailer(config.smtpUrl, `Flotilla <flotilla@${config.domain}>`)
     : undefined;
+  // Email alerts go out over the same SMTP server; without one they fail, saying so.
+  const alertMailer = config.smtpUrl
+    ? createSmtpAlertMailer(config.smtpUrl, `Flotilla <flotilla@${config.domain}>`)
+    : undefined;
   const composition = composeServices(
     {
       db: database.db,
@@ -167,6 +186,7 @@ export async function startServer(
       moduleFileMaxBytes: config.moduleFileMaxBytes,
       packageUrlTtlSeconds: config.packageUrlTtlSeconds,
       accessFlushMs: config.accessFlushMs,
+      alerts: { settings: config.alerts, mailer: alertMailer, logger },
       machineCacheSizes: {
         configs: config.machineCacheEntries,
         restartAnswers: config.machineCacheEntries * 4,
@@ -174,11 +194,42 @@ export async function startServer(
     },
   );
   const { services } = composition;
+  // Audit retention: hourly, starting a minute after start; one replica at a time on PostgreSQL.
+  const auditRetention = () => {
+    const purge = async () => {
+      const removed = await services.audit.deleteOlderThan(config.auditMaxAgeSeconds);
+      if (removed > 0) logger.info('deleted old audit events', { count: removed });
+    };
+    const run =
+      target.dialect === 'postgres'
+        ? ifAdvisoryLockFree(database.db, ADVISORY_LOCKS.auditRetention, purge)
+        : purge();
+    run.catch((error: unknown) => logger.warn('audit retention failed', { error: String(error) }));
+  };
+  const auditTimers = [
+    setTimeout(auditRetention, 60_000).unref(),
+    setInterval(auditRetention, 3600_000).unref(),
+  ];
+  if (metrics) {
+    composition.repos.parts.rememberCallers();
+    metrics.watch({
+      callersWithin: (ms) => composition.repos.parts.callersWithin(ms),
+      logEntriesStored: () => services.partLogs.entriesStored,
+      openTails: () => services.partLogs.openTails,
+      poolConnections: database.poolConnections,
+    });
+  }
   const routes = createRoutes(services);
 
   const rpc = connectNodeAdapter({
     routes: routes.register,
-    interceptors: [errorInterceptor(logger), authenticationInterceptor(services.auth, routes.needsCaller)],
+    interceptors: [
+      // Outermost: counts every call with the code its client gets.
+      ...(metrics ? [callMetricsInterceptor(metrics)] : []),
+      errorInterceptor(logger),
+      authenticationInterceptor(services.auth, routes.needsCaller),
+      auditInterceptor(composition.audit),
+    ],
     readMaxBytes: config.readMaxBytes,
     // The client's address, from the connection itself (HTTP/2: its session's socket), never a header.
     contextValues: (req) =>
@@ -205,6 +256,7 @@ export async function startServer(
           return { code: translated.code, message: translated.rawMessage };
         },
         acceptEncodings: ACCEPTED_ENCODINGS,
+        onCallEnded: metrics?.leanCallEnded,
       })
     : undefined;
   // The web console, when built (npm run build); without it the server still serves the API.
@@ -224,24 +276,42 @@ export async function startServer(
       packageDownloadRoute(services.packages, services.auth, logger),
       invitePage(services.members, logger),
       mergedConfigRoute(services.parts, services.auth, logger),
+      ...alertRoutes(services.alerts, services.auth, logger),
+      auditRoute(services.audit, services.auth, logger),
       // Last: the console answers index.html for page paths no route above claimed.
       ...(webConsole ? [webConsole] : []),
     ),
     { host: config.host, port: config.port, tls: config.tls, limits: config.connections, lean },
   );
   let port: number;
+  let metricsEndpoint: MetricsEndpoint | undefined;
   try {
+    // Metrics first: if their address is taken, nothing has started serving yet.
+    if (metrics && config.metricsListen) {
+      metricsEndpoint = await serveMetrics(metrics, config.metricsListen, logger);
+    }
     port = await listener.listen();
   } catch (error) {
+    await metricsEndpoint?.close();
     mailer?.close();
+    alertMailer?.close();
     composition.close();
     clearInterval(sweeper);
+    for (const timer of auditTimers) clearTimeout(timer);
     await logStore.close();
     await notifications?.close();
     await database.close();
     throw error;
   }
   const url = listenUrl(config.host, port, config.tls !== undefined);
+  // Machine alerts: the online checker (one replica at a time on PostgreSQL) and the dispatcher.
+  const alertLoops = startAlertLoops(
+    services.alerts,
+    target.dialect === 'postgres'
+      ? (work) => ifAdvisoryLockFree(database.db, ADVISORY_LOCKS.alertChecks, work)
+      : (work) => work().then(() => true),
+    logger,
+  );
   // The same settings object the services read, now with the public URL of the port it got.
   Object.assign(settings, fleetSettings(config, port));
   let closing: Promise<void> | undefined;
@@ -249,18 +319,23 @@ export async function startServer(
     url,
     port,
     servesConsole: webConsole !== undefined,
+    metricsUrl: metricsEndpoint?.url,
     close() {
       closing ??= (async () => {
         // Live tails end first, so their streams finish cleanly instead of holding shutdown.
         composition.close();
         await listener.close(config.shutdownGraceMs);
+        await metricsEndpoint?.close();
         await composition
           .drain()
           .catch((error: unknown) =>
             logger.error("writing machines' last calls at shutdown failed", { error: String(error) }),
           );
+        await alertLoops.stop();
+        alertMailer?.close();
         mailer?.close();
         clearInterval(sweeper);
+        for (const timer of auditTimers) clearTimeout(timer);
         await logStore.close();
         await notifications?.close();
         await database.close();

@@ -15,8 +15,9 @@ function decodedSegment(segment: string): string {
 
 /**
  * A `GET` route answering JSON to a person or key with `authorization: Bearer <token>`: `path`'s
- * groups are decoded and handed to `answer` with the caller, which asks the service (and so the
- * one authorization path). Failures get the shared statuses (`HTTP_STATUS`) as `{"error": ...}`.
+ * groups are decoded and handed to `answer` with the caller, followed by the raw query string
+ * (without `?`, possibly empty); `answer` asks the service (and so the one authorization path).
+ * Failures get the shared statuses (`HTTP_STATUS`) as `{"error": ...}`.
  */
 export function fleetJsonRoute(
   name: string,
@@ -26,7 +27,8 @@ export function fleetJsonRoute(
   answer: (principal: FleetPrincipal, ...segments: string[]) => Promise<unknown>,
 ): HttpRoute {
   return (req, res) => {
-    const match = path.exec((req.url ?? '').split('?')[0] ?? '');
+    const [pathname = '', query = ''] = (req.url ?? '').split(/\?(.*)/s);
+    const match = path.exec(pathname);
     if (req.method !== 'GET' || !match) return false;
     const token = bearerTokenOf(req.headers.authorization);
     void (async () => {
@@ -34,7 +36,7 @@ export function fleetJsonRoute(
       // Decoded in here: a malformed escape must fail this request, not throw out of the handler.
       const segments = match.slice(1).map((s) => decodedSegment(s ?? ''));
       const principal = requireFleetPrincipal(await auth.principalFor(token));
-      return answer(principal, ...segments);
+      return answer(principal, ...segments, query);
     })().then(
       (body) => replyJson(res, 200, body, { 'cache-control': 'no-store' }),
       (error: unknown) => replyFailure(res, error, logger, name),

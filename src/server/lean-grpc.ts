@@ -49,6 +49,12 @@ export interface LeanGrpcOptions {
   statusOf(error: unknown, path: string, signal: AbortSignal): LeanStatus | Promise<LeanStatus>;
   /** Reply compressions, in the server's order, announced in `grpc-accept-encoding`: `gzip,br`. */
   acceptEncodings: string;
+  /**
+   * Hears each call end, once (metrics): its path, its status code (0 for OK) and the seconds
+   * from its headers to its answer. A stream closed before it was answered ends with the code
+   * its reset gives the signal (CANCELLED for a cancel, and when no reset code says more).
+   */
+  onCallEnded?: ((path: string, code: number, seconds: number) => void) | undefined;
 }
 
 export interface LeanGrpc {
@@ -226,6 +232,9 @@ class StreamCall implements LeanCall {
   private requestEnded = false;
   private answered = false;
   private closed = false;
+  /** When the call began (performance.now()), measured only for `onCallEnded`. */
+  private readonly startedAt: number;
+  private reported = false;
 
   constructor(
     private readonly shared: Shared,
@@ -235,6 +244,15 @@ class StreamCall implements LeanCall {
   ) {
     this.path = headers[':path'] ?? '';
     this.handler = shared.options.methods.get(this.path) ?? (() => Promise.reject(new Error('no handler')));
+    this.startedAt = shared.options.onCallEnded ? performance.now() : 0;
+  }
+
+  /** Tells `onCallEnded`, the first time only, that the call ended with `code`. */
+  private report(code: number): void {
+    const onCallEnded = this.shared.options.onCallEnded;
+    if (!onCallEnded || this.reported) return;
+    this.reported = true;
+    onCallEnded(this.path, code, (performance.now() - this.startedAt) / 1000);
   }
 
   get signal(): AbortSignal {
@@ -261,6 +279,7 @@ class StreamCall implements LeanCall {
     stream.once('close', () => this.onClose());
     if (stream.destroyed || stream.closed) {
       this.closed = true;
+      this.report(Code.Canceled);
       this.resolve();
       return;
     }
@@ -317,6 +336,7 @@ class StreamCall implements LeanCall {
     if (!this.answered) {
       const reason = resetReason(this.stream.rstCode);
       this.abort(reason);
+      this.report(reason?.code ?? Code.Canceled);
     }
     this.resolve();
   }
@@ -476,6 +496,7 @@ class StreamCall implements LeanCall {
     if (this.answered || this.closed || stream.destroyed || stream.closed) return;
     this.answered = true;
     clearTimeout(this.timer);
+    this.report(status?.code ?? 0);
     const trailers = status ? errorTrailers(status) : OK_TRAILERS;
     try {
       stream.respond(

@@ -3,6 +3,7 @@ import { failedPrecondition } from '../domain/errors.js';
 import type { Authorizer } from '../authz/authorizer.js';
 import type { CertificateAuthority } from '../crypto/certificate-authority.js';
 import type { SecretBox } from '../crypto/secret-box.js';
+import type { AuditRecorder } from '../store/audit-recorder.js';
 import type { ChangeTracker } from '../store/change-tracker.js';
 import type { Repositories } from '../store/index.js';
 import type { Database } from '../store/schema.js';
@@ -50,4 +51,6 @@ export interface ServiceDeps {
   certificates: CertificateAuthority;
   /** What the repositories report writing; the in-memory caches check it. */
   changes: ChangeTracker;
+  /** The audit log's recorder: services add what only they know (a changed config, a new caller). */
+  audit: AuditRecorder;
 }

@@ -9,6 +9,7 @@ import {
   type MergeStatus,
 } from '../domain/config/fragment-merge.js';
 import { toRobotConfigJson } from '../domain/config/robot-config.js';
+import { parseTriggers } from '../domain/config/triggers.js';
 import type { Db } from '../store/db.js';
 import type { Repositories } from '../store/index.js';
 import type { FragmentUse } from '../store/fragment-repository.js';
@@ -150,7 +151,10 @@ export class FragmentResolver {
    * config otherwise.
    */
   async checkMerged(db: Db, organizationId: string, config: Record<string, unknown>): Promise<void> {
-    toRobotConfigJson((await this.merged(db, organizationId, config)).config);
+    const merged = (await this.merged(db, organizationId, config)).config;
+    toRobotConfigJson(merged);
+    // Alert triggers may come through fragments too: the merged list is the one that counts.
+    parseTriggers(merged);
   }
 
   /**

@@ -1,3 +1,4 @@
+import { compactDiff } from '../domain/audit-diff.js';
 import type { FleetPrincipal } from '../authz/principal.js';
 import { DomainError, failedPrecondition, invalidArgument, notFound } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
@@ -13,6 +14,7 @@ import {
 } from '../domain/reply-budget.js';
 import { serializeBoundedConfig } from '../domain/config/config-size.js';
 import { toRobotConfigJson } from '../domain/config/robot-config.js';
+import { parseTriggers } from '../domain/config/triggers.js';
 import { boundedText, requireId, requireName } from '../domain/validation.js';
 import { nowIso, type Db } from '../store/db.js';
 import type { FragmentRecord, FragmentRevisionRecord } from '../store/records.js';
@@ -129,6 +131,13 @@ export class FragmentService {
       // Parts served a config viam-server refuses already are not this change's doing.
       const brokenBefore = await this.resolver.partsWithInvalidConfig(trx, id);
       const now = nextUpdateTime(current.updatedAt);
+      this.deps.audit.noteChanges({
+        ...(name !== current.name && { name: { before: current.name, after: name } }),
+        ...(visibility !== current.visibility && {
+          visibility: { before: current.visibility, after: visibility },
+        }),
+        config: compactDiff(current.config, config),
+      });
       await this.deps.repos.fragments.addRevision(trx, {
         fragmentId: id,
         revision: current.revision + 1,
@@ -476,5 +485,6 @@ export class FragmentService {
 /** Checks a fragment config like a part's (the same format), and bounds its size. */
 function checkConfig(config: Record<string, unknown>): void {
   toRobotConfigJson(config);
+  parseTriggers(config);
   serializeBoundedConfig(config);
 }

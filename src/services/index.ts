@@ -2,6 +2,7 @@ import type { UrlSigner } from '../crypto/url-signer.js';
 import { discardInvites, type InviteDelivery } from '../mail/invite-mailer.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { PartLogStore } from '../store/part-log-store.js';
+import { AlertService, type AlertOptions } from './alert-service.js';
 import { ApiKeyService } from './api-key-service.js';
 import type { AuthenticationService } from './authentication-service.js';
 import type { ServiceDeps } from './context.js';
@@ -17,6 +18,7 @@ import { ModuleFileService } from './module-file-service.js';
 import { OrganizationService } from './organization-service.js';
 import { PackageService } from './package-service.js';
 import { PartLogService } from './part-log-service.js';
+import { AuditService } from './audit-service.js';
 import { PartService } from './part-service.js';
 import { ProvisioningService } from './provisioning-service.js';
 import { RegistryService } from './registry-service.js';
@@ -34,6 +36,7 @@ export interface Services {
   fragments: FragmentService;
   roles: RoleService;
   members: MemberService;
+  audit: AuditService;
 }
 
 /** The services that also need what only `serve` opens: the log store and the blob store. */
@@ -44,6 +47,8 @@ export interface StoreBackedServices {
   packages: PackageService;
   /** What a part asks for itself through RobotService; resolves registry modules through packages. */
   machineAgent: MachineAgentService;
+  /** Machine alerts: triggers, the outbox and its dispatcher, deliveries and webhook secrets. */
+  alerts: AlertService;
 }
 
 /** What the store-backed services are built from, beside ServiceDeps. */
@@ -60,6 +65,8 @@ export interface StoreBackedDeps {
   packageUrlTtlSeconds: number;
   /** Entries the machine-facing caches keep; zero turns a cache off. */
   machineCacheSizes?: MachineCacheSizes | undefined;
+  /** Machine alert settings, the alert mailer and the logger; defaults without. */
+  alerts?: AlertOptions | undefined;
 }
 
 /** Every service the server serves, in one object: what `src/rpc/routes.ts` is built from. */
@@ -82,6 +89,7 @@ export function createServices(deps: ServiceDeps, inviteDelivery: InviteDelivery
     fragments: new FragmentService(deps, resolver),
     roles: new RoleService(deps),
     members: new MemberService(deps, inviteDelivery),
+    audit: new AuditService(deps),
   };
 }
 
@@ -92,8 +100,13 @@ export function createStoreBackedServices(deps: ServiceDeps, stores: StoreBacked
     maxFileBytes: stores.moduleFileMaxBytes,
     urlTtlSeconds: stores.packageUrlTtlSeconds,
   });
+  const alerts = new AlertService(deps, new FragmentResolver(deps.repos), {
+    cacheEntries: stores.machineCacheSizes?.configs,
+    ...stores.alerts,
+  });
   return {
-    partLogs: new PartLogService(deps, stores.logStore, stores.tails),
+    alerts,
+    partLogs: new PartLogService(deps, stores.logStore, stores.tails, alerts),
     registry,
     moduleFiles: new ModuleFileService(deps, stores.blobs, registry, stores.moduleFileMaxBytes),
     packages,

@@ -269,21 +269,30 @@ export class MemberService {
       if (pw.length > MAX_PASSWORD_LENGTH) throw invalidArgument('the password is too long');
       passwordHash = await hashPassword(pw);
     }
-    await this.deps.db.transaction().execute(async (trx) => {
-      const invite = await this.inviteByToken(trx, token);
-      // Deleted first: of two accepts racing, the second finds nothing left to accept.
-      if (!(await repos.invites.delete(trx, invite.id))) throw notFound('invite not found or already used');
-      let user = await repos.users.findByEmail(trx, invite.email);
-      if (!user) {
-        if (!passwordHash) throw invalidArgument('a password is required');
-        user = { id: newId(), email: invite.email, passwordHash, createdAt: nowIso() };
-        await repos.users.create(trx, user);
-      } else if (!user.passwordHash) {
-        if (!passwordHash) throw invalidArgument('a password is required');
-        await repos.users.setPasswordIfUnset(trx, user.id, passwordHash);
-      }
-      await this.grant(trx, user.id, invite);
-    });
+    const accepted = (work: () => Promise<void>) =>
+      this.deps.audit.run({ service: 'invite-page', method: 'AcceptInvite' }, work);
+    await accepted(() =>
+      this.deps.db.transaction().execute(async (trx) => {
+        const invite = await this.inviteByToken(trx, token);
+        // Deleted first: of two accepts racing, the second finds nothing left to accept.
+        if (!(await repos.invites.delete(trx, invite.id))) throw notFound('invite not found or already used');
+        let user = await repos.users.findByEmail(trx, invite.email);
+        if (!user) {
+          if (!passwordHash) throw invalidArgument('a password is required');
+          user = { id: newId(), email: invite.email, passwordHash, createdAt: nowIso() };
+          await repos.users.create(trx, user);
+        } else if (!user.passwordHash) {
+          if (!passwordHash) throw invalidArgument('a password is required');
+          await repos.users.setPasswordIfUnset(trx, user.id, passwordHash);
+        }
+        this.deps.audit.notePrincipal({ kind: 'user', id: user.id, name: user.email });
+        this.deps.audit.noteResources([
+          { type: 'organization', id: invite.organizationId },
+          { type: 'invite', id: invite.email },
+        ]);
+        await this.grant(trx, user.id, invite);
+      }),
+    );
     return { ...summary, needsPassword: false };
   }
 
@@ -291,11 +300,23 @@ export class MemberService {
   async claimUnmailedInvites(user: { id: string; email: string }): Promise<void> {
     const { db, repos } = this.deps;
     if ((await repos.invites.listUnmailedForEmail(db, user.email)).length === 0) return;
-    await db.transaction().execute(async (trx) => {
-      for (const invite of await repos.invites.listUnmailedForEmail(trx, user.email)) {
-        if (await repos.invites.delete(trx, invite.id)) await this.grant(trx, user.id, invite);
-      }
-    });
+    // Recorded as the login that claimed them, by the user, whatever path the login came by.
+    const principal = { kind: 'user' as const, id: user.id, name: user.email };
+    await this.deps.audit.run(
+      { service: 'proto.rpc.v1.AuthService', method: 'Authenticate', principal },
+      () =>
+        db.transaction().execute(async (trx) => {
+          for (const invite of await repos.invites.listUnmailedForEmail(trx, user.email)) {
+            if (await repos.invites.delete(trx, invite.id)) {
+              this.deps.audit.noteResources([
+                { type: 'organization', id: invite.organizationId },
+                { type: 'invite', id: invite.email },
+              ]);
+              await this.grant(trx, user.id, invite);
+            }
+          }
+        }),
+    );
   }
 
   /** The accept link of a pending invite, for `flotilla invite-link` on the server's host. */

@@ -1,3 +1,4 @@
+import { compactDiff } from '../domain/audit-diff.js';
 import type { Permission } from '../authz/permissions.js';
 import type { FleetPrincipal } from '../authz/principal.js';
 import { notFound } from '../domain/errors.js';
@@ -45,6 +46,8 @@ export class MetadataService {
     serializeMetadata(data);
     await this.deps.db.transaction().execute(async (trx) => {
       await this.deps.authz.require(trx, principal, { type: holder, id }, PERMISSION[holder]);
+      const before = await this.deps.repos.metadata.get(trx, holder, id);
+      this.deps.audit.noteChanges({ metadata: compactDiff(before ?? {}, data) });
       await this.deps.repos.metadata.set(trx, holder, id, data);
     });
   }

@@ -16,6 +16,7 @@ import { nowIso } from '../store/db.js';
 import type { NewLogEntry, PartLogStore, StoredLogEntry } from '../store/part-log-store.js';
 import type { ServiceDeps } from './context.js';
 import type { LogTailHub } from './log-tail-hub.js';
+import type { IngestedLogEntry } from './alert-service.js';
 
 /** Most log entries one Log call may carry. */
 export const MAX_LOG_BATCH = 1000;
@@ -53,11 +54,25 @@ export interface TailRequest {
  * Reading and tailing need `read_robot_logs` on the part's machine.
  */
 export class PartLogService {
+  private stored = 0;
+
   constructor(
     private readonly deps: ServiceDeps,
     private readonly store: PartLogStore,
     private readonly hub: LogTailHub,
+    /** Hears every stored batch for machine alerts; it only queues work (no I/O on this path). */
+    private readonly alerts?: { logsStored(partId: string, entries: readonly IngestedLogEntry[]): void },
   ) {}
+
+  /** Entries this process stored for parts since it started (metrics read it when scraped). */
+  get entriesStored(): number {
+    return this.stored;
+  }
+
+  /** Live tails open right now in this process. */
+  get openTails(): number {
+    return this.hub.openTails;
+  }
 
   /**
    * Stores a batch a part pushed, all or none; an unknown level refuses the whole batch. An
@@ -82,6 +97,8 @@ export class PartLogService {
       };
     });
     if (!(await this.store.append(principal.id, checked))) throw notFound('part not found');
+    this.alerts?.logsStored(principal.id, checked);
+    this.stored += checked.length;
     // Recorded once stored, like the other machine calls, written behind (see PartAccessLog).
     this.deps.repos.parts.recordAccess(principal.id, nowIso(), undefined);
   }

@@ -18,8 +18,10 @@ import {
   partBytes,
   ReplyBudget,
 } from '../domain/reply-budget.js';
+import { compactDiff } from '../domain/audit-diff.js';
 import { serializeBoundedConfig } from '../domain/config/config-size.js';
 import { toRobotConfigJson } from '../domain/config/robot-config.js';
+import { parseTriggers } from '../domain/config/triggers.js';
 import { requireId, requireName } from '../domain/validation.js';
 import { isUniqueViolation, nowIso, type Db } from '../store/db.js';
 import type { PartChanges } from '../store/part-repository.js';
@@ -174,6 +176,8 @@ export class PartService {
     const config = update.config;
     if (config !== undefined) {
       toRobotConfigJson(config);
+      // Alert triggers: not served to machines, checked all the same.
+      parseTriggers(config);
       // The size rule; the repository stores the config.
       serializeBoundedConfig(config);
     }
@@ -185,8 +189,10 @@ export class PartService {
       requireUnchangedSince('part', part.updatedAt, update.lastKnownUpdate);
       const now = nextUpdateTime(part.updatedAt);
       const changes: PartChanges = { name, dnsName: requireDnsName(name), updatedAt: now };
+      if (name !== part.name) this.deps.audit.noteChanges({ name: { before: part.name, after: name } });
       if (config !== undefined) {
         changes.config = config;
+        this.deps.audit.noteChanges({ config: compactDiff(part.config, config) });
         const location = await this.deps.repos.locations.findById(trx, part.locationId);
         const organizationId = location?.organizationId ?? '';
         const refs = await this.fragments.checkReferences(trx, organizationId, config);

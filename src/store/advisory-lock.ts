@@ -13,6 +13,10 @@ export const ADVISORY_LOCKS = {
   logRetention: 0x466c6f02,
   /** Removing blobs whose upload never finished. */
   abandonedBlobs: 0x466c6f03,
+  /** The machine alert checker's rounds (parts going offline and coming back). */
+  alertChecks: 0x466c6f0a,
+  /** Deleting audit events past their age. */
+  auditRetention: 0x466c6f04,
 } as const;
 
 /** Runs `work` holding the lock, waiting for it if another replica holds it. */

@@ -46,6 +46,7 @@ export class ChangeTracker {
   private readonly open = new WeakMap<object, Set<ChangeKey>>();
   private broadcast: ((db: Db, keys: readonly ChangeKey[]) => Promise<void>) | undefined;
   private deaf = false;
+  private observer: ((keys: readonly ChangeKey[]) => void) | undefined;
 
   /** The current version; read it before reading what a cache entry is computed from. */
   stamp(): number {
@@ -67,6 +68,7 @@ export class ChangeTracker {
    * when it is over (broadcast just before its commit).
    */
   async changed(db: Db, ...keys: ChangeKey[]): Promise<void> {
+    this.observer?.(keys);
     const pending = this.open.get(db);
     if (pending) {
       for (const key of keys) pending.add(key);
@@ -74,6 +76,11 @@ export class ChangeTracker {
     }
     this.announce(keys);
     await this.broadcast?.(db, keys);
+  }
+
+  /** Also tells `observer` of every write reported (the audit log lists what a call touched). */
+  observeWith(observer: (keys: readonly ChangeKey[]) => void): void {
+    this.observer = observer;
   }
 
   /** Sends every announcement to the other replicas through `send`, given the writing connection. */

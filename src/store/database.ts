@@ -10,6 +10,7 @@ import {
   sql,
   type DatabaseConnection,
   type Driver,
+  type KyselyConfig,
   type SqliteDialectConfig,
 } from 'kysely';
 import { Migrator, type MigrationProvider } from 'kysely/migration';
@@ -30,8 +31,32 @@ export type DatabaseTarget = { dialect: 'sqlite'; file: string } | { dialect: 'p
 export interface OpenDatabase {
   db: Kysely<Database>;
   dialect: Dialect;
+  /** PostgreSQL: the pool's connections right now (for metrics); undefined on SQLite. */
+  poolConnections?: (() => PoolConnections) | undefined;
   close(): Promise<void>;
 }
+
+/** A PostgreSQL pool's connections: open, idle among them, and calls waiting for one. */
+export interface PoolConnections {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+/** Hears how long each query took (metrics); without one, Kysely measures nothing. */
+export interface QueryObserver {
+  /** A query ended, successfully or not, after `seconds`. Streamed queries are not reported. */
+  queryEnded(seconds: number): void;
+}
+
+/** Kysely's `log` option reporting query durations to `observer`, if there is one. */
+const queryLog = (observer: QueryObserver | undefined): KyselyConfig['log'] =>
+  observer &&
+  ((event) => {
+    // A streamed query's time is mostly its reader's.
+    if (event.level === 'query' && event.isStream === true) return;
+    observer.queryEnded(event.queryDurationMillis / 1000);
+  });
 
 /** The SQLite file used for a data directory. */
 export const sqliteFileIn = (dataDir: string): string => join(dataDir, 'flotilla.sqlite');
@@ -111,8 +136,15 @@ export const DEFAULT_POOL_SETTINGS: PoolSettings = { max: 10, connectTimeoutMs: 
 /** Idle connections are closed after this long, so a restarted database is met with fresh ones. */
 const POOL_IDLE_TIMEOUT_MS = 30_000;
 
-/** Opens the database (creating a SQLite file if needed). Does not migrate. */
-export function openDatabase(target: DatabaseTarget, poolSettings = DEFAULT_POOL_SETTINGS): OpenDatabase {
+/**
+ * Opens the database (creating a SQLite file if needed). Does not migrate. `queries` hears every
+ * query's duration (metrics).
+ */
+export function openDatabase(
+  target: DatabaseTarget,
+  poolSettings = DEFAULT_POOL_SETTINGS,
+  queries?: QueryObserver,
+): OpenDatabase {
   if (target.dialect === 'sqlite') {
     if (target.file !== ':memory:') mkdirSync(join(target.file, '..'), { recursive: true });
     const sqlite = new SQLite(target.file);
@@ -122,6 +154,7 @@ export function openDatabase(target: DatabaseTarget, poolSettings = DEFAULT_POOL
     sqlite.pragma('busy_timeout = 5000');
     const db = new Kysely<Database>({
       dialect: new ImmediateTransactionDialect({ database: reusingStatements(sqlite) }),
+      log: queryLog(queries),
     });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }
@@ -134,8 +167,13 @@ export function openDatabase(target: DatabaseTarget, poolSettings = DEFAULT_POOL
   });
   // A connection that drops while idle must not crash the process; the pool replaces it.
   pool.on('error', () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, dialect: 'postgres', close: () => db.destroy() };
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: queryLog(queries) });
+  return {
+    db,
+    dialect: 'postgres',
+    poolConnections: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    close: () => db.destroy(),
+  };
 }
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };

@@ -1,5 +1,6 @@
 import { ChangeTracker } from './change-tracker.js';
 import { ApiKeyRepository } from './api-key-repository.js';
+import { AuditRepository } from './audit-repository.js';
 import { AuthorizationRepository } from './authorization-repository.js';
 import { FragmentRepository } from './fragment-repository.js';
 import { InviteRepository } from './invite-repository.js';
@@ -26,6 +27,7 @@ export interface Repositories {
   invites: InviteRepository;
   registry: RegistryRepository;
   scopes: ScopeRepository;
+  audit: AuditRepository;
 }
 
 /** Every repository; those whose writes the machine-facing caches depend on report them to `changes`. */
@@ -43,5 +45,6 @@ export function createRepositories(changes: ChangeTracker = new ChangeTracker())
     invites: new InviteRepository(),
     registry: new RegistryRepository(changes),
     scopes: new ScopeRepository(),
+    audit: new AuditRepository(),
   };
 }

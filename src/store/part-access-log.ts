@@ -18,11 +18,41 @@ const FLUSH_CHUNK = 500;
 export class PartAccessLog {
   private pending = new Map<string, PendingAccess>();
   private flushing: Promise<void> | undefined;
+  /** When each part last called (performance.now()), oldest first; only once `rememberCallers` ran. */
+  private recent: Map<string, number> | undefined;
 
   /** Records a call; `agentInfo` undefined keeps what the agent said before. */
   record(partId: string, at: string, agentInfo: StoredAgentInfo | undefined): void {
     const before = this.pending.get(partId);
     this.pending.set(partId, { at, agentInfo: agentInfo ?? before?.agentInfo });
+    if (this.recent) {
+      // Moved to the end, so the map stays ordered by last call.
+      this.recent.delete(partId);
+      this.recent.set(partId, performance.now());
+    }
+  }
+
+  /**
+   * Starts remembering which parts called when, for `callersWithin` (metrics ask; nothing else
+   * does, so it costs nothing until then). Idempotent.
+   */
+  rememberCallers(): void {
+    this.recent ??= new Map();
+  }
+
+  /**
+   * How many distinct parts called in the last `ms` milliseconds (0 unless `rememberCallers`
+   * ran). Forgets the older ones, so the cost is that of the calls since the last count.
+   */
+  callersWithin(ms: number): number {
+    const recent = this.recent;
+    if (!recent) return 0;
+    const since = performance.now() - ms;
+    for (const [partId, at] of recent) {
+      if (at >= since) break;
+      recent.delete(partId);
+    }
+    return recent.size;
   }
 
   /** What is waiting for this part, if anything. */

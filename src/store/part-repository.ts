@@ -174,6 +174,16 @@ export class PartRepository {
     this.accessLog.record(id, at, agentInfo);
   }
 
+  /** Starts remembering which parts called recently, for `callersWithin` (metrics); off by default. */
+  rememberCallers(): void {
+    this.accessLog.rememberCallers();
+  }
+
+  /** Distinct parts that called in the last `ms` milliseconds, as this process saw them. */
+  callersWithin(ms: number): number {
+    return this.accessLog.callersWithin(ms);
+  }
+
   /**
    * Writes the calls recorded since the last flush, in batches: through `writer` when given (the
    * SQLite log writer's thread, see PartLogStore.writeAccess), else with this connection.

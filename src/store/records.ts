@@ -207,3 +207,17 @@ export interface ItemFileRecord {
   crc32c: number | undefined;
   uploadedAt: string;
 }
+
+/** One accepted change, as the audit log keeps it. */
+export interface AuditEventRecord {
+  /** Orders events (newest first by descending seq); the page token carries it. */
+  seq: number;
+  id: string;
+  organizationId: string | undefined;
+  at: string;
+  principal: { kind: string; id: string; name: string };
+  service: string;
+  method: string;
+  resources: { type: string; id: string }[];
+  changes: JsonObject | undefined;
+}

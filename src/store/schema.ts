@@ -289,12 +289,103 @@ export interface Database {
   blobs: BlobTable;
   blob_chunks: BlobChunkTable;
   server_settings: ServerSettingTable;
+  organization_webhook_secrets: OrganizationWebhookSecretTable;
+  part_alert_states: PartAlertStateTable;
+  alert_throttles: AlertThrottleTable;
+  alert_deliveries: AlertDeliveryTable;
+  alert_attempts: AlertAttemptTable;
+  audit_events: AuditEventTable;
+  audit_event_resources: AuditEventResourceTable;
+}
+
+/** One accepted change: who, when, through which method, what it touched (JSON), and how (JSON). */
+export interface AuditEventTable {
+  seq: Generated<number>;
+  id: string;
+  organization_id: string | null;
+  at: string;
+  principal_kind: string;
+  principal_id: string;
+  principal_name: string;
+  service: string;
+  method: string;
+  resources: string;
+  changes: string | null;
+}
+
+/** A resource an audit event touched, for finding events by resource id. */
+export interface AuditEventResourceTable {
+  event_seq: number;
+  resource_type: string;
+  resource_id: string;
 }
 
 /** Facts about the installation itself, by name (the server keys' fingerprint). */
 export interface ServerSettingTable {
   name: string;
   value: string;
+}
+
+/** An organization's webhook signing secret, sealed with the server's secret-encryption key. */
+export interface OrganizationWebhookSecretTable {
+  organization_id: string;
+  secret_ciphertext: string;
+  created_at: string;
+}
+
+/** The online state last recorded for a part watched by part_online / part_offline triggers. */
+export interface PartAlertStateTable {
+  part_id: string;
+  state: 'online' | 'offline';
+  changed_at: string;
+}
+
+/** When a notification of a part's trigger last fired (`channel`: `<type>:<target>`). */
+export interface AlertThrottleTable {
+  part_id: string;
+  trigger_name: string;
+  channel: string;
+  last_fired_at: string;
+}
+
+export type AlertDeliveryStatus = 'pending' | 'sending' | 'delivered' | 'failed';
+
+/** The alert outbox: one notification of one event, sent (and retried) by the dispatcher. */
+export interface AlertDeliveryTable {
+  id: string;
+  organization_id: string;
+  part_id: string;
+  event_type: string;
+  trigger_name: string;
+  notification_type: string;
+  /** The webhook URL or email address. */
+  target: string;
+  /** The JSON body, exactly as sent. */
+  payload: string;
+  status: AlertDeliveryStatus;
+  attempts: number;
+  created_at: string;
+  next_attempt_at: string;
+  /** No retry is scheduled after this time. */
+  give_up_at: string;
+  /** The claim that holds it while `status` is `sending`, until `lease_until`. */
+  lease_owner: string | null;
+  lease_until: string | null;
+  finished_at: string | null;
+  last_error: string | null;
+}
+
+/** One try at sending a delivery. */
+export interface AlertAttemptTable {
+  id: string;
+  delivery_id: string;
+  attempt: number;
+  attempted_at: string;
+  /** `delivered` or `failed`. */
+  outcome: string;
+  http_status: number | null;
+  error: string | null;
+  duration_ms: number;
 }
 
 export type UserRow = Selectable<UserTable>;
@@ -317,3 +408,5 @@ export type ModuleVersionRow = Selectable<ModuleVersionTable>;
 export type ModuleFileRow = Selectable<ModuleFileTable>;
 export type BlobRow = Selectable<BlobTable>;
 export type BlobChunkRow = Selectable<BlobChunkTable>;
+export type AlertDeliveryRow = Selectable<AlertDeliveryTable>;
+export type AlertAttemptRow = Selectable<AlertAttemptTable>;

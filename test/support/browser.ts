@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,4 +77,15 @@ export async function signInWithKey(page: Page, id: string, key: string): Promis
   await page.getByLabel('API key', { exact: true }).fill(key);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('link', { name: 'Fleet' }).waitFor();
+}
+
+/** Fails unless every request the page made went to the server at `serverUrl` (and it made some). */
+export function assertRequestsStayedOn(serverUrl: string, requests: readonly string[]): void {
+  const origin = new URL(serverUrl).origin;
+  assert.ok(requests.length > 0);
+  assert.deepEqual(
+    requests.filter((u) => new URL(u).origin !== origin),
+    [],
+    'every request goes to the server itself',
+  );
 }

@@ -17,6 +17,8 @@ export interface Session {
   app: PromiseClient<typeof AppService>;
   robot: PromiseClient<typeof RobotService>;
   packages: PromiseClient<typeof PackageService>;
+  /** The bearer token the clients send; plain-HTTP JSON routes take it too (http-json.ts). */
+  token: string | undefined;
   /** Ends the HTTP/2 connection, so the process can exit. */
   close(): void;
 }
@@ -73,6 +75,7 @@ function clients(server: string, token: string | undefined): Session {
     app: createPromiseClient(AppService, transport),
     robot: createPromiseClient(RobotService, transport),
     packages: createPromiseClient(PackageService, transport),
+    token,
     close: () => sessionManager.abort(),
   };
 }

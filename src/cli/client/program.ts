@@ -10,6 +10,7 @@ import { registerPartCommands } from './commands/parts.js';
 import { registerFragmentCommands } from './commands/fragments.js';
 import { registerKeyCommands } from './commands/keys.js';
 import { registerModuleCommands } from './commands/modules.js';
+import { registerAuditCommands } from './commands/audit.js';
 
 /** Exit codes: 0 done, 1 the server (or the machine) refused, 2 usage error. */
 export const EXIT_FAILED = 1;
@@ -56,6 +57,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerFragmentCommands(program, ctx);
   registerKeyCommands(program, ctx);
   registerModuleCommands(program, ctx);
+  registerAuditCommands(program, ctx);
   // Every command and subcommand exits through runClient, with the same output.
   const configure = (command: Command) => {
     command.exitOverride().configureOutput({ writeOut: ctx.io.out, writeErr: ctx.io.err });

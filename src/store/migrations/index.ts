@@ -8,6 +8,8 @@ import * as registry from './20261127000000_registry.js';
 import * as packageChecksums from './20261205000000_package_checksums.js';
 import * as blobs from './20261206000000_blobs.js';
 import * as serverSettings from './20261206010000_server_settings.js';
+import * as audit from './20261206020000_audit.js';
+import * as alerts from './20261206030000_alerts.js';
 
 /**
  * Every migration, by its timestamped name. Listed here rather than read from the folder so the
@@ -23,4 +25,6 @@ export const migrations: Record<string, Migration> = {
   '20261205000000_package_checksums': packageChecksums,
   '20261206000000_blobs': blobs,
   '20261206010000_server_settings': serverSettings,
+  '20261206020000_audit': audit,
+  '20261206030000_alerts': alerts,
 };
