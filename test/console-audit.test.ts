@@ -13,6 +13,7 @@ import {
   signInWithKey,
   CHROMIUM_PATH,
   assertRequestsStayedOn,
+  screenshot,
 } from './support/browser.js';
 
 /*
@@ -138,6 +139,7 @@ describe('web console: audit log', { skip: missing }, () => {
     await page.keyboard.press('Enter');
     await pre.waitFor({ state: 'visible' });
     assert.deepEqual(JSON.parse(await pre.innerText()), events[withChanges]?.changes);
+    await screenshot(page, 'audit');
 
     // Filtered by the Dock's id: its rename and its creation only, and the address says so.
     const filters = page.getByRole('form', { name: 'Audit filters' });

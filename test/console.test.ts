@@ -265,6 +265,7 @@ describe('web console', { skip: missing }, () => {
     await row.getByText('failed').waitFor({ timeout: 8000 });
     await row.getByRole('button', { name: '1' }).click();
     await page.getByText(/no SMTP server is configured/).waitFor();
+    await screenshot(page, 'alerts');
     await admin.updateRobotPart(partId, part.name, structFromObject({ components: [], services: [] }));
   });
 

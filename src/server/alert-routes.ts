@@ -46,7 +46,7 @@ export function alertRoutes(alerts: AlertService, auth: AuthenticationService, l
       /^\/api\/parts\/([^/]+)\/alerts$/,
       auth,
       logger,
-      async (principal, partId) => ({
+      async (principal, [partId]) => ({
         deliveries: (await alerts.deliveriesForPart(principal, partId ?? '')).map(deliveryJson),
       }),
     ),
@@ -55,7 +55,7 @@ export function alertRoutes(alerts: AlertService, auth: AuthenticationService, l
       /^\/api\/organizations\/([^/]+)\/webhook-secret$/,
       auth,
       logger,
-      async (principal, organizationId) => ({
+      async (principal, [organizationId]) => ({
         secret: await alerts.webhookSecret(principal, organizationId ?? ''),
       }),
     ),

@@ -24,8 +24,7 @@ const PARAMETERS = new Set([
  * audit log, newest first, for its owners. Answers `{"events": [...], "next_page_token": ""}`.
  */
 export function auditRoute(audit: AuditService, auth: AuthenticationService, logger: Logger): HttpRoute {
-  return fleetJsonRoute('audit log', /^\/api\/audit$/, auth, logger, async (principal, query) => {
-    const params = new URLSearchParams(query ?? '');
+  return fleetJsonRoute('audit log', /^\/api\/audit$/, auth, logger, async (principal, _segments, params) => {
     for (const name of params.keys()) {
       if (!PARAMETERS.has(name)) throw invalidArgument(`unknown query parameter ${name}`);
     }

@@ -15,8 +15,8 @@ function decodedSegment(segment: string): string {
 
 /**
  * A `GET` route answering JSON to a person or key with `authorization: Bearer <token>`: `path`'s
- * groups are decoded and handed to `answer` with the caller, followed by the raw query string
- * (without `?`, possibly empty); `answer` asks the service (and so the one authorization path).
+ * groups are decoded and handed to `answer` with the caller and the query's parameters; `answer`
+ * asks the service (and so the one authorization path).
  * Failures get the shared statuses (`HTTP_STATUS`) as `{"error": ...}`.
  */
 export function fleetJsonRoute(
@@ -24,7 +24,7 @@ export function fleetJsonRoute(
   path: RegExp,
   auth: AuthenticationService,
   logger: Logger,
-  answer: (principal: FleetPrincipal, ...segments: string[]) => Promise<unknown>,
+  answer: (principal: FleetPrincipal, segments: string[], query: URLSearchParams) => Promise<unknown>,
 ): HttpRoute {
   return (req, res) => {
     const [pathname = '', query = ''] = (req.url ?? '').split(/\?(.*)/s);
@@ -36,7 +36,7 @@ export function fleetJsonRoute(
       // Decoded in here: a malformed escape must fail this request, not throw out of the handler.
       const segments = match.slice(1).map((s) => decodedSegment(s ?? ''));
       const principal = requireFleetPrincipal(await auth.principalFor(token));
-      return answer(principal, ...segments, query);
+      return answer(principal, segments, new URLSearchParams(query));
     })().then(
       (body) => replyJson(res, 200, body, { 'cache-control': 'no-store' }),
       (error: unknown) => replyFailure(res, error, logger, name),

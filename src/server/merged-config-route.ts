@@ -20,7 +20,7 @@ export function mergedConfigRoute(
     /^\/api\/parts\/([^/]+)\/merged-config$/,
     auth,
     logger,
-    async (principal, partId) => {
+    async (principal, [partId]) => {
       const merged = await parts.mergedConfig(principal, partId ?? '');
       return {
         config: merged.config,

@@ -13,7 +13,11 @@ export function provisioningRoute(
   auth: AuthenticationService,
   logger: Logger,
 ): HttpRoute {
-  return fleetJsonRoute('viam.json', /^\/machines\/([^/]+)\/viam\.json$/, auth, logger, (principal, partId) =>
-    provisioning.cloudFile(principal, partId ?? ''),
+  return fleetJsonRoute(
+    'viam.json',
+    /^\/machines\/([^/]+)\/viam\.json$/,
+    auth,
+    logger,
+    (principal, [partId]) => provisioning.cloudFile(principal, partId ?? ''),
   );
 }

@@ -6,7 +6,7 @@ import type { Logger } from '../domain/logger.js';
 import { requireId } from '../domain/validation.js';
 import type { AlertMailer } from '../mail/alert-mailer.js';
 import {
-  AlertRepository,
+  type AlertRepository,
   type AlertAttemptRecord,
   type AlertDeliveryRecord,
   type AlertDeliveryStatus,
@@ -109,7 +109,7 @@ const throttleText = (key: ThrottleKey) => `${key.partId}\n${key.triggerName}\n$
  */
 export class AlertService {
   readonly dispatcher: AlertDispatcher;
-  private readonly repo = new AlertRepository();
+  private readonly repo: AlertRepository;
   private readonly settings: AlertSettings;
   private readonly logger: Logger | undefined;
   private readonly cache: FreshCache<string, PartTriggers>;
@@ -126,6 +126,7 @@ export class AlertService {
     private readonly resolver: FragmentResolver,
     options: AlertOptions = {},
   ) {
+    this.repo = deps.repos.alerts;
     this.settings = options.settings ?? DEFAULT_ALERT_SETTINGS;
     this.logger = options.logger;
     this.cache = new FreshCache(deps.changes, Math.max(options.cacheEntries ?? 50_000, 1000));

@@ -1,4 +1,5 @@
 import { ChangeTracker } from './change-tracker.js';
+import { AlertRepository } from './alert-repository.js';
 import { ApiKeyRepository } from './api-key-repository.js';
 import { AuditRepository } from './audit-repository.js';
 import { AuthorizationRepository } from './authorization-repository.js';
@@ -28,6 +29,7 @@ export interface Repositories {
   registry: RegistryRepository;
   scopes: ScopeRepository;
   audit: AuditRepository;
+  alerts: AlertRepository;
 }
 
 /** Every repository; those whose writes the machine-facing caches depend on report them to `changes`. */
@@ -46,5 +48,6 @@ export function createRepositories(changes: ChangeTracker = new ChangeTracker())
     registry: new RegistryRepository(changes),
     scopes: new ScopeRepository(),
     audit: new AuditRepository(),
+    alerts: new AlertRepository(),
   };
 }
